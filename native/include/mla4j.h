@@ -1,0 +1,254 @@
+/*
+ * mla4j.h - the one public header of the mla4j native library.
+ *
+ * Conventions (see docs/ARCHITECTURE.md):
+ *  - Objects are opaque handles created by mla4j_X_create/open/load and released by mla4j_X_free.
+ *    Every free function accepts NULL.
+ *  - Every call that can fail returns an mla4j_status. On failure a human-readable message naming the
+ *    file and the problem is stored in a thread-local buffer, read with mla4j_last_error().
+ *    Output parameters are only written on success.
+ *  - The library never calls exit() or abort() and never prints, whatever the input.
+ *  - Pointers returned through output parameters (strings, tensor data, logits) are borrowed: they stay
+ *    valid until the owning handle is freed (or, for logits, until the next call on the context).
+ *  - Threading: a model and a gguf handle are immutable after creation and may be shared by threads.
+ *    A context must be used by one thread at a time; mla4j_context_cancel is the exception.
+ */
+#ifndef MLA4J_H
+#define MLA4J_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MLA4J_API __attribute__((visibility("default")))
+#else
+#define MLA4J_API
+#endif
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Status codes and errors                                                                          */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum mla4j_status {
+    MLA4J_OK = 0,
+    MLA4J_ERR_INVALID_ARGUMENT = 1, /* NULL pointer, index or token id out of range, bad parameter */
+    MLA4J_ERR_IO = 2,               /* a file cannot be opened, read or mapped */
+    MLA4J_ERR_FORMAT = 3,           /* a file is malformed (truncated, bad magic, bad offsets, ...) */
+    MLA4J_ERR_UNSUPPORTED = 4,      /* well formed but not supported (version, type, architecture) */
+    MLA4J_ERR_OUT_OF_MEMORY = 5,    /* an allocation failed or would exceed a sanity limit */
+    MLA4J_ERR_STATE = 6,            /* the call is not valid now (context full, ...) */
+    MLA4J_ERR_NOT_FOUND = 7,        /* a key or tensor that was asked for does not exist */
+    MLA4J_ERR_CANCELLED = 8,        /* mla4j_context_cancel interrupted the call */
+    MLA4J_ERR_INTERNAL = 9          /* a bug in mla4j: please report it */
+} mla4j_status;
+
+/* The message of the last failed call on this thread ("" when none). Never NULL. */
+MLA4J_API const char *mla4j_last_error(void);
+/* A constant name for a status code, e.g. "MLA4J_ERR_FORMAT". Never NULL. */
+MLA4J_API const char *mla4j_status_name(int32_t status);
+/* Library version, e.g. "0.1.0". */
+MLA4J_API const char *mla4j_version(void);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* CPU kernels                                                                                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Which implementation of the compute kernels to use. AUTO picks the best the CPU supports. */
+typedef enum mla4j_simd {
+    MLA4J_SIMD_AUTO = 0,
+    MLA4J_SIMD_SCALAR = 1, /* plain C reference kernels */
+    MLA4J_SIMD_AVX2 = 2,   /* AVX2 + FMA + F16C */
+    MLA4J_SIMD_AVX512 = 3  /* AVX-512 F/BW/VL (+VNNI when present) */
+} mla4j_simd;
+
+/* The best level this CPU supports (detected with CPUID). */
+MLA4J_API int32_t mla4j_simd_best(void);
+/* Space-separated CPU features mla4j uses, as detected, e.g. "avx2 fma f16c avx512f avx512vnni". */
+MLA4J_API const char *mla4j_cpu_features(void);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Tensor types (ggml ids, as stored in GGUF)                                                       */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum mla4j_type {
+    MLA4J_TYPE_F32 = 0,
+    MLA4J_TYPE_F16 = 1,
+    MLA4J_TYPE_Q4_0 = 2,
+    MLA4J_TYPE_Q8_0 = 8,
+    MLA4J_TYPE_Q4_K = 12,
+    MLA4J_TYPE_Q6_K = 14,
+    MLA4J_TYPE_BF16 = 30
+} mla4j_type;
+
+/* Name ("Q8_0"), elements per block and bytes per block of a supported type. */
+MLA4J_API mla4j_status mla4j_type_info(int32_t type, const char **name, int64_t *block_size, int64_t *type_size);
+/* Decodes n elements (a multiple of the block size) from src (src_size bytes) into dst. */
+MLA4J_API mla4j_status mla4j_type_dequantize(int32_t type, const void *src, size_t src_size, float *dst, int64_t n);
+/* The dot product of one stored row of n elements with float vector x, computed exactly as the forward
+ * pass computes it (Q4_0/Q8_0 rows quantize x to Q8_0 blocks first, like llama.cpp), with kernel level simd. */
+MLA4J_API mla4j_status mla4j_type_dot(int32_t type, const void *row, size_t row_size, const float *x, int64_t n,
+                                      int32_t simd, float *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* GGUF files                                                                                       */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct mla4j_gguf mla4j_gguf;
+
+/* GGUF metadata value types. */
+typedef enum mla4j_gguf_type {
+    MLA4J_GGUF_UINT8 = 0,
+    MLA4J_GGUF_INT8 = 1,
+    MLA4J_GGUF_UINT16 = 2,
+    MLA4J_GGUF_INT16 = 3,
+    MLA4J_GGUF_UINT32 = 4,
+    MLA4J_GGUF_INT32 = 5,
+    MLA4J_GGUF_FLOAT32 = 6,
+    MLA4J_GGUF_BOOL = 7,
+    MLA4J_GGUF_STRING = 8,
+    MLA4J_GGUF_ARRAY = 9,
+    MLA4J_GGUF_UINT64 = 10,
+    MLA4J_GGUF_INT64 = 11,
+    MLA4J_GGUF_FLOAT64 = 12
+} mla4j_gguf_type;
+
+/* Description of one tensor of a GGUF file. name is NUL-terminated; data points into the mapped file. */
+typedef struct mla4j_tensor_info {
+    const char *name;
+    int32_t type;     /* mla4j_type */
+    int32_t n_dims;   /* 1..4 */
+    int64_t ne[4];    /* ne[0] innermost; unused dimensions are 1 */
+    uint64_t offset;  /* offset inside the data section */
+    uint64_t nbytes;  /* size of the data, without padding */
+    const void *data; /* the tensor's bytes */
+} mla4j_tensor_info;
+
+/* Opens and validates a GGUF file (versions 2 and 3), memory-mapping it read-only. */
+MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out);
+/* Parses a GGUF image held in memory (copied; the caller keeps its buffer). name is used in messages. */
+MLA4J_API mla4j_status mla4j_gguf_open_memory(const void *data, size_t size, const char *name, mla4j_gguf **out);
+MLA4J_API void mla4j_gguf_free(mla4j_gguf *gguf);
+
+MLA4J_API mla4j_status mla4j_gguf_get_version(const mla4j_gguf *gguf, uint32_t *out);
+MLA4J_API mla4j_status mla4j_gguf_get_alignment(const mla4j_gguf *gguf, uint64_t *out);
+/* Offset of the tensor data section from the start of the file. */
+MLA4J_API mla4j_status mla4j_gguf_get_data_offset(const mla4j_gguf *gguf, uint64_t *out);
+MLA4J_API mla4j_status mla4j_gguf_get_file_size(const mla4j_gguf *gguf, uint64_t *out);
+
+/* Metadata key/value pairs, indexed 0..count-1 in file order. */
+MLA4J_API mla4j_status mla4j_gguf_kv_count(const mla4j_gguf *gguf, int64_t *out);
+/* Index of a key, or -1 (with MLA4J_OK) when the file does not have it. */
+MLA4J_API mla4j_status mla4j_gguf_kv_find(const mla4j_gguf *gguf, const char *key, int64_t *index);
+/* The key (NUL-terminated) of entry i. */
+MLA4J_API mla4j_status mla4j_gguf_kv_key(const mla4j_gguf *gguf, int64_t i, const char **key);
+/* Value type of entry i; for arrays also the element type and element count (else -1 and 1). */
+MLA4J_API mla4j_status mla4j_gguf_kv_type(const mla4j_gguf *gguf, int64_t i, int32_t *type, int32_t *elem_type,
+                                          uint64_t *count);
+/* Scalar integer or bool of any width, sign-extended (UINT64 values are returned as their bit pattern). */
+MLA4J_API mla4j_status mla4j_gguf_kv_get_int(const mla4j_gguf *gguf, int64_t i, int64_t *out);
+/* Scalar FLOAT32 or FLOAT64. */
+MLA4J_API mla4j_status mla4j_gguf_kv_get_float(const mla4j_gguf *gguf, int64_t i, double *out);
+/* Scalar STRING: UTF-8 bytes (not NUL-terminated) and their length. */
+MLA4J_API mla4j_status mla4j_gguf_kv_get_string(const mla4j_gguf *gguf, int64_t i, const char **data, uint64_t *len);
+/* Array of a numeric or bool element type: the raw little-endian elements and their total size in bytes. */
+MLA4J_API mla4j_status mla4j_gguf_kv_get_array_data(const mla4j_gguf *gguf, int64_t i, const void **data,
+                                                    uint64_t *nbytes);
+/* Element j of an array of strings. */
+MLA4J_API mla4j_status mla4j_gguf_kv_get_array_string(const mla4j_gguf *gguf, int64_t i, uint64_t j, const char **data,
+                                                      uint64_t *len);
+
+/* Tensors, indexed 0..count-1 in file order. */
+MLA4J_API mla4j_status mla4j_gguf_tensor_count(const mla4j_gguf *gguf, int64_t *out);
+/* Index of a tensor, or -1 (with MLA4J_OK) when absent. */
+MLA4J_API mla4j_status mla4j_gguf_tensor_find(const mla4j_gguf *gguf, const char *name, int64_t *index);
+MLA4J_API mla4j_status mla4j_gguf_tensor_get_info(const mla4j_gguf *gguf, int64_t i, mla4j_tensor_info *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Models                                                                                           */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct mla4j_model mla4j_model;
+
+typedef enum mla4j_rope_type {
+    MLA4J_ROPE_NORM = 0, /* adjacent pairs (x[2i], x[2i+1]): llama */
+    MLA4J_ROPE_NEOX = 2  /* split halves (x[i], x[i+n/2]): qwen2 */
+} mla4j_rope_type;
+
+/* Hyperparameters of a loaded model, as the forward pass uses them. */
+typedef struct mla4j_hparams {
+    char arch[32];        /* general.architecture, e.g. "llama", "qwen2" */
+    int32_t n_vocab;
+    int32_t n_ctx_train;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim_k;   /* per-head key/query size */
+    int32_t head_dim_v;   /* per-head value size */
+    int32_t n_ff;
+    int32_t n_rot;        /* rotated dimensions per head */
+    int32_t rope_type;    /* mla4j_rope_type */
+    float rope_freq_base;
+    float rope_freq_scale;
+    float rms_eps;
+    int32_t tied_output;  /* 1 when output.weight is absent and token_embd is used */
+    int32_t has_qkv_bias; /* 1 for qwen2-style q/k/v biases */
+} mla4j_hparams;
+
+/* Loads a model from a GGUF file (architectures: llama, qwen2). The file stays memory-mapped. */
+MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out);
+MLA4J_API void mla4j_model_free(mla4j_model *model);
+MLA4J_API mla4j_status mla4j_model_get_hparams(const mla4j_model *model, mla4j_hparams *out);
+/* The model's GGUF file (metadata, tensors); borrowed, valid until the model is freed. */
+MLA4J_API mla4j_status mla4j_model_get_gguf(const mla4j_model *model, const mla4j_gguf **out);
+/* Bytes of KV cache one token occupies over all layers for a cache of type kv_type (F32 or F16). */
+MLA4J_API mla4j_status mla4j_model_kv_bytes_per_token(const mla4j_model *model, int32_t kv_type, uint64_t *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Contexts: a KV cache plus the buffers and threads that evaluate tokens                          */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct mla4j_context mla4j_context;
+
+typedef struct mla4j_context_params {
+    int32_t n_ctx;     /* positions in the KV cache; 0 = the model's training context */
+    int32_t n_threads; /* compute threads; 0 = online CPUs */
+    int32_t n_batch;   /* tokens evaluated together during prompt processing; 0 = 512 */
+    int32_t kv_type;   /* MLA4J_TYPE_F32 or MLA4J_TYPE_F16 */
+    int32_t simd;      /* mla4j_simd; MLA4J_SIMD_AUTO = best available */
+} mla4j_context_params;
+
+/* Fills params with defaults (n_ctx 0, n_threads 0, n_batch 512, kv_type F16, simd AUTO). */
+MLA4J_API void mla4j_context_params_init(mla4j_context_params *params);
+/* Creates a context on a model. The model must outlive the context. params may be NULL (defaults). */
+MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *model, const mla4j_context_params *params,
+                                            mla4j_context **out);
+MLA4J_API void mla4j_context_free(mla4j_context *ctx);
+/* Appends n_tokens tokens at the current position and runs the model over them (batched). Afterwards the
+ * logits of the last token are available from mla4j_context_get_logits. If all_logits is not NULL it
+ * receives n_tokens x n_vocab floats, the logits of every token in order. */
+MLA4J_API mla4j_status mla4j_context_eval(mla4j_context *ctx, const int32_t *tokens, int32_t n_tokens,
+                                          float *all_logits);
+/* The n_vocab logits of the last evaluated token; valid until the next call on the context. */
+MLA4J_API mla4j_status mla4j_context_get_logits(const mla4j_context *ctx, const float **logits);
+/* Number of tokens in the KV cache (the position of the next token). */
+MLA4J_API mla4j_status mla4j_context_get_position(const mla4j_context *ctx, int32_t *out);
+/* Forgets every token at position >= pos (pos <= current position). 0 resets the context. */
+MLA4J_API mla4j_status mla4j_context_set_position(mla4j_context *ctx, int32_t pos);
+MLA4J_API mla4j_status mla4j_context_get_params(const mla4j_context *ctx, mla4j_context_params *out);
+/* Bytes allocated for the KV cache. */
+MLA4J_API mla4j_status mla4j_context_kv_bytes(const mla4j_context *ctx, uint64_t *out);
+/* Asks a running mla4j_context_eval (on another thread) to stop soon with MLA4J_ERR_CANCELLED; the tokens
+ * of an interrupted call are not added to the cache. Safe to call from any thread. A request made while no
+ * eval runs cancels the next one. The request is consumed by the eval it cancels. */
+MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLA4J_H */

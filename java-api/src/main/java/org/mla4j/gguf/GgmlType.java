@@ -1,0 +1,56 @@
+package org.mla4j.gguf;
+
+/** Tensor element types, with the ids, block sizes and block byte sizes ggml stores in GGUF files. */
+public enum GgmlType {
+    F32(0, 1, 4),
+    F16(1, 1, 2),
+    Q4_0(2, 32, 18),
+    Q8_0(8, 32, 34),
+    Q4_K(12, 256, 144),
+    Q6_K(14, 256, 210),
+    BF16(30, 1, 2);
+
+    private final int id;
+    private final int blockSize;
+    private final int typeSize;
+
+    GgmlType(int id, int blockSize, int typeSize) {
+        this.id = id;
+        this.blockSize = blockSize;
+        this.typeSize = typeSize;
+    }
+
+    /** The ggml type id stored in GGUF tensor infos. */
+    public int id() {
+        return id;
+    }
+
+    /** Elements per block (1 for float types). */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Bytes per block. */
+    public int typeSize() {
+        return typeSize;
+    }
+
+    /** Bytes of a row of {@code elements} elements; the count must be a multiple of the block size. */
+    public long rowBytes(long elements) {
+        if (elements % blockSize != 0) {
+            throw new IllegalArgumentException(elements + " elements is not a multiple of the " + this
+                    + " block size " + blockSize);
+        }
+        return elements / blockSize * typeSize;
+    }
+
+    /** The type with this ggml id. */
+    public static GgmlType fromId(int id) {
+        for (GgmlType t : values()) {
+            if (t.id == id) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("unsupported ggml tensor type id " + id);
+    }
+}

@@ -38,7 +38,11 @@ rm -rf "$OUT/$(echo "$PACKAGE" | tr . /)"
 "$JEXTRACT" --output "$OUT" --target-package "$PACKAGE" --header-class-name Mla4jNative \
     @"$TMP/includes.txt" "$HEADER"
 
-# 4. Record which jextract produced the sources.
+# 4. Stay on JDK 22: jextract's SymbolLookup.findOrThrow (JDK 23+) becomes find(...).orElseThrow(), which
+#    throws the same NoSuchElementException for a missing symbol and is the only JDK 23 API it emits.
+find "$OUT/$(echo "$PACKAGE" | tr . /)" -name '*.java' -exec sed -i 's/SYMBOL_LOOKUP\.findOrThrow(\("[^"]*"\))/SYMBOL_LOOKUP.find(\1).orElseThrow()/' {} +
+
+# 5. Record which jextract produced the sources.
 VERSION=$("$JEXTRACT" --version 2>&1)
 printf '%s\n' "$VERSION" > "$ROOT/bindings/JEXTRACT_VERSION"
 echo "regenerate.sh: bindings written to $OUT/$(echo "$PACKAGE" | tr . /)"

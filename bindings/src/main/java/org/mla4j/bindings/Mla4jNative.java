@@ -118,7 +118,7 @@ public class Mla4jNative extends Mla4jNative$shared {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_POINTER    );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_last_error");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_last_error").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -178,7 +178,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_INT
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_status_name");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_status_name").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -236,7 +236,7 @@ public class Mla4jNative extends Mla4jNative$shared {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_POINTER    );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_version");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_version").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -330,7 +330,7 @@ public class Mla4jNative extends Mla4jNative$shared {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_INT    );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_simd_best");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_simd_best").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -388,7 +388,7 @@ public class Mla4jNative extends Mla4jNative$shared {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_POINTER    );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_cpu_features");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_cpu_features").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -514,7 +514,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_type_info");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_type_info").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -578,7 +578,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_LONG
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_type_dequantize");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_type_dequantize").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -644,7 +644,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_type_dot");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_type_dot").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -822,7 +822,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_open");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_open").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -885,7 +885,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_open_memory");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_open_memory").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -944,7 +944,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_free");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_free").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1005,7 +1005,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_get_version");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_get_version").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1066,7 +1066,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_get_alignment");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_get_alignment").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1127,7 +1127,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_get_data_offset");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_get_data_offset").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1188,7 +1188,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_get_file_size");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_get_file_size").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1249,7 +1249,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_count");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_count").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1311,7 +1311,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_find");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_find").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1373,7 +1373,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_key");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_key").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1437,7 +1437,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_type");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_type").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1499,7 +1499,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_get_int");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_get_int").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1561,7 +1561,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_get_float");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_get_float").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1624,7 +1624,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_get_string");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_get_string").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1687,7 +1687,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_get_array_data");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_get_array_data").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1751,7 +1751,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_kv_get_array_string");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_kv_get_array_string").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1812,7 +1812,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_tensor_count");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_tensor_count").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1874,7 +1874,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_tensor_find");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_tensor_find").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1936,7 +1936,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_gguf_tensor_get_info");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_gguf_tensor_get_info").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2015,7 +2015,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_model_load");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_load").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2074,7 +2074,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_model_free");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_free").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2135,7 +2135,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_model_get_hparams");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_get_hparams").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2196,7 +2196,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_model_get_gguf");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_get_gguf").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2258,7 +2258,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_model_kv_bytes_per_token");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_kv_bytes_per_token").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2317,7 +2317,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_params_init");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_params_init").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2379,7 +2379,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_create");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_create").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2438,7 +2438,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_free");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_free").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2501,7 +2501,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_eval");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_eval").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2562,7 +2562,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_get_logits");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_get_logits").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2623,7 +2623,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_get_position");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_get_position").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2684,7 +2684,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_INT
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_set_position");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_set_position").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2745,7 +2745,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_get_params");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_get_params").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2806,7 +2806,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_kv_bytes");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_kv_bytes").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2866,7 +2866,7 @@ public class Mla4jNative extends Mla4jNative$shared {
             Mla4jNative.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mla4j_context_cancel");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_cancel").orElseThrow();
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }

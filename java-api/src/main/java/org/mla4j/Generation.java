@@ -1,0 +1,183 @@
+package org.mla4j;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+
+import org.mla4j.sampling.Sampler;
+import org.mla4j.sampling.SamplerConfig;
+import org.mla4j.tokenizer.Tokenizer;
+
+/**
+ * Streaming text generation on a {@link Session}: the prompt is evaluated in one batch, then one token is sampled
+ * and evaluated at a time. Use it as an iterator of {@link Token}s or with {@link #run(Listener)}; {@link #cancel()}
+ * stops it from any thread (a prompt being evaluated is interrupted too).
+ */
+public final class Generation implements Iterator<Generation.Token> {
+
+    /** One generated token and the text it completes (empty while a multi-byte character is still incomplete). */
+    public record Token(int id, String text) {
+    }
+
+    /** Why generation ended. */
+    public enum StopReason {
+        MAX_TOKENS, END_OF_GENERATION, CONTEXT_FULL, CANCELLED
+    }
+
+    /**
+     * Generation options.
+     *
+     * @param maxTokens tokens to generate at most
+     * @param addSpecial add BOS (and whatever else the vocabulary asks for) in front of the prompt
+     * @param parseSpecial recognise control-token text such as "&lt;s&gt;" in the prompt
+     * @param stopAtEndOfGeneration stop at EOS/EOT tokens
+     * @param sampler sampling configuration
+     */
+    public record Options(int maxTokens, boolean addSpecial, boolean parseSpecial, boolean stopAtEndOfGeneration,
+            SamplerConfig sampler) {
+        public Options {
+            if (maxTokens < 0) throw new IllegalArgumentException("maxTokens must be >= 0, got " + maxTokens);
+        }
+
+        public static Options of(int maxTokens, SamplerConfig sampler) {
+            return new Options(maxTokens, true, false, true, sampler);
+        }
+    }
+
+    /** Timing and counts, available once generation has ended. */
+    public record Stats(int promptTokens, long promptNanos, int generatedTokens, long generationNanos,
+            StopReason stopReason) {
+        public double promptTokensPerSecond() {
+            return promptNanos == 0 ? 0 : promptTokens * 1e9 / promptNanos;
+        }
+
+        /** Generation speed; the first generated token is sampled from the prompt's logits, so n-1 evals count. */
+        public double generationTokensPerSecond() {
+            return generationNanos == 0 ? 0 : Math.max(0, generatedTokens - 1) * 1e9 / generationNanos;
+        }
+    }
+
+    /** Receives tokens as they are generated; return false to stop. */
+    @FunctionalInterface
+    public interface Listener {
+        boolean onToken(Token token);
+    }
+
+    private final Session session;
+    private final Tokenizer tokenizer;
+    private final Sampler sampler;
+    private final Options options;
+    private final int[] prompt;
+    private final Tokenizer.StreamDecoder decoder;
+    private final List<Integer> generated = new ArrayList<>();
+    private volatile boolean cancelled;
+    private boolean started;
+    private Token pending;
+    private StopReason stopReason;
+    private long promptNanos;
+    private long generationStart;
+    private long generationNanos;
+
+    public Generation(Session session, Tokenizer tokenizer, String prompt, Options options) {
+        this.session = session;
+        this.tokenizer = tokenizer;
+        this.options = options;
+        this.sampler = new Sampler(options.sampler());
+        this.prompt = tokenizer.encode(prompt, options.addSpecial(), options.parseSpecial());
+        this.decoder = tokenizer.newStreamDecoder();
+        if (this.prompt.length == 0) throw new IllegalArgumentException("the prompt is empty (no tokens)");
+    }
+
+    /** The prompt's token ids, as evaluated. */
+    public int[] promptTokens() {
+        return prompt.clone();
+    }
+
+    /** Ids generated so far. */
+    public int[] generatedTokens() {
+        return generated.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Stops generation soon; safe from any thread. */
+    public void cancel() {
+        cancelled = true;
+        session.cancel();
+    }
+
+    @Override
+    public boolean hasNext() {
+        if (pending == null && stopReason == null) pending = step();
+        return pending != null;
+    }
+
+    @Override
+    public Token next() {
+        if (!hasNext()) throw new NoSuchElementException("generation has ended: " + stopReason);
+        Token t = pending;
+        pending = null;
+        return t;
+    }
+
+    /** Runs to the end, handing each token to the listener; returns the statistics. */
+    public Stats run(Listener listener) {
+        while (hasNext()) {
+            if (!listener.onToken(next())) {
+                stop(StopReason.CANCELLED);
+                break;
+            }
+        }
+        return stats();
+    }
+
+    /** Statistics; complete once {@link #hasNext()} has returned false. */
+    public Stats stats() {
+        return new Stats(prompt.length, promptNanos, generated.size(), generationNanos,
+                stopReason == null ? StopReason.MAX_TOKENS : stopReason);
+    }
+
+    /** Text still held by the stream decoder (an incomplete character at the end); call after the last token. */
+    public String flush() {
+        return decoder.flush();
+    }
+
+    private Token step() {
+        try {
+            if (!started) {
+                started = true;
+                for (int id : prompt) sampler.accept(id);
+                long t0 = System.nanoTime();
+                if (prompt.length > session.contextSize() - session.position()) return stop(StopReason.CONTEXT_FULL);
+                session.eval(prompt);
+                promptNanos = System.nanoTime() - t0;
+                generationStart = System.nanoTime();
+            } else {
+                if (cancelled) return stop(StopReason.CANCELLED);
+                if (generated.size() >= options.maxTokens()) return stop(StopReason.MAX_TOKENS);
+                if (session.position() >= session.contextSize()) return stop(StopReason.CONTEXT_FULL);
+                session.eval(generated.get(generated.size() - 1));
+            }
+            if (cancelled) return stop(StopReason.CANCELLED);
+            if (generated.size() >= options.maxTokens()) return stop(StopReason.MAX_TOKENS);
+            int id = sampler.sample(session.logits());
+            sampler.accept(id);
+            if (options.stopAtEndOfGeneration() && tokenizer.isEndOfGeneration(id)) {
+                return stop(StopReason.END_OF_GENERATION);
+            }
+            generated.add(id);
+            generationNanos = System.nanoTime() - generationStart;
+            return new Token(id, decoder.push(id));
+        } catch (Mla4jException e) {
+            if (cancelled && e.statusName().equals("MLA4J_ERR_CANCELLED")) return stop(StopReason.CANCELLED);
+            throw e;
+        }
+    }
+
+    private Token stop(StopReason reason) {
+        if (stopReason == null) {
+            stopReason = reason;
+            if (generationStart != 0) generationNanos = System.nanoTime() - generationStart;
+        }
+        return null;
+    }
+}

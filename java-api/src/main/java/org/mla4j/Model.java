@@ -1,0 +1,139 @@
+package org.mla4j;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.mla4j.bindings.Mla4jNative;
+import org.mla4j.bindings.mla4j_hparams;
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufFile;
+import org.mla4j.internal.Status;
+import org.mla4j.tokenizer.Tokenizer;
+import org.mla4j.tokenizer.Vocabulary;
+
+/**
+ * A model loaded from a GGUF file (llama, qwen2): weights memory-mapped by the native library, immutable, safe to
+ * share between threads, each of which creates its own {@link Session}. Close it after its sessions.
+ */
+public final class Model implements AutoCloseable {
+
+    private final Path path;
+    private final MemorySegment handle;
+    private final Hyperparameters hparams;
+    private final GgufFile gguf;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Tokenizer tokenizer;
+
+    private Model(Path path, MemorySegment handle) {
+        this.path = path;
+        this.handle = handle;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment hp = mla4j_hparams.allocate(a);
+            Status.check(Mla4jNative.mla4j_model_get_hparams(handle, hp));
+            this.hparams = new Hyperparameters(mla4j_hparams.arch(hp).getString(0), mla4j_hparams.n_vocab(hp),
+                    mla4j_hparams.n_ctx_train(hp), mla4j_hparams.n_embd(hp), mla4j_hparams.n_layer(hp),
+                    mla4j_hparams.n_head(hp), mla4j_hparams.n_head_kv(hp), mla4j_hparams.head_dim_k(hp),
+                    mla4j_hparams.head_dim_v(hp), mla4j_hparams.n_ff(hp), mla4j_hparams.n_rot(hp),
+                    mla4j_hparams.rope_type(hp) == Mla4jNative.MLA4J_ROPE_NEOX(), mla4j_hparams.rope_freq_base(hp),
+                    mla4j_hparams.rope_freq_scale(hp), mla4j_hparams.rms_eps(hp), mla4j_hparams.tied_output(hp) != 0,
+                    mla4j_hparams.has_qkv_bias(hp) != 0);
+            MemorySegment g = a.allocate(ADDRESS);
+            Status.check(Mla4jNative.mla4j_model_get_gguf(handle, g));
+            this.gguf = GgufFile.borrow(path, g.get(ADDRESS, 0));
+        }
+    }
+
+    /** Loads a model; a missing, malformed or unsupported file throws {@link Mla4jException} naming the problem. */
+    public static Model load(Path path) {
+        NativeLibrary.load();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            Status.check(Mla4jNative.mla4j_model_load(a.allocateFrom(path.toString()), out));
+            MemorySegment handle = out.get(ADDRESS, 0);
+            try {
+                return new Model(path, handle);
+            } catch (RuntimeException e) {
+                Mla4jNative.mla4j_model_free(handle);
+                throw e;
+            }
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public Hyperparameters hparams() {
+        return hparams;
+    }
+
+    /** The model's metadata and tensor table (a view valid while the model is open). */
+    public GgufFile gguf() {
+        checkOpen();
+        return gguf;
+    }
+
+    /** The tokenizer described by the file's tokenizer.ggml.* metadata (built on first use). */
+    public Tokenizer tokenizer() {
+        Tokenizer t = tokenizer;
+        if (t == null) {
+            synchronized (this) {
+                if (tokenizer == null) {
+                    tokenizer = Tokenizer.forVocabulary(Vocabulary.fromMetadata(gguf()));
+                }
+                t = tokenizer;
+            }
+        }
+        return t;
+    }
+
+    /** Bytes of KV cache one token takes over all layers for a cache of the given type (F32 or F16). */
+    public long kvBytesPerToken(GgmlType kvType) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(JAVA_LONG);
+            Status.check(Mla4jNative.mla4j_model_kv_bytes_per_token(live(), kvType.id(), out));
+            return out.get(JAVA_LONG, 0);
+        }
+    }
+
+    /** A new session (KV cache, buffers, threads) with default options. */
+    public Session newSession() {
+        return newSession(Session.Options.defaults());
+    }
+
+    public Session newSession(Session.Options options) {
+        return new Session(this, options);
+    }
+
+    MemorySegment live() {
+        checkOpen();
+        return handle;
+    }
+
+    private void checkOpen() {
+        if (closed.get()) throw new IllegalStateException(path + ": the model is closed");
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /** Frees the model. Sessions created from it must be closed first. Closing twice is harmless. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            gguf.close();
+            Mla4jNative.mla4j_model_free(handle);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Model[" + path + ", " + hparams.architecture() + ", " + hparams.layers() + " layers]";
+    }
+}

@@ -1,0 +1,267 @@
+package org.mla4j.tokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalInt;
+
+/**
+ * A tokenizer vocabulary as stored in GGUF metadata (llama.cpp's {@code llama_vocab::impl::load}).
+ * Special token ids are -1 when the vocabulary has none.
+ */
+public final class Vocabulary {
+    /** {@code tokenizer.ggml.model} of SentencePiece vocabularies. */
+    public static final String MODEL_SPM = "llama";
+
+    // tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+    public static final int TYPE_UNDEFINED = 0;
+    public static final int TYPE_NORMAL = 1;
+    public static final int TYPE_UNKNOWN = 2;
+    public static final int TYPE_CONTROL = 3;
+    public static final int TYPE_USER_DEFINED = 4;
+    public static final int TYPE_UNUSED = 5;
+    public static final int TYPE_BYTE = 6;
+
+    private static final String KEY_PREFIX = "tokenizer.ggml.";
+
+    private final String model;
+    private final String name;
+    private final List<String> tokens;
+    private final float[] scores;
+    private final int[] types;
+    private final int bos;
+    private final int eos;
+    private final int unk;
+    private final int eot;
+    private final int eom;
+    private final boolean addBos;
+    private final boolean addEos;
+    private final boolean addSpacePrefix;
+    private final Map<String, Integer> ids;
+    private final int maxTokenLength;
+
+    /**
+     * @param model tokenizer model name ({@code tokenizer.ggml.model}, e.g. "llama")
+     * @param name model name ({@code general.name}, "" when absent); llama.cpp keys a few quirks on it
+     * @param tokens token texts, unique and non-empty
+     * @param scores one score per token
+     * @param types one {@code TYPE_*} per token
+     * @param bos BOS id or -1
+     * @param eos EOS id or -1
+     * @param unk unknown-token id or -1
+     * @param eot end-of-turn id or -1
+     * @param eom end-of-message id or -1
+     */
+    public Vocabulary(String model, String name, List<String> tokens, float[] scores, int[] types,
+            int bos, int eos, int unk, int eot, int eom, boolean addBos, boolean addEos, boolean addSpacePrefix) {
+        this.model = Objects.requireNonNull(model, "model");
+        this.name = Objects.requireNonNull(name, "name");
+        this.tokens = List.copyOf(Objects.requireNonNull(tokens, "tokens"));
+        int n = this.tokens.size();
+        if (n == 0) {
+            throw new IllegalArgumentException("vocabulary has no tokens");
+        }
+        if (scores.length != n || types.length != n) {
+            throw new IllegalArgumentException("vocabulary has " + n + " tokens but " + scores.length + " scores and "
+                    + types.length + " token types");
+        }
+        this.scores = scores.clone();
+        this.types = types.clone();
+        this.ids = new HashMap<>(n * 2);
+        int maxLength = 0;
+        for (int i = 0; i < n; i++) {
+            String token = this.tokens.get(i);
+            if (token.isEmpty()) {
+                throw new IllegalArgumentException("token " + i + " is empty");
+            }
+            Integer previous = ids.putIfAbsent(token, i);
+            if (previous != null) {
+                throw new IllegalArgumentException(
+                        "duplicate token in vocabulary: '" + token + "' has ids " + previous + " and " + i);
+            }
+            maxLength = Math.max(maxLength, token.length());
+        }
+        this.maxTokenLength = maxLength;
+        this.bos = checkId("bos", bos, n);
+        this.eos = checkId("eos", eos, n);
+        this.unk = checkId("unk", unk, n);
+        this.eot = checkId("eot", eot, n);
+        this.eom = checkId("eom", eom, n);
+        if (addBos && bos < 0) {
+            throw new IllegalArgumentException("add_bos_token is true, but the vocabulary has no BOS token");
+        }
+        if (addEos && eos < 0) {
+            throw new IllegalArgumentException("add_eos_token is true, but the vocabulary has no EOS token");
+        }
+        this.addBos = addBos;
+        this.addEos = addEos;
+        this.addSpacePrefix = addSpacePrefix;
+    }
+
+    private static int checkId(String what, int id, int n) {
+        if (id < -1 || id >= n) {
+            throw new IllegalArgumentException(what + " token id " + id + " is outside the vocabulary [0, " + n + ")");
+        }
+        return id;
+    }
+
+    /**
+     * Reads a vocabulary from {@code tokenizer.ggml.*} metadata with llama.cpp's rules: scores default to 0, types
+     * to normal, empty token texts become "[EMPTY_i]", and special ids / flags default per tokenizer model
+     * (SentencePiece: BOS 1, EOS 2, UNK 0, add_bos true, add_space_prefix true). A special id in the metadata
+     * that is outside the vocabulary (e.g. 0xFFFFFFFF) is ignored, keeping the default.
+     *
+     * @throws IllegalArgumentException when required keys are missing or arrays are too short
+     */
+    public static Vocabulary fromMetadata(MetadataSource metadata) {
+        String model = metadata.getString(KEY_PREFIX + "model").orElseThrow(
+                () -> new IllegalArgumentException("missing metadata key " + KEY_PREFIX + "model"));
+        List<String> texts = metadata.getStringArray(KEY_PREFIX + "tokens").orElseThrow(
+                () -> new IllegalArgumentException("missing metadata key " + KEY_PREFIX + "tokens (string array)"));
+        int n = texts.size();
+        List<String> tokens = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            String text = texts.get(i);
+            tokens.add(text == null || text.isEmpty() ? "[EMPTY_" + i + "]" : text);
+        }
+        float[] scores = metadata.getFloatArray(KEY_PREFIX + "scores").map(s -> prefix(s, n, "scores"))
+                .orElseGet(() -> new float[n]);
+        int[] types = metadata.getIntArray(KEY_PREFIX + "token_type").map(t -> prefix(t, n, "token_type"))
+                .orElseGet(() -> {
+                    int[] normal = new int[n];
+                    Arrays.fill(normal, TYPE_NORMAL);
+                    return normal;
+                });
+
+        boolean spm = model.equals(MODEL_SPM);
+        int bos = specialId(metadata, "bos_token_id", spm ? 1 : -1, n);
+        int eos = specialId(metadata, "eos_token_id", spm ? 2 : -1, n);
+        int unk = specialId(metadata, "unknown_token_id", spm ? 0 : -1, n);
+        int eot = specialId(metadata, "eot_token_id", -1, n);
+        int eom = specialId(metadata, "eom_token_id", -1, n);
+        boolean addBos = metadata.getBoolean(KEY_PREFIX + "add_bos_token").orElse(spm);
+        boolean addEos = metadata.getBoolean(KEY_PREFIX + "add_eos_token").orElse(false);
+        boolean addSpacePrefix = metadata.getBoolean(KEY_PREFIX + "add_space_prefix").orElse(spm);
+        String name = metadata.getString("general.name").orElse("");
+        return new Vocabulary(model, name, tokens, scores, types, bos, eos, unk, eot, eom, addBos, addEos,
+                addSpacePrefix);
+    }
+
+    private static int specialId(MetadataSource metadata, String key, int defaultId, int n) {
+        int fallback = defaultId < n ? defaultId : -1;
+        var value = metadata.getLong(KEY_PREFIX + key);
+        if (value.isEmpty() || value.getAsLong() < 0 || value.getAsLong() >= n) {
+            return fallback;
+        }
+        return (int) value.getAsLong();
+    }
+
+    private static float[] prefix(float[] values, int n, String what) {
+        if (values.length < n) {
+            throw new IllegalArgumentException(KEY_PREFIX + what + " has " + values.length + " entries for " + n + " tokens");
+        }
+        return Arrays.copyOf(values, n);
+    }
+
+    private static int[] prefix(int[] values, int n, String what) {
+        if (values.length < n) {
+            throw new IllegalArgumentException(KEY_PREFIX + what + " has " + values.length + " entries for " + n + " tokens");
+        }
+        return Arrays.copyOf(values, n);
+    }
+
+    public String model() {
+        return model;
+    }
+
+    /** The model's {@code general.name}, "" when absent. */
+    public String name() {
+        return name;
+    }
+
+    public int size() {
+        return tokens.size();
+    }
+
+    public List<String> tokens() {
+        return tokens;
+    }
+
+    public String token(int id) {
+        return tokens.get(id);
+    }
+
+    public float score(int id) {
+        return scores[id];
+    }
+
+    public int type(int id) {
+        return types[id];
+    }
+
+    public float[] scores() {
+        return scores.clone();
+    }
+
+    public int[] types() {
+        return types.clone();
+    }
+
+    /** The id of the token with exactly this text. */
+    public OptionalInt id(String text) {
+        Integer id = ids.get(text);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    }
+
+    /** Id of the token with this text, or -1; the allocation-free form of {@link #id(String)} for hot loops. */
+    int idOrMinusOne(String text) {
+        Integer id = ids.get(text);
+        return id == null ? -1 : id;
+    }
+
+    /** Length in chars of the longest token text. */
+    public int maxTokenLength() {
+        return maxTokenLength;
+    }
+
+    public int bos() {
+        return bos;
+    }
+
+    public int eos() {
+        return eos;
+    }
+
+    public int unk() {
+        return unk;
+    }
+
+    public int eot() {
+        return eot;
+    }
+
+    public int eom() {
+        return eom;
+    }
+
+    public boolean addBos() {
+        return addBos;
+    }
+
+    public boolean addEos() {
+        return addEos;
+    }
+
+    public boolean addSpacePrefix() {
+        return addSpacePrefix;
+    }
+
+    @Override
+    public String toString() {
+        return "Vocabulary[model=" + model + ", name=" + name + ", size=" + size() + ", bos=" + bos + ", eos=" + eos
+                + ", unk=" + unk + ", addBos=" + addBos + ", addEos=" + addEos + ", addSpacePrefix=" + addSpacePrefix + "]";
+    }
+}

@@ -1,0 +1,387 @@
+/* context.c - a context owns the KV cache, the activation buffers and the thread pool of one session, and runs
+ * the llama/qwen2 forward pass over batches of tokens with llama.cpp's semantics:
+ *   x = embed(tokens)
+ *   per layer: h = x + Wo * attention(rope(Wq*rmsnorm(x)), rope(Wk*..), Wv*..)   (grouped-query attention)
+ *              x = h + Wdown * (silu(Wgate*rmsnorm(h)) * Wup*rmsnorm(h))
+ *   logits = Woutput * rmsnorm(x)
+ * Matrix products take all tokens of the batch at once (prompt processing is matrix-matrix, not matrix-vector). */
+#include "model.h"
+#include "threadpool.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct mla4j_context {
+    const mla4j_model *model;
+    mla4j_context_params params;
+    int simd;
+    mla4j_pool *pool;
+    int32_t n_past;
+    atomic_int cancel;
+
+    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] keys and values, F32 or F16. */
+    uint8_t *k_cache, *v_cache;
+    size_t kv_elem_size, k_layer_bytes, v_layer_bytes;
+
+    /* Activations for up to n_batch tokens. */
+    float *x, *xn, *q, *k, *v, *att, *gate, *up;
+    float *logits;     /* n_vocab: the last token's */
+    float *scores;     /* n_threads x n_ctx attention scores */
+    float *att_acc;    /* n_threads x head_dim_v accumulators */
+    void *act_scratch; /* converted activations of the widest matrix product */
+};
+
+MLA4J_API void mla4j_context_params_init(mla4j_context_params *p) {
+    if (p == NULL) return;
+    p->n_ctx = 0;
+    p->n_threads = 0;
+    p->n_batch = 512;
+    p->kv_type = MLA4J_TYPE_F16;
+    p->simd = MLA4J_SIMD_AUTO;
+}
+
+static void free_buffers(mla4j_context *c) {
+    void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xn, c->q, c->k, c->v, c->att, c->gate, c->up,
+                    c->logits, c->scores, c->att_acc, c->act_scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
+MLA4J_API void mla4j_context_free(mla4j_context *c) {
+    if (c == NULL) return;
+    mla4j_pool_free(c->pool);
+    free_buffers(c);
+    free(c);
+}
+
+/* Overflow-checked a*b*c*d bytes, refused above max. */
+static int size4(uint64_t a, uint64_t b, uint64_t c, uint64_t d, size_t *out) {
+    uint64_t r;
+    if (!mla4j_mul_u64(a, b, &r) || !mla4j_mul_u64(r, c, &r) || !mla4j_mul_u64(r, d, &r) || r > SIZE_MAX / 2) return 0;
+    *out = (size_t)r;
+    return 1;
+}
+
+static size_t max_act_size(const mla4j_model *m, int64_t n_batch) {
+    const mla4j_hparams *hp = &m->hp;
+    size_t best = kern_act_size(m->output.type, hp->n_embd, 1);
+    for (int il = 0; il < hp->n_layer; il++) {
+        const layer_weights *lw = &m->layers[il];
+        const kern_matrix *ms[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->w_gate, &lw->w_up, &lw->w_down};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+            size_t s = kern_act_size(ms[i]->type, ms[i]->cols, n_batch);
+            if (s > best) best = s;
+        }
+    }
+    return best;
+}
+
+MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_context_params *params, mla4j_context **out) {
+    MLA4J_CHECK_ARG(m != NULL && out != NULL, "mla4j_context_create: model and out must not be NULL");
+    mla4j_context_params p;
+    if (params != NULL) {
+        p = *params;
+    } else {
+        mla4j_context_params_init(&p);
+    }
+    const mla4j_hparams *hp = &m->hp;
+    if (p.n_ctx == 0) p.n_ctx = hp->n_ctx_train;
+    if (p.n_threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        p.n_threads = n > 0 ? (int32_t)n : 1;
+    }
+    if (p.n_batch == 0) p.n_batch = 512;
+    MLA4J_CHECK_ARG(p.n_ctx > 0, "n_ctx must be positive (got %d)", p.n_ctx);
+    MLA4J_CHECK_ARG(p.n_threads > 0 && p.n_threads <= 1024, "n_threads must be in [1, 1024] (got %d)", p.n_threads);
+    MLA4J_CHECK_ARG(p.n_batch > 0 && p.n_batch <= 65536, "n_batch must be in [1, 65536] (got %d)", p.n_batch);
+    MLA4J_CHECK_ARG(p.kv_type == MLA4J_TYPE_F32 || p.kv_type == MLA4J_TYPE_F16,
+                    "KV cache type %d is not supported (F32 = 0, F16 = 1)", p.kv_type);
+    MLA4J_CHECK_ARG(p.simd >= MLA4J_SIMD_AUTO && p.simd <= MLA4J_SIMD_AVX512, "unknown simd level %d", p.simd);
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+
+    mla4j_context *c = calloc(1, sizeof *c);
+    if (c == NULL) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "out of memory creating a context");
+    c->model = m;
+    c->params = p;
+    c->simd = kern_resolve_simd(p.simd);
+    c->kv_elem_size = p.kv_type == MLA4J_TYPE_F32 ? 4 : 2;
+
+    const uint64_t nb = (uint64_t)p.n_batch, E = (uint64_t)hp->n_embd;
+    const uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim_k, o_dim = (uint64_t)hp->n_head * hp->head_dim_v;
+    const uint64_t k_dim = (uint64_t)hp->n_head_kv * hp->head_dim_k, v_dim = (uint64_t)hp->n_head_kv * hp->head_dim_v;
+    size_t k_total, v_total, sz;
+    if (!size4((uint64_t)p.n_ctx, k_dim, c->kv_elem_size, hp->n_layer, &k_total) ||
+        !size4((uint64_t)p.n_ctx, v_dim, c->kv_elem_size, hp->n_layer, &v_total)) {
+        mla4j_context_free(c);
+        return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "a KV cache of %d positions is too large for this model", p.n_ctx);
+    }
+    c->k_layer_bytes = k_total / (size_t)hp->n_layer;
+    c->v_layer_bytes = v_total / (size_t)hp->n_layer;
+    mla4j_status st = MLA4J_OK;
+#define ALLOC(field, bytes, what)                                                                                     \
+    if (st == MLA4J_OK && (c->field = mla4j_alloc_aligned((bytes), what)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY
+    ALLOC(k_cache, k_total, "the key cache");
+    ALLOC(v_cache, v_total, "the value cache");
+    ALLOC(x, nb * E * 4, "activations");
+    ALLOC(xn, nb * (E > o_dim ? E : o_dim) * 4, "activations");
+    ALLOC(q, nb * q_dim * 4, "queries");
+    ALLOC(k, nb * k_dim * 4, "keys");
+    ALLOC(v, nb * v_dim * 4, "values");
+    ALLOC(att, nb * o_dim * 4, "attention output");
+    ALLOC(gate, nb * (uint64_t)hp->n_ff * 4, "feed-forward activations");
+    ALLOC(up, nb * (uint64_t)hp->n_ff * 4, "feed-forward activations");
+    ALLOC(logits, (uint64_t)hp->n_vocab * 4, "logits");
+    ALLOC(scores, (uint64_t)p.n_threads * (uint64_t)p.n_ctx * 4, "attention scores");
+    ALLOC(att_acc, (uint64_t)p.n_threads * (uint64_t)(hp->head_dim_v + 16) * 4, "attention accumulators");
+    sz = max_act_size(m, p.n_batch);
+    ALLOC(act_scratch, sz, "converted activations");
+#undef ALLOC
+    if (st == MLA4J_OK && (c->pool = mla4j_pool_create(p.n_threads)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY;
+    if (st != MLA4J_OK) {
+        mla4j_context_free(c);
+        return st;
+    }
+    *out = c;
+    mla4j_clear_error();
+    return MLA4J_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Element-wise operations (cheap next to the matrix products; plain C)                           */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* y = x / sqrt(mean(x^2) + eps) * w, accumulated in double like ggml. */
+static void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    const float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
+/* Rotates the first n_rot dims of one head at position pos (ggml_rope_ext without YaRN extrapolation). */
+static void rope_head(float *x, int n_rot, int rope_type, int32_t pos, float freq_base, float freq_scale,
+                      const float *freq_factors) {
+    const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
+    float theta = (float)pos;
+    for (int i = 0; i < n_rot / 2; i++) {
+        const float t = theta * freq_scale / (freq_factors ? freq_factors[i] : 1.0f);
+        const float cs = cosf(t), sn = sinf(t);
+        const int i0 = rope_type == MLA4J_ROPE_NEOX ? i : 2 * i;
+        const int i1 = rope_type == MLA4J_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+        const float x0 = x[i0], x1 = x[i1];
+        x[i0] = x0 * cs - x1 * sn;
+        x[i1] = x0 * sn + x1 * cs;
+        theta *= theta_scale;
+    }
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Attention: one task per (token, head), spread over the pool                                    */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef struct attn_task {
+    mla4j_context *c;
+    int il;
+    int64_t n_tok;
+    int32_t pos0;
+} attn_task;
+
+static void attention_worker(void *arg, int ith, int nth) {
+    const attn_task *a = arg;
+    mla4j_context *c = a->c;
+    const mla4j_hparams *hp = &c->model->hp;
+    const int H = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const int dk = hp->head_dim_k, dv = hp->head_dim_v;
+    const int64_t k_dim = (int64_t)hp->n_head_kv * dk, v_dim = (int64_t)hp->n_head_kv * dv;
+    const float scale = 1.0f / sqrtf((float)dk);
+    const uint8_t *kc = c->k_cache + (size_t)a->il * c->k_layer_bytes;
+    const uint8_t *vc = c->v_cache + (size_t)a->il * c->v_layer_bytes;
+    const size_t es = c->kv_elem_size;
+    float *scores = c->scores + (size_t)ith * (size_t)c->params.n_ctx;
+    float *acc = c->att_acc + (size_t)ith * (size_t)(dv + 16);
+    const int64_t n_tasks = a->n_tok * H;
+    for (int64_t task = ith; task < n_tasks; task += nth) {
+        const int64_t t = task / H;
+        const int h = (int)(task % H), hk = h / group;
+        const int32_t n_keys = a->pos0 + (int32_t)t + 1; /* causal: keys 0..pos */
+        const float *qh = c->q + t * (int64_t)H * dk + (int64_t)h * dk;
+        float max = -INFINITY;
+        for (int32_t j = 0; j < n_keys; j++) {
+            const uint8_t *kj = kc + ((size_t)j * (size_t)k_dim + (size_t)hk * (size_t)dk) * es;
+            float s = es == 4 ? kern_dot_f32(c->simd, (const float *)kj, qh, dk) : kern_dot_f16(c->simd, (const uint16_t *)kj, qh, dk);
+            s *= scale;
+            scores[j] = s;
+            if (s > max) max = s;
+        }
+        float sum = 0.0f;
+        for (int32_t j = 0; j < n_keys; j++) {
+            scores[j] = expf(scores[j] - max);
+            sum += scores[j];
+        }
+        memset(acc, 0, (size_t)dv * sizeof *acc);
+        for (int32_t j = 0; j < n_keys; j++) {
+            const uint8_t *vj = vc + ((size_t)j * (size_t)v_dim + (size_t)hk * (size_t)dv) * es;
+            if (es == 4) {
+                kern_axpy_f32(c->simd, scores[j], (const float *)vj, acc, dv);
+            } else {
+                kern_axpy_f16(c->simd, scores[j], (const uint16_t *)vj, acc, dv);
+            }
+        }
+        float *out = c->att + t * (int64_t)H * dv + (int64_t)h * dv;
+        const float inv = 1.0f / sum;
+        for (int d = 0; d < dv; d++) out[d] = acc[d] * inv;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The forward pass over one batch                                                                */
+/* ---------------------------------------------------------------------------------------------- */
+
+static void add_bias(float *y, const float *b, int64_t n_tok, int64_t dim) {
+    if (b == NULL) return;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < dim; i++) y[t * dim + i] += b[i];
+}
+
+static void store_kv(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
+    const mla4j_hparams *hp = &c->model->hp;
+    const int64_t k_dim = (int64_t)hp->n_head_kv * hp->head_dim_k, v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
+    uint8_t *kc = c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos0 * (size_t)k_dim * c->kv_elem_size;
+    uint8_t *vc = c->v_cache + (size_t)il * c->v_layer_bytes + (size_t)pos0 * (size_t)v_dim * c->kv_elem_size;
+    if (c->kv_elem_size == 4) {
+        memcpy(kc, c->k, (size_t)(n_tok * k_dim) * 4);
+        memcpy(vc, c->v, (size_t)(n_tok * v_dim) * 4);
+    } else {
+        kern_fp32_to_fp16_row(c->k, (uint16_t *)kc, n_tok * k_dim);
+        kern_fp32_to_fp16_row(c->v, (uint16_t *)vc, n_tok * v_dim);
+    }
+}
+
+static void matmul(mla4j_context *c, const kern_matrix *w, const float *x, int64_t n_tok, float *y) {
+    mla4j_matmul(c->pool, c->simd, w, x, n_tok, y, c->act_scratch);
+}
+
+/* Runs n_tok tokens at positions pos0.. through the model. logits_out: NULL, or n_tok x n_vocab. */
+static mla4j_status forward_batch(mla4j_context *c, const int32_t *tokens, int64_t n_tok, int32_t pos0, float *logits_out) {
+    const mla4j_model *m = c->model;
+    const mla4j_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
+    const int64_t F = hp->n_ff;
+
+    for (int64_t t = 0; t < n_tok; t++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
+        kern_dequantize_row(m->tok_embd.type, row, c->x + t * E, E);
+    }
+    for (int il = 0; il < hp->n_layer; il++) {
+        if (atomic_load_explicit(&c->cancel, memory_order_relaxed)) return MLA4J_ERR_CANCELLED;
+        const layer_weights *lw = &m->layers[il];
+        for (int64_t t = 0; t < n_tok; t++) rms_norm(c->x + t * E, lw->attn_norm, c->xn + t * E, E, hp->rms_eps);
+        matmul(c, &lw->wq, c->xn, n_tok, c->q);
+        matmul(c, &lw->wk, c->xn, n_tok, c->k);
+        matmul(c, &lw->wv, c->xn, n_tok, c->v);
+        add_bias(c->q, lw->bq, n_tok, H * dk);
+        add_bias(c->k, lw->bk, n_tok, Hkv * dk);
+        add_bias(c->v, lw->bv, n_tok, Hkv * dv);
+        for (int64_t t = 0; t < n_tok; t++) {
+            for (int64_t h = 0; h < H; h++)
+                rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
+                          hp->rope_freq_scale, m->rope_freqs);
+            for (int64_t h = 0; h < Hkv; h++)
+                rope_head(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
+                          hp->rope_freq_scale, m->rope_freqs);
+        }
+        store_kv(c, il, n_tok, pos0);
+        attn_task task = {c, il, n_tok, pos0};
+        mla4j_pool_run(c->pool, attention_worker, &task);
+        matmul(c, &lw->wo, c->att, n_tok, c->xn);
+        for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->xn[i];
+
+        for (int64_t t = 0; t < n_tok; t++) rms_norm(c->x + t * E, lw->ffn_norm, c->xn + t * E, E, hp->rms_eps);
+        matmul(c, &lw->w_gate, c->xn, n_tok, c->gate);
+        matmul(c, &lw->w_up, c->xn, n_tok, c->up);
+        for (int64_t i = 0; i < n_tok * F; i++) c->gate[i] = silu(c->gate[i]) * c->up[i];
+        matmul(c, &lw->w_down, c->gate, n_tok, c->xn);
+        for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->xn[i];
+    }
+    /* Output head: every token when all logits are wanted, else only the last. */
+    const int64_t first = logits_out != NULL ? 0 : n_tok - 1;
+    const int64_t n_out = n_tok - first;
+    for (int64_t t = first; t < n_tok; t++) rms_norm(c->x + t * E, m->output_norm, c->xn + (t - first) * E, E, hp->rms_eps);
+    float *dst = logits_out != NULL ? logits_out : c->logits;
+    matmul(c, &m->output, c->xn, n_out, dst);
+    if (logits_out != NULL) memcpy(c->logits, logits_out + (n_out - 1) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_eval(mla4j_context *c, const int32_t *tokens, int32_t n_tokens, float *all_logits) {
+    MLA4J_CHECK_ARG(c != NULL, "mla4j_context_eval: context must not be NULL");
+    MLA4J_CHECK_ARG(n_tokens > 0 && tokens != NULL, "mla4j_context_eval: need at least one token (got %d)", n_tokens);
+    const int32_t n_vocab = c->model->hp.n_vocab;
+    for (int32_t i = 0; i < n_tokens; i++) {
+        MLA4J_CHECK_ARG(tokens[i] >= 0 && tokens[i] < n_vocab, "token id %d at index %d is out of range [0, %d)", tokens[i], i,
+                        n_vocab);
+    }
+    if (n_tokens > c->params.n_ctx - c->n_past) {
+        return mla4j_fail(MLA4J_ERR_STATE, "context full: %d tokens at position %d exceed the context size %d", n_tokens, c->n_past,
+                          c->params.n_ctx);
+    }
+    if (atomic_exchange(&c->cancel, 0)) return mla4j_fail(MLA4J_ERR_CANCELLED, "evaluation cancelled");
+    int32_t done = 0;
+    while (done < n_tokens) {
+        int32_t n = n_tokens - done;
+        if (n > c->params.n_batch) n = c->params.n_batch;
+        float *lo = all_logits != NULL ? all_logits + (size_t)done * (size_t)n_vocab : NULL;
+        mla4j_status st = forward_batch(c, tokens + done, n, c->n_past + done, lo);
+        if (st == MLA4J_ERR_CANCELLED) {
+            atomic_store(&c->cancel, 0);
+            return mla4j_fail(MLA4J_ERR_CANCELLED, "evaluation cancelled; the context keeps its %d earlier tokens", c->n_past);
+        }
+        if (st != MLA4J_OK) return st;
+        done += n;
+    }
+    c->n_past += n_tokens;
+    mla4j_clear_error();
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_get_logits(const mla4j_context *c, const float **logits) {
+    MLA4J_CHECK_ARG(c != NULL && logits != NULL, "mla4j_context_get_logits: arguments must not be NULL");
+    if (c->n_past == 0) return mla4j_fail(MLA4J_ERR_STATE, "no logits yet: evaluate at least one token first");
+    *logits = c->logits;
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_get_position(const mla4j_context *c, int32_t *out) {
+    MLA4J_CHECK_ARG(c != NULL && out != NULL, "mla4j_context_get_position: arguments must not be NULL");
+    *out = c->n_past;
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_set_position(mla4j_context *c, int32_t pos) {
+    MLA4J_CHECK_ARG(c != NULL, "mla4j_context_set_position: context must not be NULL");
+    MLA4J_CHECK_ARG(pos >= 0 && pos <= c->n_past, "position %d out of range [0, %d]", pos, c->n_past);
+    c->n_past = pos;
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_get_params(const mla4j_context *c, mla4j_context_params *out) {
+    MLA4J_CHECK_ARG(c != NULL && out != NULL, "mla4j_context_get_params: arguments must not be NULL");
+    *out = c->params;
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_kv_bytes(const mla4j_context *c, uint64_t *out) {
+    MLA4J_CHECK_ARG(c != NULL && out != NULL, "mla4j_context_kv_bytes: arguments must not be NULL");
+    *out = (uint64_t)(c->k_layer_bytes + c->v_layer_bytes) * (uint64_t)c->model->hp.n_layer;
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *c) {
+    MLA4J_CHECK_ARG(c != NULL, "mla4j_context_cancel: context must not be NULL");
+    atomic_store(&c->cancel, 1);
+    return MLA4J_OK;
+}

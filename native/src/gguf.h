@@ -1,0 +1,46 @@
+/* gguf.h - internal view of a parsed GGUF file (the public API in mla4j.h wraps it). */
+#ifndef MLA4J_GGUF_H
+#define MLA4J_GGUF_H
+
+#include "internal.h"
+
+typedef struct gguf_kv {
+    char *key;                /* NUL-terminated copy */
+    int32_t type;             /* mla4j_gguf_type */
+    int32_t elem_type;        /* for arrays; -1 otherwise */
+    uint64_t count;           /* array element count; 1 for scalars */
+    const uint8_t *data;      /* scalar bytes, string bytes, or the first array element */
+    uint64_t nbytes;          /* scalar size, string length, or numeric array size in bytes */
+    const uint8_t **str_data; /* string arrays: each element's bytes */
+    uint64_t *str_len;        /* string arrays: each element's length */
+} gguf_kv;
+
+typedef struct gguf_tensor {
+    char name[64];
+    int32_t type;
+    int32_t n_dims;
+    int64_t ne[4];
+    uint64_t offset;
+    uint64_t nbytes;
+    const uint8_t *data;
+} gguf_tensor;
+
+struct mla4j_gguf {
+    char *name; /* path or caller-given name, used in every message */
+    const uint8_t *base;
+    size_t size;
+    int is_mapped; /* 1: base is an mmap of the file; 0: base is a malloc'd copy */
+    uint32_t version;
+    uint64_t alignment;
+    uint64_t data_offset;
+    int64_t n_kv;
+    gguf_kv *kv;
+    int64_t n_tensors;
+    gguf_tensor *tensors;
+};
+
+/* Index of a key / tensor or -1. */
+int64_t gguf_find_key(const mla4j_gguf *g, const char *key);
+int64_t gguf_find_tensor(const mla4j_gguf *g, const char *name);
+
+#endif

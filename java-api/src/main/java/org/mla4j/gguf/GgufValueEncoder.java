@@ -11,7 +11,8 @@ import java.util.List;
  *
  * <p>Arrays: a primitive array of the element type's width, taken as raw bit patterns (byte[] for UINT8/INT8,
  * short[] for UINT16/INT16, int[] for UINT32/INT32, long[] for UINT64/INT64, float[], double[], boolean[]), a
- * String[] for STRING, or a List whose elements follow the scalar rules.
+ * String[] for STRING, or a List whose elements follow the scalar rules. A byte[] is also taken as the raw
+ * little-endian elements of any numeric or bool element type, which is how GgufFile returns such arrays.
  */
 final class GgufValueEncoder {
     private GgufValueEncoder() {
@@ -57,6 +58,14 @@ final class GgufValueEncoder {
             throw new IllegalArgumentException("key '" + key + "': null array");
         }
         b.u32(elementType.id());
+        if (values instanceof byte[] raw && elementType != GgufType.STRING) {
+            if (raw.length % elementType.size() != 0) {
+                throw new IllegalArgumentException("key '" + key + "': " + raw.length
+                        + " raw bytes are not a whole number of " + elementType + " elements");
+            }
+            b.u64(raw.length / elementType.size()).bytes(raw);
+            return;
+        }
         if (values instanceof List<?> list) {
             b.u64(list.size());
             for (Object v : list) {
@@ -65,10 +74,8 @@ final class GgufValueEncoder {
             return;
         }
         switch (elementType) {
-            case UINT8, INT8 -> {
-                byte[] a = (byte[]) primitive(key, elementType, values, byte[].class);
-                b.u64(a.length).bytes(a);
-            }
+            case UINT8, INT8 -> throw new IllegalArgumentException("key '" + key + "': an array of " + elementType
+                    + " needs a byte[] or a List, got " + values.getClass().getSimpleName());
             case UINT16, INT16 -> {
                 short[] a = (short[]) primitive(key, elementType, values, short[].class);
                 b.u64(a.length);

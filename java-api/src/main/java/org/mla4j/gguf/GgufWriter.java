@@ -144,8 +144,9 @@ public final class GgufWriter implements AutoCloseable {
 
     /**
      * An array value. {@code values} is a primitive array of the element type's width taken as raw bits (byte[]
-     * for UINT8/INT8, short[], int[] for UINT32/INT32, long[], float[], double[], boolean[]), a String[], or a
-     * List whose elements follow the rules of {@link #putValue}.
+     * for UINT8/INT8, short[], int[] for UINT32/INT32, long[], float[], double[], boolean[]), a String[], a List
+     * whose elements follow the rules of {@link #putValue}, or for any numeric or bool element type a byte[] of
+     * raw little-endian elements.
      */
     public GgufWriter putArray(String key, GgufType elementType, Object values) {
         Objects.requireNonNull(elementType, "elementType");
@@ -157,6 +158,16 @@ public final class GgufWriter implements AutoCloseable {
         GgufValueEncoder.array(b, key, elementType, values);
         put(key, b);
         return this;
+    }
+
+    /** Copies key {@code key}, with its exact type, from another GGUF file. */
+    public GgufWriter copyFrom(GgufFile source, String key) {
+        GgufType type = source.type(key).orElseThrow(() -> new IllegalArgumentException(
+                source.path() + ": no key '" + key + "'"));
+        if (type == GgufType.ARRAY) {
+            return putArray(key, source.arrayElementType(key).orElseThrow(), source.getValue(key));
+        }
+        return putValue(key, type, source.getValue(key));
     }
 
     /** Whether {@code key} has been put. */

@@ -53,7 +53,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_find(const mla4j_gguf *g, const char *key, 
 }
 
 MLA4J_API mla4j_status mla4j_gguf_kv_key(const mla4j_gguf *g, int64_t i, const char **key) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(key != NULL, "mla4j_gguf_kv_key: key must not be NULL");
@@ -63,7 +63,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_key(const mla4j_gguf *g, int64_t i, const c
 
 MLA4J_API mla4j_status mla4j_gguf_kv_type(const mla4j_gguf *g, int64_t i, int32_t *type, int32_t *elem_type,
                                           uint64_t *count) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     if (type) *type = kv->type;
@@ -73,7 +73,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_type(const mla4j_gguf *g, int64_t i, int32_
 }
 
 MLA4J_API mla4j_status mla4j_gguf_kv_get_int(const mla4j_gguf *g, int64_t i, int64_t *out) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(out != NULL, "mla4j_gguf_kv_get_int: out must not be NULL");
@@ -101,7 +101,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_get_int(const mla4j_gguf *g, int64_t i, int
 }
 
 MLA4J_API mla4j_status mla4j_gguf_kv_get_float(const mla4j_gguf *g, int64_t i, double *out) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(out != NULL, "mla4j_gguf_kv_get_float: out must not be NULL");
@@ -118,7 +118,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_get_float(const mla4j_gguf *g, int64_t i, d
 }
 
 MLA4J_API mla4j_status mla4j_gguf_kv_get_string(const mla4j_gguf *g, int64_t i, const char **data, uint64_t *len) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(data != NULL && len != NULL, "mla4j_gguf_kv_get_string: outputs must not be NULL");
@@ -129,7 +129,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_get_string(const mla4j_gguf *g, int64_t i, 
 }
 
 MLA4J_API mla4j_status mla4j_gguf_kv_get_array_data(const mla4j_gguf *g, int64_t i, const void **data, uint64_t *nbytes) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(data != NULL && nbytes != NULL, "mla4j_gguf_kv_get_array_data: outputs must not be NULL");
@@ -143,7 +143,7 @@ MLA4J_API mla4j_status mla4j_gguf_kv_get_array_data(const mla4j_gguf *g, int64_t
 
 MLA4J_API mla4j_status mla4j_gguf_kv_get_array_string(const mla4j_gguf *g, int64_t i, uint64_t j, const char **data,
                                                       uint64_t *len) {
-    const gguf_kv *kv;
+    const gguf_kv *kv = NULL;
     mla4j_status st = kv_at(g, i, &kv, __func__);
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(data != NULL && len != NULL, "mla4j_gguf_kv_get_array_string: outputs must not be NULL");

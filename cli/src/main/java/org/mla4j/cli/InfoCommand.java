@@ -1,0 +1,97 @@
+package org.mla4j.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.mla4j.Hyperparameters;
+import org.mla4j.Mla4jException;
+import org.mla4j.Model;
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufFile;
+import org.mla4j.gguf.GgufTensorInfo;
+import org.mla4j.gguf.GgufType;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "info", description = "Show a GGUF model's architecture, hyperparameters, tensors and KV cache size.")
+final class InfoCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file.")
+    Path model;
+
+    @Option(names = "--keys", description = "Also list every metadata key and value.")
+    boolean keys;
+
+    @Option(names = "--no-tensors", description = "Do not list the tensors.")
+    boolean noTensors;
+
+    @Override
+    public Integer call() {
+        PrintStream out = System.out;
+        try (GgufFile gguf = GgufFile.open(model)) {
+            ModelStats stats = ModelStats.of(gguf);
+            out.printf(Locale.ROOT, "file:            %s (%s, %d bytes)%n", model, Format.bytes(gguf.fileSize()),
+                    gguf.fileSize());
+            out.printf(Locale.ROOT, "gguf:            version %d, alignment %d, %d keys, %d tensors%n", gguf.version(),
+                    gguf.alignment(), gguf.keys().size(), gguf.tensors().size());
+            out.printf(Locale.ROOT, "architecture:    %s%n", gguf.getString("general.architecture").orElse("(none)"));
+            gguf.getString("general.name").ifPresent(n -> out.printf("name:            %s%n", n));
+            out.printf(Locale.ROOT, "parameters:      %s (%d)%n", Format.count(stats.parameters()), stats.parameters());
+            out.printf(Locale.ROOT, "tensor data:     %s; types: %s%n", Format.bytes(stats.tensorBytes()),
+                    stats.typeSummary());
+            gguf.getString("tokenizer.ggml.model").ifPresent(m -> out.printf(Locale.ROOT,
+                    "tokenizer:       %s, %d tokens%n", m, gguf.contains("tokenizer.ggml.tokens")
+                            ? gguf.arrayLength("tokenizer.ggml.tokens") : 0));
+            printHyperparameters(out);
+            if (keys) printKeys(out, gguf);
+            if (!noTensors) printTensors(out, gguf.tensors());
+        }
+        return 0;
+    }
+
+    private void printHyperparameters(PrintStream out) {
+        try (Model m = Model.load(model)) {
+            Hyperparameters h = m.hparams();
+            out.printf(Locale.ROOT, "hyperparameters: vocab %d, context %d, embedding %d, layers %d, heads %d, kv heads %d "
+                    + "(group %d), head dim %d/%d, ffn %d%n", h.vocabSize(), h.contextLength(), h.embeddingLength(),
+                    h.layers(), h.heads(), h.kvHeads(), h.groupSize(), h.headDimK(), h.headDimV(),
+                    h.feedForwardLength());
+            out.printf(Locale.ROOT, "rope:            %d dims, %s, base %g, scale %g; rms eps %g; output %s; qkv bias %s%n",
+                    h.ropeDims(), h.ropeNeox() ? "NEOX" : "NORM", h.ropeFreqBase(), h.ropeFreqScale(), h.rmsEps(),
+                    h.tiedOutput() ? "tied to token_embd" : "own", h.qkvBias() ? "yes" : "no");
+            long f32 = m.kvBytesPerToken(GgmlType.F32);
+            long f16 = m.kvBytesPerToken(GgmlType.F16);
+            out.printf(Locale.ROOT, "kv cache:        %d bytes/token (F32), %d bytes/token (F16); %s (F16) at the "
+                    + "training context of %d%n", f32, f16, Format.bytes(f16 * h.contextLength()), h.contextLength());
+        } catch (Mla4jException e) {
+            out.printf("runnable:        no (%s)%n", e.getMessage());
+        }
+    }
+
+    private static void printKeys(PrintStream out, GgufFile gguf) {
+        out.println("metadata:");
+        for (String k : gguf.keys()) {
+            GgufType t = gguf.type(k).orElseThrow();
+            String value;
+            if (t == GgufType.ARRAY) {
+                value = "[" + gguf.arrayElementType(k).orElseThrow() + " x " + gguf.arrayLength(k) + "]";
+            } else {
+                value = String.valueOf(gguf.getValue(k));
+                if (value.length() > 80) value = value.substring(0, 77) + "...";
+            }
+            out.printf(Locale.ROOT, "  %-48s %-8s %s%n", k, t, value);
+        }
+    }
+
+    private static void printTensors(PrintStream out, List<GgufTensorInfo> tensors) {
+        out.printf(Locale.ROOT, "tensors:%n  %-36s %-6s %-24s %14s%n", "name", "type", "shape", "bytes");
+        for (GgufTensorInfo t : tensors) {
+            out.printf(Locale.ROOT, "  %-36s %-6s %-24s %14d%n", t.name(), t.type(), t.shapeString(), t.byteSize());
+        }
+    }
+}

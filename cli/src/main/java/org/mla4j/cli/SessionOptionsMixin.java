@@ -1,0 +1,45 @@
+package org.mla4j.cli;
+
+import org.mla4j.Session;
+import org.mla4j.Simd;
+import org.mla4j.gguf.GgmlType;
+
+import picocli.CommandLine.Option;
+
+/** Options shared by the commands that evaluate a model. */
+final class SessionOptionsMixin {
+
+    @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "Compute threads (0 = all CPUs).")
+    int threads;
+
+    @Option(names = {"-c", "--ctx-size"}, defaultValue = "0",
+            description = "Context size in tokens (0 = the model's training context).")
+    int contextSize;
+
+    @Option(names = {"-b", "--batch-size"}, defaultValue = "512", description = "Prompt tokens evaluated together.")
+    int batchSize;
+
+    @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type: f32 or f16.")
+    String kvType;
+
+    @Option(names = "--simd", defaultValue = "auto", description = "Kernels: auto, scalar, avx2 or avx512.")
+    String simd;
+
+    Session.Options toOptions() {
+        GgmlType kv = switch (kvType.toLowerCase()) {
+            case "f32" -> GgmlType.F32;
+            case "f16" -> GgmlType.F16;
+            default -> throw new Main.UsageException("--kv-type must be f32 or f16, not '" + kvType + "'");
+        };
+        Simd s;
+        try {
+            s = Simd.valueOf(simd.toUpperCase());
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException("--simd must be auto, scalar, avx2 or avx512, not '" + simd + "'");
+        }
+        if (threads < 0 || contextSize < 0 || batchSize < 1) {
+            throw new Main.UsageException("--threads and --ctx-size must be >= 0 and --batch-size >= 1");
+        }
+        return new Session.Options(contextSize, threads, batchSize, kv, s);
+    }
+}

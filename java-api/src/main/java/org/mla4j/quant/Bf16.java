@@ -1,0 +1,20 @@
+package org.mla4j.quant;
+
+/** bfloat16 conversions as ggml does them (ggml-impl.h ggml_compute_fp32_to_bf16). */
+public final class Bf16 {
+    private Bf16() {
+    }
+
+    /** The upper 16 bits of the float rounded to nearest, ties to even; a NaN keeps its top bits and is made quiet. */
+    public static short fromFloat(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) {
+            return (short) ((u >>> 16) | 64);
+        }
+        return (short) ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
+    }
+
+    public static float toFloat(short h) {
+        return Float.intBitsToFloat((h & 0xffff) << 16);
+    }
+}

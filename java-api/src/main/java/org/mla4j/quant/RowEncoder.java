@@ -1,0 +1,78 @@
+package org.mla4j.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import org.mla4j.gguf.GgmlType;
+
+/**
+ * Encodes float32 values as a ggml tensor type (F32, F16, BF16, Q8_0, Q4_0), writing ggml's little-endian block
+ * layout. Counts must be multiples of the type's block size.
+ */
+public interface RowEncoder {
+    /** The type this encoder writes. */
+    GgmlType type();
+
+    /**
+     * Encodes src[off, off+n) at dst's position, advancing it by {@code type().rowBytes(n)} bytes.
+     *
+     * @throws IllegalArgumentException if n is not a multiple of the block size or dst is not little-endian
+     */
+    void encode(float[] src, int off, int n, ByteBuffer dst);
+
+    /** Encodes all remaining floats of src (advancing it) at dst's position. */
+    default void encode(FloatBuffer src, ByteBuffer dst) {
+        float[] chunk = new float[Math.min(src.remaining(), CHUNK)];
+        while (src.hasRemaining()) {
+            int n = Math.min(chunk.length, src.remaining());
+            src.get(chunk, 0, n);
+            encode(chunk, 0, n, dst);
+        }
+    }
+
+    /**
+     * Encodes the little-endian float32 values of {@code src} into the start of {@code dst}.
+     *
+     * @return the number of bytes written to dst
+     */
+    default long encode(MemorySegment src, MemorySegment dst) {
+        if (src.byteSize() % Float.BYTES != 0) {
+            throw new IllegalArgumentException("float32 source of " + src.byteSize() + " bytes");
+        }
+        long n = src.byteSize() / Float.BYTES;
+        long outBytes = type().rowBytes(n);
+        if (dst.byteSize() < outBytes) {
+            throw new IllegalArgumentException("destination of " + dst.byteSize() + " bytes; " + n
+                    + " elements of " + type() + " need " + outBytes);
+        }
+        ValueLayout.OfFloat f32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        float[] chunk = new float[(int) Math.min(n, CHUNK)];
+        long written = 0;
+        for (long i = 0; i < n; i += chunk.length) {
+            int m = (int) Math.min(chunk.length, n - i);
+            MemorySegment.copy(src, f32, i * Float.BYTES, chunk, 0, m);
+            long bytes = type().rowBytes(m);
+            ByteBuffer out = dst.asSlice(written, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            encode(chunk, 0, m, out);
+            written += bytes;
+        }
+        return written;
+    }
+
+    /** Elements per piece in the FloatBuffer/MemorySegment variants: a multiple of every block size. */
+    int CHUNK = 1 << 16;
+
+    /** The encoder for {@code type}; K-quants are not supported. */
+    static RowEncoder of(GgmlType type) {
+        return switch (type) {
+            case F32 -> new BlockEncoder(type, (x, off, dst) -> dst.putFloat(x[off]));
+            case F16 -> new BlockEncoder(type, (x, off, dst) -> dst.putShort(Fp16.fromFloat(x[off])));
+            case BF16 -> new BlockEncoder(type, (x, off, dst) -> dst.putShort(Bf16.fromFloat(x[off])));
+            case Q8_0 -> new BlockEncoder(type, Q8_0::quantizeBlock);
+            case Q4_0 -> new BlockEncoder(type, Q4_0::quantizeBlock);
+            default -> throw new IllegalArgumentException("no encoder for " + type);
+        };
+    }
+}

@@ -1,5 +1,6 @@
 package org.mla4j.tokenizer;
 
+import org.mla4j.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,0 +1,177 @@
+package org.mla4j.synth;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufType;
+import org.mla4j.gguf.GgufWriter;
+import org.mla4j.gguf.TensorSource;
+import org.mla4j.quant.RowEncoder;
+
+/**
+ * Writes a random-weight model of a given shape as a GGUF file that llama.cpp loads: the metadata its llama/qwen2
+ * loaders read, a synthetic SentencePiece vocabulary, and the exact tensor set of the architecture (formats.md,
+ * "The llama architecture"). Weights are generated row by row while the file is written, so even a 1B model never
+ * sits in memory.
+ *
+ * <p>Matrices are normal-ish with standard deviation {@value #WEIGHT_STD}, norm weights are 1 and qwen2 biases have
+ * the matrices' spread: with RMSNorm before every matrix, activations stay of order 1.
+ */
+public final class Synth {
+    static final float WEIGHT_STD = 0.02f;
+    /** Bytes of encoded rows generated before each write. */
+    private static final int CHUNK_BYTES = 4 << 20;
+
+    private Synth() {
+    }
+
+    /** One tensor to generate: constant 1 (norms) or random with standard deviation std. */
+    record Planned(String name, GgmlType type, long[] shape, boolean ones, float std) {
+    }
+
+    /**
+     * Writes the model.
+     *
+     * @param type weight type for the 2-D tensors: F32, F16, BF16, Q8_0 or Q4_0. 1-D tensors are always F32, and a
+     *             2-D tensor whose rows do not fill whole blocks of a quantized type falls back to F16.
+     * @param seed the same seed gives the same bytes
+     */
+    public static void write(SynthSpec spec, GgmlType type, long seed, Path out, ProgressListener progress)
+            throws IOException {
+        int fileType = fileType(type);
+        List<Planned> plan = plan(spec, type);
+        SynthVocab vocab = SynthVocab.build(spec.nVocab());
+        try (GgufWriter w = GgufWriter.create(out)) {
+            putMetadata(w, spec, fileType, vocab);
+            long total = plan.stream().mapToLong(t -> t.type.rowBytes(t.shape[0]) * rows(t)).sum();
+            AtomicLong done = new AtomicLong();
+            for (Planned t : plan) {
+                w.addTensor(t.name, t.type, t.shape, source(t, seed, done, total, progress));
+            }
+            w.commit();
+        }
+    }
+
+    /** llama_ftype of a model whose matrices are of {@code type}. */
+    static int fileType(GgmlType type) {
+        return switch (type) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 7;
+            case BF16 -> 32;
+            default -> throw new IllegalArgumentException("synth supports F32, F16, BF16, Q8_0 and Q4_0, not "
+                    + type);
+        };
+    }
+
+    private static void putMetadata(GgufWriter w, SynthSpec s, int fileType, SynthVocab vocab) {
+        String a = s.arch() + ".";
+        w.putString("general.architecture", s.arch());
+        w.putString("general.name", s.name());
+        w.putUInt32("general.file_type", fileType);
+        w.putUInt32("general.quantization_version", 2);
+        w.putUInt32(a + "context_length", s.nCtx());
+        w.putUInt32(a + "embedding_length", s.nEmbd());
+        w.putUInt32(a + "block_count", s.nLayer());
+        w.putUInt32(a + "feed_forward_length", s.nFf());
+        w.putUInt32(a + "attention.head_count", s.nHead());
+        w.putUInt32(a + "attention.head_count_kv", s.nHeadKv());
+        w.putUInt32(a + "rope.dimension_count", s.headDim());
+        w.putFloat32(a + "rope.freq_base", s.ropeBase());
+        w.putFloat32(a + "attention.layer_norm_rms_epsilon", s.rmsEps());
+        w.putUInt32(a + "vocab_size", s.nVocab());
+        w.putString("tokenizer.ggml.model", "llama");
+        w.putStringArray("tokenizer.ggml.tokens", vocab.tokens());
+        w.putArray("tokenizer.ggml.scores", GgufType.FLOAT32, vocab.scores());
+        w.putArray("tokenizer.ggml.token_type", GgufType.INT32, vocab.types());
+        w.putUInt32("tokenizer.ggml.bos_token_id", SynthVocab.BOS);
+        w.putUInt32("tokenizer.ggml.eos_token_id", SynthVocab.EOS);
+        w.putUInt32("tokenizer.ggml.unknown_token_id", SynthVocab.UNK);
+        w.putBool("tokenizer.ggml.add_bos_token", true);
+        w.putBool("tokenizer.ggml.add_eos_token", false);
+    }
+
+    /** The architecture's tensors in the order convert_hf_to_gguf writes them. */
+    static List<Planned> plan(SynthSpec s, GgmlType type) {
+        long e = s.nEmbd();
+        long kv = (long) s.nHeadKv() * s.headDim();
+        long f = s.nFf();
+        List<Planned> p = new ArrayList<>();
+        p.add(matrix("token_embd.weight", type, e, s.nVocab()));
+        for (int i = 0; i < s.nLayer(); i++) {
+            String b = "blk." + i + ".";
+            p.add(norm(b + "attn_norm.weight", e));
+            p.add(matrix(b + "attn_q.weight", type, e, e));
+            p.add(matrix(b + "attn_k.weight", type, e, kv));
+            p.add(matrix(b + "attn_v.weight", type, e, kv));
+            if (s.qkvBias()) {
+                p.add(bias(b + "attn_q.bias", e));
+                p.add(bias(b + "attn_k.bias", kv));
+                p.add(bias(b + "attn_v.bias", kv));
+            }
+            p.add(matrix(b + "attn_output.weight", type, e, e));
+            p.add(norm(b + "ffn_norm.weight", e));
+            p.add(matrix(b + "ffn_gate.weight", type, e, f));
+            p.add(matrix(b + "ffn_up.weight", type, e, f));
+            p.add(matrix(b + "ffn_down.weight", type, f, e));
+        }
+        p.add(norm("output_norm.weight", e));
+        p.add(matrix("output.weight", type, e, s.nVocab()));
+        return p;
+    }
+
+    private static Planned matrix(String name, GgmlType type, long ne0, long ne1) {
+        GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
+        return new Planned(name, t, new long[] {ne0, ne1}, false, WEIGHT_STD);
+    }
+
+    private static Planned norm(String name, long n) {
+        return new Planned(name, GgmlType.F32, new long[] {n}, true, 0);
+    }
+
+    private static Planned bias(String name, long n) {
+        return new Planned(name, GgmlType.F32, new long[] {n}, false, WEIGHT_STD);
+    }
+
+    private static long rows(Planned t) {
+        return Arrays.stream(t.shape).skip(1).reduce(1, Math::multiplyExact);
+    }
+
+    /** Generates and encodes the tensor a chunk of rows at a time, rows in parallel, each from its own stream. */
+    private static TensorSource source(Planned t, long seed, AtomicLong done, long total, ProgressListener progress) {
+        return (out, byteSize) -> {
+            int ne0 = Math.toIntExact(t.shape[0]);
+            long rows = rows(t);
+            int rowBytes = Math.toIntExact(t.type.rowBytes(ne0));
+            int rowsPerChunk = (int) Math.max(1, Math.min(rows, CHUNK_BYTES / rowBytes));
+            RowEncoder encoder = RowEncoder.of(t.type);
+            long tensorSeed = WeightGenerator.tensorSeed(seed, t.name);
+            ByteBuffer chunk = ByteBuffer.allocateDirect(rowsPerChunk * rowBytes).order(ByteOrder.LITTLE_ENDIAN);
+            ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[ne0]);
+            for (long r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+                long first = r0;
+                int n = (int) Math.min(rowsPerChunk, rows - r0);
+                IntStream.range(0, n).parallel().forEach(i -> {
+                    float[] row = rowBuffer.get();
+                    if (t.ones) {
+                        Arrays.fill(row, 1f);
+                    } else {
+                        WeightGenerator.fillRow(tensorSeed, first + i, t.std, row, ne0);
+                    }
+                    ByteBuffer dst = chunk.slice(i * rowBytes, rowBytes).order(ByteOrder.LITTLE_ENDIAN);
+                    encoder.encode(row, 0, ne0, dst);
+                });
+                out.write(chunk.clear().limit(n * rowBytes));
+                progress.progress(t.name, done.addAndGet((long) n * rowBytes), total);
+            }
+        };
+    }
+}

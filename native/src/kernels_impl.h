@@ -80,6 +80,17 @@ static inline kern_q8_act kern_q8_act_of(const void *act, int64_t cols, int64_t 
 /* The unsigned offset the integer kernels add to the weight quants (see corr above). */
 static inline int32_t kern_q8_act_offset(int32_t type) { return type == MLA4J_TYPE_Q4_0 ? 8 : 128; }
 
+/* ---- Weight panels of the integer matrix-matrix kernels -------------------------------------------------
+ * For prompt processing the SIMD levels repack `pr` rows (one SIMD register of int32 lanes) of Q4_0/Q8_0
+ * weights so that one vector load gives the same 4 consecutive quants of every row: per 32-element block
+ *   float    dw[pr]       the rows' block scales
+ *   uint32_t q[8][pr]     group g, lane i: quants 4g..4g+3 of row i, as bytes
+ * Quants are stored unsigned (w + kern_q8_act_offset: Q4_0 nibbles as they are, Q8_0 with the sign bit
+ * flipped) unless q8_signed is set, which keeps Q8_0 quants as signed bytes. Rows nr..pr-1 are zero. */
+static inline int64_t kern_panel_block_bytes(int pr) { return (int64_t)pr * 4 * 9; }
+void kern_repack_q8_panel(const kern_matrix *w, int64_t r, int nr, int pr, int64_t b0, int64_t nblk, int q8_signed,
+                          uint8_t *panel);
+
 /* ---- Per-level implementations (kernels.h documents the semantics) ---------------------------------- */
 
 /* Writes one token's Q8_0 activation (the rounding is exact, so every level gives identical bytes). */
@@ -91,6 +102,9 @@ void kern_matmul_ref(const kern_matrix *w, const void *act, int64_t n_tok, float
                      int64_t r1);
 void kern_matmul_avx2(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
                       int64_t r1);
+/* One activation vector (n_tok == 1) times rows r0..r1 of Q4_0/Q8_0 weights with AVX2 integer code: the
+ * memory-bound matrix-vector product, also used by the AVX-512 level on CPUs without VNNI. */
+void kern_matvec_q8_avx2(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1);
 /* vnni selects the AVX512-VNNI integer kernels (only when the CPU has them), else the AVX-512BW ones. */
 void kern_matmul_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                         int64_t r0, int64_t r1);

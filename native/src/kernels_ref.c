@@ -273,6 +273,42 @@ void kern_matmul_ref(const kern_matrix *w, const void *act, int64_t n_tok, float
     }
 }
 
+/* ---- Weight panels (layout in kernels_impl.h) ---------------------------------------------------------- */
+
+void kern_repack_q8_panel(const kern_matrix *w, int64_t r, int nr, int pr, int64_t b0, int64_t nblk, int q8_signed,
+                          uint8_t *panel) {
+    const kern_type_traits *tr = kern_type_traits_of(w->type);
+    for (int64_t bi = 0; bi < nblk; bi++) {
+        float *dw = (float *)(panel + bi * kern_panel_block_bytes(pr));
+        uint32_t *q = (uint32_t *)(dw + pr);
+        for (int i = 0; i < pr; i++) {
+            if (i >= nr) {
+                dw[i] = 0.0f;
+                for (int g = 0; g < 8; g++) q[g * pr + i] = 0;
+                continue;
+            }
+            const uint8_t *blk = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes + (b0 + bi) * tr->type_size;
+            uint16_t d;
+            memcpy(&d, blk, 2);
+            dw[i] = kern_fp16_to_fp32(d);
+            if (w->type == MLA4J_TYPE_Q8_0) {
+                for (int g = 0; g < 8; g++) {
+                    uint32_t v;
+                    memcpy(&v, blk + 2 + 4 * g, 4);
+                    q[g * pr + i] = q8_signed ? v : v ^ 0x80808080u;
+                }
+            } else { /* Q4_0: element j < 16 is the low nibble of qs[j], element j + 16 its high nibble */
+                for (int g = 0; g < 4; g++) {
+                    uint32_t v;
+                    memcpy(&v, blk + 2 + 4 * g, 4);
+                    q[g * pr + i] = v & 0x0f0f0f0fu;
+                    q[(g + 4) * pr + i] = (v >> 4) & 0x0f0f0f0fu;
+                }
+            }
+        }
+    }
+}
+
 /* ---- Vector helpers --------------------------------------------------------------------------------- */
 
 float kern_dot_f32_ref(const float *a, const float *b, int64_t n) {

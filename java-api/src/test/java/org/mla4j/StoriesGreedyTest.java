@@ -25,7 +25,11 @@ class StoriesGreedyTest {
     /** Prompt ids [BOS, "▁Once", "▁upon", "▁a", "▁time"], as llama.cpp's llama-tokenize gives them for tok512. */
     static final int[] PROMPT_IDS = {1, 403, 407, 261, 378};
 
-    /** The greedy continuation, as llama.cpp (llama-simple, same file) generates it. */
+    /**
+     * The greedy continuation. Provenance: llama.cpp's llama-tokenize on the reference text gives exactly
+     * PROMPT_IDS followed by these ids, and llama.cpp's llama-simple/llama-completion print the same text
+     * (docs/BENCHMARKS.md, "Correctness checks against llama.cpp").
+     */
     static final int[] GREEDY_IDS = {432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337,
             410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268,
             388, 426, 338, 391, 266, 267, 337, 335, 312, 432, 398, 312, 286, 267, 414, 270, 333, 415, 426, 13, 438, 310};

@@ -114,4 +114,44 @@ class StoriesGreedyTest {
             }
         }
     }
+
+    @Test
+    void generationIsAnIteratorAndCanBeCancelledFromAnotherThread() throws Exception {
+        try (Model m = Model.load(Fixtures.require("models/stories260K.gguf"));
+                Session s = m.newSession(Session.Options.defaults().withThreads(1))) {
+            Generation g = new Generation(s, m.tokenizer(), PROMPT, Generation.Options.of(5, SamplerConfig.greedy()));
+            int[] first = new int[5];
+            int n = 0;
+            while (g.hasNext()) first[n++] = g.next().id();
+            assertEquals(5, n);
+            assertArrayEquals(java.util.Arrays.copyOf(GREEDY_IDS, 5), first);
+            assertEquals(Generation.StopReason.MAX_TOKENS, g.stats().stopReason());
+
+            s.reset();
+            Generation endless = new Generation(s, m.tokenizer(), PROMPT,
+                    new Generation.Options(100_000, true, false, false, SamplerConfig.greedy()));
+            java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
+            Thread canceller = new Thread(() -> {
+                while (seen.get() < 20) Thread.onSpinWait();
+                endless.cancel();
+            });
+            canceller.start();
+            Generation.Stats stats = endless.run(t -> {
+                seen.incrementAndGet();
+                return true;
+            });
+            canceller.join(10_000);
+            assertEquals(Generation.StopReason.CANCELLED, stats.stopReason());
+            assertTrue(stats.generatedTokens() >= 20 && stats.generatedTokens() < 2000, "stopped at " + stats.generatedTokens());
+            // The session stays usable after a cancellation.
+            s.reset();
+            assertEquals(GREEDY_IDS[0], argmax(s.eval(PROMPT_IDS)));
+        }
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
 }

@@ -197,15 +197,27 @@ typedef struct mla4j_hparams {
     float rms_eps;
     int32_t tied_output;  /* 1 when output.weight is absent and token_embd is used */
     int32_t has_qkv_bias; /* 1 for qwen2-style q/k/v biases */
+    /* Multi-head latent attention (arch "deepseek2" or "mha2mla"; all 0 otherwise). The KV cache holds, per token
+     * and layer, the latent (kv_lora_rank values) and n_rope_heads roped key vectors of rope_dim values. */
+    int32_t is_mla;
+    int32_t kv_lora_rank;  /* latent size C */
+    int32_t q_lora_rank;   /* deepseek2 query compression rank; 0 = a plain attn_q */
+    int32_t head_dim_nope; /* per-head key dims scored through the latent (head_dim_k = nope + rope_dim) */
+    int32_t rope_dim;      /* rotated key dims per rope head */
+    int32_t n_rope_heads;  /* roped key vectors cached per token: 1 (deepseek2) or n_head_kv (mha2mla) */
+    int32_t latent_norm;   /* 1 when the latent passes an RMSNorm (attn_kv_a_norm) before it is cached */
+    float kq_scale;        /* softmax scale of the attention scores */
 } mla4j_hparams;
 
-/* Loads a model from a GGUF file (architectures: llama, qwen2). The file stays memory-mapped. */
+/* Loads a model from a GGUF file (architectures: llama, qwen2, deepseek2 (dense layers), mha2mla; see
+ * docs/FORMAT.md). The file stays memory-mapped. */
 MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out);
 MLA4J_API void mla4j_model_free(mla4j_model *model);
 MLA4J_API mla4j_status mla4j_model_get_hparams(const mla4j_model *model, mla4j_hparams *out);
 /* The model's GGUF file (metadata, tensors); borrowed, valid until the model is freed. */
 MLA4J_API mla4j_status mla4j_model_get_gguf(const mla4j_model *model, const mla4j_gguf **out);
-/* Bytes of KV cache one token occupies over all layers for a cache of type kv_type (F32 or F16). */
+/* Bytes of KV cache one token occupies over all layers for a cache of type kv_type: F32 or F16, and for MLA
+ * models also Q8_0 and Q4_0 (the latent cache; needs rows that are a multiple of 32 values). */
 MLA4J_API mla4j_status mla4j_model_kv_bytes_per_token(const mla4j_model *model, int32_t kv_type, uint64_t *out);
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -218,7 +230,7 @@ typedef struct mla4j_context_params {
     int32_t n_ctx;     /* positions in the KV cache; 0 = the model's training context */
     int32_t n_threads; /* compute threads; 0 = online CPUs */
     int32_t n_batch;   /* tokens evaluated together during prompt processing; 0 = 512 */
-    int32_t kv_type;   /* MLA4J_TYPE_F32 or MLA4J_TYPE_F16 */
+    int32_t kv_type;   /* MLA4J_TYPE_F32 or MLA4J_TYPE_F16; MLA models also MLA4J_TYPE_Q8_0 and MLA4J_TYPE_Q4_0 */
     int32_t simd;      /* mla4j_simd; MLA4J_SIMD_AUTO = best available */
 } mla4j_context_params;
 

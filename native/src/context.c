@@ -5,8 +5,7 @@
  *              x = h + Wdown * (silu(Wgate*rmsnorm(h)) * Wup*rmsnorm(h))
  *   logits = Woutput * rmsnorm(x)
  * Matrix products take all tokens of the batch at once (prompt processing is matrix-matrix, not matrix-vector). */
-#include "model.h"
-#include "threadpool.h"
+#include "context.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -14,25 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct mla4j_context {
-    const mla4j_model *model;
-    mla4j_context_params params;
-    int simd;
-    mla4j_pool *pool;
-    int32_t n_past;
-    atomic_int cancel;
-
-    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] keys and values, F32 or F16. */
-    uint8_t *k_cache, *v_cache;
-    size_t kv_elem_size, k_layer_bytes, v_layer_bytes;
-
-    /* Activations for up to n_batch tokens. */
-    float *x, *xn, *q, *k, *v, *att, *gate, *up;
-    float *logits;     /* n_vocab: the last token's */
-    float *scores;     /* n_threads x n_ctx attention scores */
-    float *att_acc;    /* n_threads x head_dim_v accumulators */
-    void *act_scratch; /* converted activations of the widest matrix product */
-};
 
 MLA4J_API void mla4j_context_params_init(mla4j_context_params *p) {
     if (p == NULL) return;

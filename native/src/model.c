@@ -7,27 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sanity limits: metadata asking for more is refused before anything is allocated. */
-#define MAX_LAYERS 4096
-#define MAX_EMBD (1 << 20)
-#define MAX_HEADS 4096
-#define MAX_HEAD_DIM 4096
-#define MAX_VOCAB (1 << 24)
 
-typedef struct loader {
-    mla4j_gguf *g;
-    const char *arch;
-    char key[256];
-} loader;
-
-static const char *arch_key(loader *l, const char *suffix) {
+const char *arch_key(loader *l, const char *suffix) {
     snprintf(l->key, sizeof l->key, "%s.%s", l->arch, suffix);
     return l->key;
 }
 
 /* Reads an integer key, or def when absent (required: absence is an error). Per-layer arrays are accepted
  * when all their entries are equal. */
-static mla4j_status get_int(loader *l, const char *suffix, int required, int64_t def, int64_t lo, int64_t hi, int32_t *out) {
+mla4j_status get_int(loader *l, const char *suffix, int required, int64_t def, int64_t lo, int64_t hi, int32_t *out) {
     const char *key = arch_key(l, suffix);
     int64_t i = gguf_find_key(l->g, key);
     int64_t v = def;
@@ -60,7 +48,7 @@ static mla4j_status get_int(loader *l, const char *suffix, int required, int64_t
     return MLA4J_OK;
 }
 
-static mla4j_status get_float(loader *l, const char *suffix, int required, double def, float *out) {
+mla4j_status get_float(loader *l, const char *suffix, int required, double def, float *out) {
     const char *key = arch_key(l, suffix);
     int64_t i = gguf_find_key(l->g, key);
     double v = def;
@@ -74,7 +62,7 @@ static mla4j_status get_float(loader *l, const char *suffix, int required, doubl
     return MLA4J_OK;
 }
 
-static mla4j_status get_string(const mla4j_gguf *g, const char *key, char *buf, size_t cap, int required) {
+mla4j_status get_string(const mla4j_gguf *g, const char *key, char *buf, size_t cap, int required) {
     int64_t i = gguf_find_key(g, key);
     buf[0] = '\0';
     if (i < 0) return required ? mla4j_fail(MLA4J_ERR_FORMAT, "%s: missing required key '%s'", g->name, key) : MLA4J_OK;
@@ -89,21 +77,17 @@ static mla4j_status get_string(const mla4j_gguf *g, const char *key, char *buf, 
     return MLA4J_OK;
 }
 
-#define TRY(expr)                                                                                                     \
-    do {                                                                                                              \
-        mla4j_status st_ = (expr);                                                                                    \
-        if (st_ != MLA4J_OK) return st_;                                                                              \
-    } while (0)
-
 static mla4j_status read_hparams(loader *l, mla4j_hparams *hp) {
     const mla4j_gguf *g = l->g;
     TRY(get_string(g, "general.architecture", hp->arch, sizeof hp->arch, 1));
-    if (strcmp(hp->arch, "llama") == 0) {
+    hp->is_mla = strcmp(hp->arch, "deepseek2") == 0 || strcmp(hp->arch, "mha2mla") == 0;
+    if (strcmp(hp->arch, "llama") == 0 || hp->is_mla) {
         hp->rope_type = MLA4J_ROPE_NORM;
     } else if (strcmp(hp->arch, "qwen2") == 0) {
         hp->rope_type = MLA4J_ROPE_NEOX;
     } else {
-        return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama, qwen2)", g->name, hp->arch);
+        return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (supported: llama, qwen2, deepseek2, mha2mla)",
+                          g->name, hp->arch);
     }
     l->arch = hp->arch;
     TRY(get_int(l, "context_length", 1, 0, 1, INT32_MAX, &hp->n_ctx_train));
@@ -115,13 +99,15 @@ static mla4j_status read_hparams(loader *l, mla4j_hparams *hp) {
     if (hp->n_head % hp->n_head_kv != 0) {
         return mla4j_fail(MLA4J_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", g->name, hp->n_head, hp->n_head_kv);
     }
+    TRY(get_float(l, "rope.freq_base", 0, 10000.0, &hp->rope_freq_base));
+    TRY(get_float(l, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps));
+    if (hp->is_mla) return mla_read_hparams(l, hp);
+
     int32_t default_hd = hp->n_embd / hp->n_head;
     TRY(get_int(l, "attention.key_length", 0, default_hd, 1, MAX_HEAD_DIM, &hp->head_dim_k));
     TRY(get_int(l, "attention.value_length", 0, default_hd, 1, MAX_HEAD_DIM, &hp->head_dim_v));
     TRY(get_int(l, "rope.dimension_count", 0, hp->head_dim_k, 0, hp->head_dim_k, &hp->n_rot));
     if (hp->n_rot % 2 != 0) return mla4j_fail(MLA4J_ERR_FORMAT, "%s: rope.dimension_count %d is odd", g->name, hp->n_rot);
-    TRY(get_float(l, "rope.freq_base", 0, 10000.0, &hp->rope_freq_base));
-    TRY(get_float(l, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps));
     float factor = 1.0f;
     char scaling[32];
     TRY(get_string(g, arch_key(l, "rope.scaling.type"), scaling, sizeof scaling, 0));
@@ -130,27 +116,34 @@ static mla4j_status read_hparams(loader *l, mla4j_hparams *hp) {
     }
     TRY(get_float(l, "rope.scaling.factor", 0, 1.0, &factor));
     hp->rope_freq_scale = (scaling[0] == '\0' || strcmp(scaling, "none") == 0 || factor == 0.0f) ? 1.0f : 1.0f / factor;
+    hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim_k);
     return MLA4J_OK;
 }
 
 /* Looks up a tensor and checks its exact shape (ne0, ne1; 0 = a 1-D tensor). */
-static mla4j_status find_tensor(const mla4j_gguf *g, const char *name, int64_t ne0, int64_t ne1, int optional,
-                                const gguf_tensor **out) {
+/* Looks up a tensor and checks its exact shape [ne0, ne1, ne2] (0 = the dimension is absent, i.e. 1). */
+static mla4j_status find_tensor3(const mla4j_gguf *g, const char *name, int64_t ne0, int64_t ne1, int64_t ne2,
+                                 int optional, const gguf_tensor **out) {
     int64_t i = gguf_find_tensor(g, name);
     *out = NULL;
     if (i < 0) return optional ? MLA4J_OK : mla4j_fail(MLA4J_ERR_FORMAT, "%s: missing tensor '%s'", g->name, name);
     const gguf_tensor *t = &g->tensors[i];
-    int64_t want1 = ne1 == 0 ? 1 : ne1;
-    if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != 1 || t->ne[3] != 1) {
-        return mla4j_fail(MLA4J_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", g->name, name,
-                          (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
-                          (long long)ne0, (long long)want1);
+    int64_t want1 = ne1 == 0 ? 1 : ne1, want2 = ne2 == 0 ? 1 : ne2;
+    if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != want2 || t->ne[3] != 1) {
+        return mla4j_fail(MLA4J_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld]",
+                          g->name, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                          (long long)t->ne[3], (long long)ne0, (long long)want1, (long long)want2);
     }
     *out = t;
     return MLA4J_OK;
 }
 
-static mla4j_status vector_f32(const mla4j_gguf *g, const char *name, int64_t n, int optional, const float **out) {
+mla4j_status find_tensor(const mla4j_gguf *g, const char *name, int64_t ne0, int64_t ne1, int optional,
+                         const gguf_tensor **out) {
+    return find_tensor3(g, name, ne0, ne1, 0, optional, out);
+}
+
+mla4j_status vector_f32(const mla4j_gguf *g, const char *name, int64_t n, int optional, const float **out) {
     const gguf_tensor *t;
     TRY(find_tensor(g, name, n, 0, optional, &t));
     *out = NULL;
@@ -162,17 +155,23 @@ static mla4j_status vector_f32(const mla4j_gguf *g, const char *name, int64_t n,
     return MLA4J_OK;
 }
 
-static mla4j_status matrix(const mla4j_gguf *g, const char *name, int64_t cols, int64_t rows, int optional, kern_matrix *out) {
+mla4j_status matrix3(const mla4j_gguf *g, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, int optional,
+                     kern_matrix *out) {
     const gguf_tensor *t;
-    TRY(find_tensor(g, name, cols, rows, optional, &t));
+    TRY(find_tensor3(g, name, ne0, ne1, ne2, optional, &t));
     memset(out, 0, sizeof *out);
     if (t == NULL) return MLA4J_OK;
+    int64_t rows = (ne1 == 0 ? 1 : ne1) * (ne2 == 0 ? 1 : ne2);
     out->type = t->type;
-    out->cols = cols;
+    out->cols = ne0;
     out->rows = rows;
     out->row_bytes = (size_t)(t->nbytes / (uint64_t)rows);
     out->data = t->data;
     return MLA4J_OK;
+}
+
+mla4j_status matrix(const mla4j_gguf *g, const char *name, int64_t cols, int64_t rows, int optional, kern_matrix *out) {
+    return matrix3(g, name, cols, rows, 0, optional, out);
 }
 
 static mla4j_status load_layer(const mla4j_gguf *g, const mla4j_hparams *hp, int il, layer_weights *lw) {
@@ -182,18 +181,19 @@ static mla4j_status load_layer(const mla4j_gguf *g, const mla4j_hparams *hp, int
     const int64_t o_dim = (int64_t)hp->n_head * hp->head_dim_v;
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
     TRY(vector_f32(g, NAME("attn_norm.weight"), E, 0, &lw->attn_norm));
-    TRY(matrix(g, NAME("attn_q.weight"), E, q_dim, 0, &lw->wq));
-    TRY(matrix(g, NAME("attn_k.weight"), E, k_dim, 0, &lw->wk));
-    TRY(matrix(g, NAME("attn_v.weight"), E, v_dim, 0, &lw->wv));
     TRY(matrix(g, NAME("attn_output.weight"), o_dim, E, 0, &lw->wo));
-    int bias_optional = !hp->has_qkv_bias;
-    TRY(vector_f32(g, NAME("attn_q.bias"), q_dim, bias_optional, &lw->bq));
-    TRY(vector_f32(g, NAME("attn_k.bias"), k_dim, bias_optional, &lw->bk));
-    TRY(vector_f32(g, NAME("attn_v.bias"), v_dim, bias_optional, &lw->bv));
     TRY(vector_f32(g, NAME("ffn_norm.weight"), E, 0, &lw->ffn_norm));
     TRY(matrix(g, NAME("ffn_gate.weight"), E, hp->n_ff, 0, &lw->w_gate));
     TRY(matrix(g, NAME("ffn_up.weight"), E, hp->n_ff, 0, &lw->w_up));
     TRY(matrix(g, NAME("ffn_down.weight"), hp->n_ff, E, 0, &lw->w_down));
+    if (hp->is_mla) return MLA4J_OK; /* attention projections: model_mla.c */
+    TRY(matrix(g, NAME("attn_q.weight"), E, q_dim, 0, &lw->wq));
+    TRY(matrix(g, NAME("attn_k.weight"), E, k_dim, 0, &lw->wk));
+    TRY(matrix(g, NAME("attn_v.weight"), E, v_dim, 0, &lw->wv));
+    int bias_optional = !hp->has_qkv_bias;
+    TRY(vector_f32(g, NAME("attn_q.bias"), q_dim, bias_optional, &lw->bq));
+    TRY(vector_f32(g, NAME("attn_k.bias"), k_dim, bias_optional, &lw->bk));
+    TRY(vector_f32(g, NAME("attn_v.bias"), v_dim, bias_optional, &lw->bv));
 #undef NAME
     return MLA4J_OK;
 }
@@ -213,12 +213,12 @@ static mla4j_status load_weights(mla4j_model *m) {
     TRY(matrix(g, "output.weight", hp->n_embd, n_vocab, 1, &m->output));
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->tok_embd;
-    TRY(vector_f32(g, "rope_freqs.weight", hp->n_rot / 2, 1, &m->rope_freqs));
+    if (!hp->is_mla) TRY(vector_f32(g, "rope_freqs.weight", hp->n_rot / 2, 1, &m->rope_freqs));
     hp->has_qkv_bias = gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (m->layers == NULL) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "%s: out of memory for %d layers", g->name, hp->n_layer);
     for (int il = 0; il < hp->n_layer; il++) TRY(load_layer(g, hp, il, &m->layers[il]));
-    return MLA4J_OK;
+    return hp->is_mla ? mla_load_weights(m) : MLA4J_OK;
 }
 
 MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
@@ -242,6 +242,7 @@ MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
 
 MLA4J_API void mla4j_model_free(mla4j_model *m) {
     if (m == NULL) return;
+    mla_free_weights(m);
     free(m->layers);
     mla4j_gguf_free(m->gguf);
     free(m);
@@ -259,12 +260,32 @@ MLA4J_API mla4j_status mla4j_model_get_gguf(const mla4j_model *m, const mla4j_gg
     return MLA4J_OK;
 }
 
+/* Bytes of one cached row of n values of a cache type, or 0 when the type cannot hold such rows. */
+uint64_t kv_row_bytes(int32_t kv_type, int64_t n) {
+    const kern_type_traits *tt = kern_type_traits_of(kv_type);
+    if (tt == NULL || n % tt->block_size != 0) return 0;
+    return (uint64_t)(n / tt->block_size) * (uint64_t)tt->type_size;
+}
+
 MLA4J_API mla4j_status mla4j_model_kv_bytes_per_token(const mla4j_model *m, int32_t kv_type, uint64_t *out) {
     MLA4J_CHECK_ARG(m != NULL && out != NULL, "mla4j_model_kv_bytes_per_token: model and out must not be NULL");
-    MLA4J_CHECK_ARG(kv_type == MLA4J_TYPE_F32 || kv_type == MLA4J_TYPE_F16,
-                    "KV cache type %d is not supported (F32 = 0, F16 = 1)", kv_type);
     const mla4j_hparams *hp = &m->hp;
-    uint64_t per_layer = (uint64_t)hp->n_head_kv * (uint64_t)(hp->head_dim_k + hp->head_dim_v);
-    *out = per_layer * (uint64_t)hp->n_layer * (kv_type == MLA4J_TYPE_F32 ? 4u : 2u);
+    uint64_t per_layer;
+    if (hp->is_mla) {
+        MLA4J_CHECK_ARG(kv_type == MLA4J_TYPE_F32 || kv_type == MLA4J_TYPE_F16 || kv_type == MLA4J_TYPE_Q8_0 ||
+                            kv_type == MLA4J_TYPE_Q4_0,
+                        "latent cache type %d is not supported (F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8)", kv_type);
+        int64_t width = (int64_t)hp->kv_lora_rank + (int64_t)hp->n_rope_heads * hp->rope_dim;
+        per_layer = kv_row_bytes(kv_type, width);
+        if (per_layer == 0) {
+            return mla4j_fail(MLA4J_ERR_INVALID_ARGUMENT, "a latent cache row of %lld values cannot be stored as type %d "
+                              "(quantized caches need a multiple of 32)", (long long)width, kv_type);
+        }
+    } else {
+        MLA4J_CHECK_ARG(kv_type == MLA4J_TYPE_F32 || kv_type == MLA4J_TYPE_F16,
+                        "KV cache type %d is not supported (F32 = 0, F16 = 1)", kv_type);
+        per_layer = kv_row_bytes(kv_type, (int64_t)hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v));
+    }
+    *out = per_layer * (uint64_t)hp->n_layer;
     return MLA4J_OK;
 }

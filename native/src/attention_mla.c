@@ -1,0 +1,331 @@
+/* attention_mla.c - absorbed multi-head latent attention over a latent KV cache (deepseek2, mha2mla).
+ *
+ * Per token the cache keeps one row: the latent c (C values, RMS-normalised when the model has a latent norm)
+ * followed by the roped key vectors k_R of its rope heads. Keys and values per head are never materialised:
+ *   q_abs,h = W_UK(h)^T q_nope,h                         (absorption, C values)
+ *   score_h,s = (q_abs,h . c_s + q_R,h . k_R,s) * kq_scale
+ *   o_lat,h = sum_s softmax(score_h)_s c_s               (split over threads by position, then merged)
+ *   o_h = W_UV(h) o_lat,h (+ value bias)                 then attn_output as usual.
+ * All heads share the cache, so the scores of all heads are one matrix product with the cache rows as the
+ * "weights" ([q_abs,h ; q_R,h] padded with zeros at the other rope heads' columns): the same kernels as the
+ * weights, int8 dot products included for a Q8_0 or Q4_0 cache. */
+#include "context.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- cache rows ---------------------------------------------------------------------------------------------- */
+
+static void store_q8_0(const float *x, int64_t n, uint8_t *dst) {
+    for (int64_t b = 0; b < n / 32; b++, x += 32, dst += 34) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t dh = kern_fp32_to_fp16(d);
+        memcpy(dst, &dh, 2);
+        for (int i = 0; i < 32; i++) dst[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+    }
+}
+
+static void store_q4_0(const float *x, int64_t n, uint8_t *dst) {
+    for (int64_t b = 0; b < n / 32; b++, x += 32, dst += 18) {
+        float amax = 0.0f, max = 0.0f;
+        for (int i = 0; i < 32; i++) {
+            if (fabsf(x[i]) > amax) {
+                amax = fabsf(x[i]);
+                max = x[i];
+            }
+        }
+        const float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const uint16_t dh = kern_fp32_to_fp16(d);
+        memcpy(dst, &dh, 2);
+        for (int j = 0; j < 16; j++) {
+            int q0 = (int)(int8_t)(x[j] * id + 8.5f), q1 = (int)(int8_t)(x[16 + j] * id + 8.5f);
+            if (q0 > 15) q0 = 15;
+            if (q1 > 15) q1 = 15;
+            dst[2 + j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+void mla_store_row(int32_t type, const float *x, int64_t n, void *dst) {
+    switch (type) {
+    case MLA4J_TYPE_F32: memcpy(dst, x, (size_t)n * sizeof(float)); break;
+    case MLA4J_TYPE_F16: kern_fp32_to_fp16_row(x, dst, n); break;
+    case MLA4J_TYPE_Q8_0: store_q8_0(x, n, dst); break;
+    case MLA4J_TYPE_Q4_0: store_q4_0(x, n, dst); break;
+    default: break;
+    }
+}
+
+/* ---- setup ----------------------------------------------------------------------------------------------------- */
+
+static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+mla4j_status mla_context_init(mla4j_context *c) {
+    const mla4j_model *m = c->model;
+    const mla4j_hparams *hp = &m->hp;
+    mla_state *s = &c->mla;
+    const size_t H = (size_t)hp->n_head, C = (size_t)hp->kv_lora_rank, nb = (size_t)c->params.n_batch;
+    const size_t nth = (size_t)c->params.n_threads, T = MLA_TOKEN_CHUNK;
+    s->width = hp->kv_lora_rank + (int64_t)m->n_rope_heads * hp->rope_dim;
+    s->row_bytes = (size_t)kv_row_bytes(c->params.kv_type, s->width);
+    if (s->row_bytes == 0) {
+        return mla4j_fail(MLA4J_ERR_INVALID_ARGUMENT, "%s: a latent cache row of %lld values cannot be stored as type %d "
+                          "(Q8_0 and Q4_0 caches need a multiple of 32)", m->gguf->name, (long long)s->width,
+                          c->params.kv_type);
+    }
+    const size_t W = (size_t)s->width;
+    size_t head_act = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        size_t a = kern_act_size(m->mla[il].k_b.type, hp->head_dim_nope, 1);
+        size_t b = kern_act_size(m->mla[il].v_b.type, hp->kv_lora_rank, 1);
+        if (a > head_act) head_act = a;
+        if (b > head_act) head_act = b;
+    }
+    s->head_act_stride = (head_act + 63) / 64 * 64;
+    size_t scores_n;
+    if (!mul_ok(T * H, (size_t)c->params.n_ctx, &scores_n)) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "context too large");
+    mla4j_status st = MLA4J_OK;
+#define ALLOC(field, n, what)                                                                                         \
+    if (st == MLA4J_OK && (s->field = mla4j_alloc_aligned((n), what)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY
+    ALLOC(lat, nb * (W + C) * sizeof(float), "latent activations");
+    ALLOC(q_a, nb * (size_t)(hp->q_lora_rank > 0 ? hp->q_lora_rank : 1) * sizeof(float), "q-LoRA activations");
+    ALLOC(qvec, T * H * W * sizeof(float), "absorbed queries");
+    ALLOC(scores, scores_n * sizeof(float), "attention scores");
+    ALLOC(o_lat, T * H * C * sizeof(float), "latent attention output");
+    ALLOC(partial, nth * T * H * C * sizeof(float), "split-K accumulators");
+    ALLOC(row_f32, nth * W * sizeof(float), "dequantized cache rows");
+    ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
+#undef ALLOC
+    if (st != MLA4J_OK) return st;
+    /* The score product converts T*H query vectors of the cache type: make sure the shared scratch holds them. */
+    size_t need = kern_act_size(c->params.kv_type, s->width, (int64_t)(T * H));
+    if (need > c->act_scratch_size) {
+        free(c->act_scratch);
+        c->act_scratch = mla4j_alloc_aligned(need, "converted activations");
+        if (c->act_scratch == NULL) return MLA4J_ERR_OUT_OF_MEMORY;
+        c->act_scratch_size = need;
+    }
+    return MLA4J_OK;
+}
+
+void mla_context_free(mla4j_context *c) {
+    mla_state *s = &c->mla;
+    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->o_lat, s->partial, s->row_f32, s->head_act};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------------------------------- */
+
+static void rms_norm_inplace(float *x, const float *w, int64_t n, float eps) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    const float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] * scale * w[i];
+}
+
+/* Rotates adjacent pairs (x[2p], x[2p+1]) by pos * theta_p; theta = NULL means llama.cpp's NORM frequencies
+ * base^(-2p/n) computed the way ggml does (a running product in float). */
+static void rope_pairs(float *x, int n, int32_t pos, const float *theta, float base) {
+    const float theta_scale = powf(base, -2.0f / (float)n);
+    float running = (float)pos;
+    for (int p = 0; p < n / 2; p++) {
+        const float t = theta != NULL ? (float)pos * theta[p] : running;
+        const float cs = cosf(t), sn = sinf(t);
+        const float x0 = x[2 * p], x1 = x[2 * p + 1];
+        x[2 * p] = x0 * cs - x1 * sn;
+        x[2 * p + 1] = x0 * sn + x1 * cs;
+        running *= theta_scale;
+    }
+}
+
+/* Rows [first, first + count) of a matrix, as a matrix. */
+static kern_matrix rows_of(const kern_matrix *w, int64_t first, int64_t count) {
+    kern_matrix s = *w;
+    s.rows = count;
+    s.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;
+    return s;
+}
+
+/* ---- parallel tasks ----------------------------------------------------------------------------------------------- */
+
+typedef struct mla_task {
+    mla4j_context *c;
+    int il;
+    int64_t t0, nt;   /* tokens of this chunk: batch indices t0 .. t0+nt-1 */
+    int32_t pos0;     /* position of batch index 0 */
+    int64_t n_keys;   /* cache rows the chunk looks at */
+} mla_task;
+
+/* q_abs for every (token, head) of the chunk, plus the rope part, into qvec. */
+static void absorb_task(void *arg, int ith, int nth) {
+    const mla_task *a = arg;
+    mla4j_context *c = a->c;
+    const mla4j_model *m = c->model;
+    const mla4j_hparams *hp = &m->hp;
+    const mla_weights *w = &m->mla[a->il];
+    const int64_t H = hp->n_head, C = hp->kv_lora_rank, N = hp->head_dim_nope, R = hp->rope_dim, Dk = hp->head_dim_k;
+    const int64_t W = c->mla.width, per_abs = H / m->n_abs, per_rope = H / m->n_rope_heads;
+    uint8_t *act = c->mla.head_act + (size_t)ith * c->mla.head_act_stride;
+    for (int64_t i = ith; i < a->nt * H; i += nth) {
+        const int64_t tt = i / H, h = i % H;
+        const float *q = c->q + ((a->t0 + tt) * H + h) * Dk;
+        float *out = c->mla.qvec + i * W;
+        kern_matrix slice = rows_of(&w->k_b, (h / per_abs) * C, C);
+        kern_act_convert(slice.type, q, N, 0, 1, act);
+        kern_matmul(c->simd, &slice, act, 1, out, C, 0, C);
+        memset(out + C, 0, (size_t)(W - C) * sizeof(float));
+        memcpy(out + C + (h / per_rope) * R, q + N, (size_t)R * sizeof(float));
+    }
+}
+
+/* Causal softmax of each (token, head) row of scores. */
+static void softmax_task(void *arg, int ith, int nth) {
+    const mla_task *a = arg;
+    mla4j_context *c = a->c;
+    const int64_t H = c->model->hp.n_head;
+    const float scale = c->model->hp.kq_scale;
+    for (int64_t i = ith; i < a->nt * H; i += nth) {
+        const int64_t tt = i / H;
+        const int64_t n_valid = a->pos0 + a->t0 + tt + 1;
+        float *row = c->mla.scores + i * a->n_keys;
+        float max = -INFINITY;
+        for (int64_t s = 0; s < n_valid; s++) {
+            row[s] *= scale;
+            if (row[s] > max) max = row[s];
+        }
+        float sum = 0.0f;
+        for (int64_t s = 0; s < n_valid; s++) {
+            row[s] = expf(row[s] - max);
+            sum += row[s];
+        }
+        const float inv = 1.0f / sum;
+        for (int64_t s = 0; s < n_valid; s++) row[s] *= inv;
+        for (int64_t s = n_valid; s < a->n_keys; s++) row[s] = 0.0f;
+    }
+}
+
+/* Split-K: each thread reads its share of the cache rows once and accumulates every head's weighted latent. */
+static void weighted_sum_task(void *arg, int ith, int nth) {
+    const mla_task *a = arg;
+    mla4j_context *c = a->c;
+    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H;
+    const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
+    float *acc = c->mla.partial + (size_t)ith * MLA_TOKEN_CHUNK * (size_t)(H * C);
+    float *row = c->mla.row_f32 + (size_t)ith * (size_t)c->mla.width;
+    memset(acc, 0, (size_t)(n_rows * C) * sizeof(float));
+    const int64_t s0 = a->n_keys * ith / nth, s1 = a->n_keys * (ith + 1) / nth;
+    for (int64_t s = s0; s < s1; s++) {
+        kern_dequantize_row(c->params.kv_type, cache + (size_t)s * c->mla.row_bytes, row, c->mla.width);
+        for (int64_t i = 0; i < n_rows; i++) {
+            const float p = c->mla.scores[i * a->n_keys + s];
+            if (p != 0.0f) kern_axpy_f32(c->simd, p, row, acc + i * C, C);
+        }
+    }
+}
+
+static void merge_task(void *arg, int ith, int nth) {
+    const mla_task *a = arg;
+    mla4j_context *c = a->c;
+    const int64_t n = a->nt * c->model->hp.n_head * c->model->hp.kv_lora_rank;
+    const size_t stride = MLA_TOKEN_CHUNK * (size_t)(c->model->hp.n_head * c->model->hp.kv_lora_rank);
+    const int64_t i0 = n * ith / nth, i1 = n * (ith + 1) / nth;
+    const int n_threads = mla4j_pool_size(c->pool);
+    for (int64_t i = i0; i < i1; i++) {
+        float sum = 0.0f;
+        for (int t = 0; t < n_threads; t++) sum += c->mla.partial[(size_t)t * stride + (size_t)i];
+        c->mla.o_lat[i] = sum;
+    }
+}
+
+/* o_h = W_UV(h) o_lat,h (+ value bias) into the attention output. */
+static void output_task(void *arg, int ith, int nth) {
+    const mla_task *a = arg;
+    mla4j_context *c = a->c;
+    const mla4j_model *m = c->model;
+    const mla4j_hparams *hp = &m->hp;
+    const mla_weights *w = &m->mla[a->il];
+    const int64_t H = hp->n_head, C = hp->kv_lora_rank, Dv = hp->head_dim_v, per_abs = H / m->n_abs;
+    uint8_t *act = c->mla.head_act + (size_t)ith * c->mla.head_act_stride;
+    for (int64_t i = ith; i < a->nt * H; i += nth) {
+        const int64_t tt = i / H, h = i % H, slice_index = h / per_abs;
+        float *out = c->att + ((a->t0 + tt) * H + h) * Dv;
+        kern_matrix slice = rows_of(&w->v_b, slice_index * Dv, Dv);
+        kern_act_convert(slice.type, c->mla.o_lat + i * C, C, 0, 1, act);
+        kern_matmul(c->simd, &slice, act, 1, out, Dv, 0, Dv);
+        if (w->bv_b != NULL) {
+            const float *b = w->bv_b + (h / (H / hp->n_head_kv)) * Dv;
+            for (int64_t d = 0; d < Dv; d++) out[d] += b[d];
+        }
+    }
+}
+
+/* ---- the layer's attention ------------------------------------------------------------------------------------ */
+
+void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
+    const mla4j_model *m = c->model;
+    const mla4j_hparams *hp = &m->hp;
+    const mla_weights *w = &m->mla[il];
+    const layer_weights *lw = &m->layers[il];
+    mla_state *s = &c->mla;
+    const int64_t H = hp->n_head, C = hp->kv_lora_rank, R = hp->rope_dim, N = hp->head_dim_nope, Dk = hp->head_dim_k;
+    const int64_t W = s->width, nr = m->n_rope_heads, E = hp->n_embd;
+
+    /* Queries: [nope N | rope R] per head. */
+    if (hp->q_lora_rank > 0) {
+        mla4j_matmul(c->pool, c->simd, &w->wq_a, c->xn, n_tok, s->q_a, c->act_scratch);
+        for (int64_t t = 0; t < n_tok; t++) rms_norm_inplace(s->q_a + t * hp->q_lora_rank, w->q_a_norm, hp->q_lora_rank, hp->rms_eps);
+        mla4j_matmul(c->pool, c->simd, &w->wq_b, s->q_a, n_tok, c->q, c->act_scratch);
+    } else {
+        mla4j_matmul(c->pool, c->simd, &lw->wq, c->xn, n_tok, c->q, c->act_scratch);
+        if (lw->bq != NULL)
+            for (int64_t t = 0; t < n_tok; t++)
+                for (int64_t i = 0; i < H * Dk; i++) c->q[t * H * Dk + i] += lw->bq[i];
+    }
+    /* Latent and rope keys: lat[t] = [c (C) | k_R (nr x R)]. */
+    if (w->wk_rope.data == NULL && nr == 1) {
+        mla4j_matmul(c->pool, c->simd, &w->wkv_a, c->xn, n_tok, s->lat, c->act_scratch); /* deepseek2: [c ; k_pe] */
+    } else {
+        float *tmp = s->lat + n_tok * W; /* spare room after the batch's rows */
+        mla4j_matmul(c->pool, c->simd, &w->wkv_a, c->xn, n_tok, tmp, c->act_scratch);
+        for (int64_t t = n_tok - 1; t >= 0; t--) memmove(s->lat + t * W, tmp + t * C, (size_t)C * sizeof(float));
+        if (R > 0) {
+            mla4j_matmul(c->pool, c->simd, &w->wk_rope, c->xn, n_tok, tmp, c->act_scratch);
+            for (int64_t t = 0; t < n_tok; t++) {
+                float *dst = s->lat + t * W + C;
+                memcpy(dst, tmp + t * nr * R, (size_t)(nr * R) * sizeof(float));
+                if (w->bk_rope != NULL)
+                    for (int64_t i = 0; i < nr * R; i++) dst[i] += w->bk_rope[i];
+            }
+        }
+    }
+    for (int64_t t = 0; t < n_tok; t++) {
+        float *row = s->lat + t * W;
+        const int32_t pos = pos0 + (int32_t)t;
+        for (int64_t rh = 0; rh < nr; rh++) {
+            rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta ? w->rope_theta + rh * (R / 2) : NULL, hp->rope_freq_base);
+        }
+        if (w->kv_a_norm != NULL) rms_norm_inplace(row, w->kv_a_norm, C, hp->rms_eps);
+        mla_store_row(c->params.kv_type, row, W, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos * s->row_bytes);
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t rh = h / (H / nr);
+            rope_pairs(c->q + (t * H + h) * Dk + N, (int)R, pos, w->rope_theta ? w->rope_theta + rh * (R / 2) : NULL,
+                       hp->rope_freq_base);
+        }
+    }
+    (void)E;
+    /* Attention, MLA_TOKEN_CHUNK tokens at a time. */
+    for (int64_t t0 = 0; t0 < n_tok; t0 += MLA_TOKEN_CHUNK) {
+        const int64_t nt = n_tok - t0 < MLA_TOKEN_CHUNK ? n_tok - t0 : MLA_TOKEN_CHUNK;
+        mla_task task = {c, il, t0, nt, pos0, pos0 + t0 + nt};
+        mla4j_pool_run(c->pool, absorb_task, &task);
+        kern_matrix cache = {c->params.kv_type, W, task.n_keys, s->row_bytes, c->k_cache + (size_t)il * c->k_layer_bytes};
+        mla4j_matmul(c->pool, c->simd, &cache, s->qvec, nt * H, s->scores, c->act_scratch);
+        mla4j_pool_run(c->pool, softmax_task, &task);
+        mla4j_pool_run(c->pool, weighted_sum_task, &task);
+        mla4j_pool_run(c->pool, merge_task, &task);
+        mla4j_pool_run(c->pool, output_task, &task);
+    }
+}

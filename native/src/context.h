@@ -1,0 +1,63 @@
+/* context.h - the state of one session (mla4j_context), shared by the forward pass (context.c) and the
+ * latent attention of MLA models (attention_mla.c). */
+#ifndef MLA4J_CONTEXT_H
+#define MLA4J_CONTEXT_H
+
+#include "model.h"
+#include "threadpool.h"
+
+#include <stdatomic.h>
+
+/* Tokens whose attention is computed together in MLA models (bounds the score and accumulator buffers). */
+#define MLA_TOKEN_CHUNK 16
+
+/* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
+ * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
+typedef struct mla_state {
+    int64_t width;     /* C + n_rope_heads * R */
+    size_t row_bytes;  /* bytes of one cached row */
+    float *lat;        /* n_batch x width: latent and rope keys of the batch, before caching */
+    float *q_a;        /* n_batch x q_lora_rank */
+    float *qvec;       /* MLA_TOKEN_CHUNK x H x width: absorbed queries with their rope part */
+    float *scores;     /* MLA_TOKEN_CHUNK x H x n_ctx */
+    float *o_lat;      /* MLA_TOKEN_CHUNK x H x C */
+    float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
+    float *row_f32;    /* n_threads x width: a dequantized cache row */
+    uint8_t *head_act; /* n_threads x head_act_stride: converted activations of the per-head products */
+    size_t head_act_stride;
+} mla_state;
+
+struct mla4j_context {
+    const mla4j_model *model;
+    mla4j_context_params params;
+    int simd;
+    mla4j_pool *pool;
+    int32_t n_past;
+    atomic_int cancel;
+
+    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] keys and values, F32 or F16. */
+    uint8_t *k_cache, *v_cache;
+    size_t kv_elem_size, k_layer_bytes, v_layer_bytes;
+
+    /* Activations for up to n_batch tokens. */
+    float *x, *xn, *q, *k, *v, *att, *gate, *up;
+    float *logits;     /* n_vocab: the last token's */
+    float *scores;     /* n_threads x n_ctx attention scores */
+    float *att_acc;    /* n_threads x head_dim_v accumulators */
+    void *act_scratch; /* converted activations of the widest matrix product */
+    size_t act_scratch_size;
+
+    mla_state mla;     /* MLA models only */
+};
+
+
+/* attention_mla.c */
+/* Bytes of the MLA buffers for these parameters (0 on overflow). */
+mla4j_status mla_context_init(mla4j_context *c);
+void mla_context_free(mla4j_context *c);
+/* Attention of layer il for n_tok tokens at positions pos0..: reads c->xn, caches the new rows, writes c->att. */
+void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
+void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
+
+#endif

@@ -220,7 +220,8 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
 /* ---- Q4_0 / Q8_0 weights with Q8_0 activations ---------------------------------------------------------- */
 
 #define GEMM_TT 8         /* tokens per register tile */
-#define GEMM_KC_BLOCKS 16 /* blocks per repacked panel: 16 rows x 512 elements, 9 KiB, stays in L1 */
+#define GEMM_KC_BLOCKS 16   /* blocks per repacked panel: 16 rows x 512 elements, 9 KiB */
+#define GEMM_GROUP_PANELS 4 /* panels repacked together: 64 rows */
 
 #define GEMM_VNNI 0
 #define GEMM_NAME(x) x##_bw

@@ -257,8 +257,11 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
     _Alignas(64) float buf[4][FLOAT_KC];
     const int64_t xstride = kern_act_stride(w->type, w->cols) / (int64_t)sizeof(float);
     const float *x = act;
-    for (int64_t r = r0; r < r1; r += 4) {
-        const int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+    /* A single token streams one row at a time (one linear stream per thread for the prefetchers); several
+     * tokens take 4 rows at a time so that every decoded weight is used 4 times per loaded token. */
+    const int64_t rows_per_step = n_tok == 1 ? 1 : 4;
+    for (int64_t r = r0; r < r1; r += rows_per_step) {
+        const int nr = r1 - r < rows_per_step ? (int)(r1 - r) : (int)rows_per_step;
         for (int64_t kc = 0; kc < w->cols; kc += FLOAT_KC) {
             const int64_t n = w->cols - kc < FLOAT_KC ? w->cols - kc : FLOAT_KC;
             const float *wr[4];

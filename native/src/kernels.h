@@ -45,10 +45,13 @@ typedef struct kern_matrix {
 } kern_matrix;
 
 /* Activations are converted once per matrix product into the form the dot product of the weight type
- * consumes: Q8_0 blocks for Q4_0 and Q8_0 weights (like llama.cpp's vec_dot_type), floats otherwise.
- * kern_act_size: bytes needed for n_tok vectors of `cols` elements (a multiple of 64). */
+ * consumes: Q8_0 blocks for Q4_0 and Q8_0 weights (like llama.cpp's vec_dot_type), floats otherwise
+ * (layout in kernels_impl.h). cols must be a multiple of the weight type's block size.
+ * kern_act_size: bytes needed for n_tok vectors of `cols` elements (a multiple of 64; act should be 64-byte
+ * aligned, e.g. from mla4j_alloc_aligned). */
 size_t kern_act_size(int32_t type, int64_t cols, int64_t n_tok);
-/* Converts vectors t0..t1-1 of x (n_tok vectors of `cols` floats, contiguous) into act. */
+/* Converts vectors t0..t1-1 of x (n_tok vectors of `cols` floats, contiguous) into act. The result does not
+ * depend on the SIMD level (the rounding is exact), so this takes none. */
 void kern_act_convert(int32_t type, const float *x, int64_t cols, int64_t t0, int64_t t1, void *act);
 
 /* Y[t*ldy + r] = W[r] . act[t] for t in [0, n_tok) and r in [r0, r1). */

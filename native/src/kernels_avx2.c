@@ -142,6 +142,69 @@ void kern_axpy_f16_avx2(float a, const uint16_t *x, float *y, int64_t n) {
  * decoded chunk is reused by every token (for n_tok == 1 each row is streamed once). */
 #define FLOAT_KC 1024
 
+/* K-quant super-blocks decoded with the reference's arithmetic (products and differences rounded the same way),
+ * so the floats are identical to kern_dequantize_row's. */
+
+/* 8 bytes starting at byte 8*k of q, widened to int32 (signed or unsigned). */
+static inline __m256i widen8(__m256i q, int k, int is_signed) {
+    __m128i h = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+    if (k & 1) h = _mm_srli_si128(h, 8);
+    return is_signed ? _mm256_cvtepi8_epi32(h) : _mm256_cvtepu8_epi32(h);
+}
+
+/* 32 quants (unsigned bytes) -> dm * q - mm. */
+static inline void store32_affine(float *y, __m256i q, float dm, float mm) {
+    const __m256 d = _mm256_set1_ps(dm), m = _mm256_set1_ps(mm);
+    for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(y + 8 * k, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(widen8(q, k, 0))), m));
+}
+
+/* 32 quants (signed bytes) -> s0 * q for the first 16, s1 * q for the next 16. */
+static inline void store32_scaled(float *y, __m256i q, float s0, float s1) {
+    for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(_mm256_set1_ps(k < 2 ? s0 : s1), _mm256_cvtepi32_ps(widen8(q, k, 1))));
+}
+
+static void dequantize_q4_k(const block_q4_K *x, float *y, int64_t nblocks) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int64_t i = 0; i < nblocks; i++, y += QK_K) {
+        const float d = kern_fp16_to_fp32(x[i].d), min = kern_fp16_to_fp32(x[i].dmin);
+        for (int c = 0; c < 4; c++) {
+            int sc1, m1, sc2, m2;
+            kern_q4_k_scale_min(2 * c, x[i].scales, &sc1, &m1);
+            kern_q4_k_scale_min(2 * c + 1, x[i].scales, &sc2, &m2);
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            store32_affine(y + 64 * c, _mm256_and_si256(q, m4), d * (float)sc1, min * (float)m1);
+            store32_affine(y + 64 * c + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d * (float)sc2, min * (float)m2);
+        }
+    }
+}
+
+static void dequantize_q6_k(const block_q6_K *x, float *y, int64_t nblocks) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < nblocks; i++) {
+        const float d = kern_fp16_to_fp32(x[i].d);
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales;
+        for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            /* low 4 bits from ql, bits 4-5 from the 2-bit fields of qh, minus 32 */
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            store32_scaled(y, _mm256_sub_epi8(q1, off), d * (float)sc[0], d * (float)sc[1]);
+            store32_scaled(y + 32, _mm256_sub_epi8(q2, off), d * (float)sc[2], d * (float)sc[3]);
+            store32_scaled(y + 64, _mm256_sub_epi8(q3, off), d * (float)sc[4], d * (float)sc[5]);
+            store32_scaled(y + 96, _mm256_sub_epi8(q4, off), d * (float)sc[6], d * (float)sc[7]);
+        }
+    }
+}
+
 /* Decodes elements kc..kc+n-1 of a row; returns where the floats are (F32 rows are used in place). */
 static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, int64_t n, float *buf) {
     switch (type) {
@@ -163,11 +226,12 @@ static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, i
         for (; i < n; i++) buf[i] = kern_bf16_to_fp32(h[i]);
         return buf;
     }
-    default: { /* K-quants: whole 256-element super-blocks (FLOAT_KC is a multiple of 256) */
-        const kern_type_traits *tr = kern_type_traits_of(type);
-        kern_dequantize_row(type, row + kc / tr->block_size * tr->type_size, buf, n);
+    case MLA4J_TYPE_Q4_K: /* whole 256-element super-blocks: FLOAT_KC is a multiple of 256 */
+        dequantize_q4_k((const block_q4_K *)row + kc / QK_K, buf, n / QK_K);
         return buf;
-    }
+    default:
+        dequantize_q6_k((const block_q6_K *)row + kc / QK_K, buf, n / QK_K);
+        return buf;
     }
 }
 
@@ -203,8 +267,11 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
     _Alignas(32) float buf[4][FLOAT_KC];
     const int64_t xstride = kern_act_stride(w->type, w->cols) / (int64_t)sizeof(float);
     const float *x = act;
-    for (int64_t r = r0; r < r1; r += 4) {
-        const int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+    /* A single token streams one row at a time (one linear stream per thread for the prefetchers); several
+     * tokens take 4 rows at a time so that every decoded weight is used 4 times per loaded token. */
+    const int64_t rows_per_step = n_tok == 1 ? 1 : 4;
+    for (int64_t r = r0; r < r1; r += rows_per_step) {
+        const int nr = r1 - r < rows_per_step ? (int)(r1 - r) : (int)rows_per_step;
         for (int64_t kc = 0; kc < w->cols; kc += FLOAT_KC) {
             const int64_t n = w->cols - kc < FLOAT_KC ? w->cols - kc : FLOAT_KC;
             const float *wr[4];
@@ -250,41 +317,47 @@ static inline __m256i block_dot_i32(const int32_t type, const uint8_t *q, __m256
     return _mm256_madd_epi16(_mm256_maddubs_epi16(nib, av), ones16);
 }
 
-/* Matrix-vector product (token generation): NR rows stream side by side, sharing the activation loads. */
-static inline __attribute__((always_inline)) void matvec_rows(const int32_t type, const int NR, const uint8_t *rows,
-                                                              size_t row_bytes, const kern_q8_act *a, int64_t nb,
-                                                              float *out) {
+/* Matrix-vector product (token generation), one row at a time: a single linear stream per thread, which the
+ * hardware prefetchers follow best. The scales dw*da of 8 blocks are computed together. */
+static inline __attribute__((always_inline)) float matvec_row(const int32_t type, const uint8_t *row,
+                                                              const kern_q8_act *a, int64_t nb) {
     const int64_t ts = type == MLA4J_TYPE_Q8_0 ? (int64_t)sizeof(block_q8_0) : (int64_t)sizeof(block_q4_0);
-    __m256 acc[4];
-    for (int i = 0; i < NR; i++) acc[i] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + b * QK8_0));
-        const float da = a->d[b];
-        for (int i = 0; i < NR; i++) {
-            const uint8_t *blk = rows + i * row_bytes + b * ts;
-            __m256i ia = block_dot_i32(type, blk + 2, av);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        uint16_t d[8];
+        for (int k = 0; k < 8; k++) memcpy(&d[k], row + (b + k) * ts, 2);
+        _Alignas(32) float sc[8];
+        _mm256_store_ps(sc, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d)), _mm256_loadu_ps(a->d + b)));
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + (b + k) * QK8_0));
+            __m256i ia = block_dot_i32(type, row + (b + k) * ts + 2, av);
             /* the 8 lanes are summed at the end: each gets an eighth of the correction (a multiple of 8) */
-            if (type == MLA4J_TYPE_Q4_0) ia = _mm256_add_epi32(ia, _mm256_set1_epi32(a->corr[b] / 8));
-            uint16_t dh;
-            memcpy(&dh, blk, 2);
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(_cvtsh_ss(dh) * da), acc[i]);
+            if (type == MLA4J_TYPE_Q4_0) ia = _mm256_add_epi32(ia, _mm256_set1_epi32(a->corr[b + k] / 8));
+            if (k & 1) acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(sc[k]), acc1);
+            else acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(sc[k]), acc0);
         }
     }
-    for (int i = 0; i < NR; i++) out[i] = hsum256(acc[i]);
+    for (; b < nb; b++) {
+        const uint8_t *blk = row + b * ts;
+        __m256i ia = block_dot_i32(type, blk + 2, _mm256_loadu_si256((const __m256i *)(a->qs + b * QK8_0)));
+        if (type == MLA4J_TYPE_Q4_0) ia = _mm256_add_epi32(ia, _mm256_set1_epi32(a->corr[b] / 8));
+        uint16_t dh;
+        memcpy(&dh, blk, 2);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(_cvtsh_ss(dh) * a->d[b]), acc0);
+    }
+    return hsum256(_mm256_add_ps(acc0, acc1));
 }
 
 void kern_matvec_q8_avx2(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1) {
     const kern_q8_act a = kern_q8_act_of(act, w->cols, 0);
     const int64_t nb = w->cols / QK8_0;
     const uint8_t *data = w->data;
-    int64_t r = r0;
-    if (w->type == MLA4J_TYPE_Q8_0) {
-        for (; r + 4 <= r1; r += 4) matvec_rows(MLA4J_TYPE_Q8_0, 4, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-        for (; r < r1; r++) matvec_rows(MLA4J_TYPE_Q8_0, 1, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-    } else {
-        for (; r + 4 <= r1; r += 4) matvec_rows(MLA4J_TYPE_Q4_0, 4, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-        for (; r < r1; r++) matvec_rows(MLA4J_TYPE_Q4_0, 1, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-    }
+    if (w->type == MLA4J_TYPE_Q8_0)
+        for (int64_t r = r0; r < r1; r++) y[r] = matvec_row(MLA4J_TYPE_Q8_0, data + r * w->row_bytes, &a, nb);
+    else
+        for (int64_t r = r0; r < r1; r++) y[r] = matvec_row(MLA4J_TYPE_Q4_0, data + r * w->row_bytes, &a, nb);
 }
 
 /* Matrix-matrix product (prompt processing): register tiles of 8 rows (a repacked panel, one int32 lane per

@@ -120,6 +120,66 @@ void kern_axpy_f16_avx512(float a, const uint16_t *x, float *y, int64_t n) {
  * decoded chunk is reused by every token (for n_tok == 1 each row is streamed once). */
 #define FLOAT_KC 1024
 
+/* K-quant super-blocks decoded with the reference's arithmetic (products and differences rounded the same way),
+ * so the floats are identical to kern_dequantize_row's. */
+
+/* 32 quants (unsigned bytes) -> dm * q - mm. */
+static inline void store32_affine(float *y, __m256i q, float dm, float mm) {
+    const __m512 d = _mm512_set1_ps(dm), m = _mm512_set1_ps(mm);
+    __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(q)));
+    __m512 f1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(q, 1)));
+    _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(d, f0), m));
+    _mm512_storeu_ps(y + 16, _mm512_sub_ps(_mm512_mul_ps(d, f1), m));
+}
+
+/* 32 quants (signed bytes) -> s0 * q for the first 16, s1 * q for the next 16. */
+static inline void store32_scaled(float *y, __m256i q, float s0, float s1) {
+    __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
+    __m512 f1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
+    _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_set1_ps(s0), f0));
+    _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_set1_ps(s1), f1));
+}
+
+static void dequantize_q4_k(const block_q4_K *x, float *y, int64_t nblocks) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int64_t i = 0; i < nblocks; i++, y += QK_K) {
+        const float d = kern_fp16_to_fp32(x[i].d), min = kern_fp16_to_fp32(x[i].dmin);
+        for (int c = 0; c < 4; c++) {
+            int sc1, m1, sc2, m2;
+            kern_q4_k_scale_min(2 * c, x[i].scales, &sc1, &m1);
+            kern_q4_k_scale_min(2 * c + 1, x[i].scales, &sc2, &m2);
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            store32_affine(y + 64 * c, _mm256_and_si256(q, m4), d * (float)sc1, min * (float)m1);
+            store32_affine(y + 64 * c + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d * (float)sc2, min * (float)m2);
+        }
+    }
+}
+
+static void dequantize_q6_k(const block_q6_K *x, float *y, int64_t nblocks) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < nblocks; i++) {
+        const float d = kern_fp16_to_fp32(x[i].d);
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales;
+        for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            /* low 4 bits from ql, bits 4-5 from the 2-bit fields of qh, minus 32 */
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+            store32_scaled(y, _mm256_sub_epi8(q1, off), d * (float)sc[0], d * (float)sc[1]);
+            store32_scaled(y + 32, _mm256_sub_epi8(q2, off), d * (float)sc[2], d * (float)sc[3]);
+            store32_scaled(y + 64, _mm256_sub_epi8(q3, off), d * (float)sc[4], d * (float)sc[5]);
+            store32_scaled(y + 96, _mm256_sub_epi8(q4, off), d * (float)sc[6], d * (float)sc[7]);
+        }
+    }
+}
+
 /* Decodes elements kc..kc+n-1 of a row; returns where the floats are (F32 rows are used in place). */
 static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, int64_t n, float *buf) {
     switch (type) {
@@ -141,11 +201,12 @@ static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, i
         }
         return buf;
     }
-    default: { /* K-quants: whole 256-element super-blocks (FLOAT_KC is a multiple of 256) */
-        const kern_type_traits *tr = kern_type_traits_of(type);
-        kern_dequantize_row(type, row + kc / tr->block_size * tr->type_size, buf, n);
+    case MLA4J_TYPE_Q4_K: /* whole 256-element super-blocks: FLOAT_KC is a multiple of 256 */
+        dequantize_q4_k((const block_q4_K *)row + kc / QK_K, buf, n / QK_K);
         return buf;
-    }
+    default:
+        dequantize_q6_k((const block_q6_K *)row + kc / QK_K, buf, n / QK_K);
+        return buf;
     }
 }
 
@@ -196,8 +257,11 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
     _Alignas(64) float buf[4][FLOAT_KC];
     const int64_t xstride = kern_act_stride(w->type, w->cols) / (int64_t)sizeof(float);
     const float *x = act;
-    for (int64_t r = r0; r < r1; r += 4) {
-        const int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+    /* A single token streams one row at a time (one linear stream per thread for the prefetchers); several
+     * tokens take 4 rows at a time so that every decoded weight is used 4 times per loaded token. */
+    const int64_t rows_per_step = n_tok == 1 ? 1 : 4;
+    for (int64_t r = r0; r < r1; r += rows_per_step) {
+        const int nr = r1 - r < rows_per_step ? (int)(r1 - r) : (int)rows_per_step;
         for (int64_t kc = 0; kc < w->cols; kc += FLOAT_KC) {
             const int64_t n = w->cols - kc < FLOAT_KC ? w->cols - kc : FLOAT_KC;
             const float *wr[4];
@@ -220,7 +284,8 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
 /* ---- Q4_0 / Q8_0 weights with Q8_0 activations ---------------------------------------------------------- */
 
 #define GEMM_TT 8         /* tokens per register tile */
-#define GEMM_KC_BLOCKS 16 /* blocks per repacked panel: 16 rows x 512 elements, 9 KiB, stays in L1 */
+#define GEMM_KC_BLOCKS 16   /* blocks per repacked panel: 16 rows x 512 elements, 9 KiB */
+#define GEMM_GROUP_PANELS 4 /* panels repacked together: 64 rows */
 
 #define GEMM_VNNI 0
 #define GEMM_NAME(x) x##_bw
@@ -237,51 +302,82 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
 #undef GEMM_VNNI
 #undef GEMM_NAME
 
-/* Matrix-vector product (token generation): NR rows stream side by side through 256-bit vpdpbusd, sharing the
- * activation loads; memory bandwidth is the limit. */
-static inline __attribute__((always_inline)) void matvec_rows_vnni(const int32_t type, const int NR,
-                                                                   const uint8_t *rows, size_t row_bytes,
-                                                                   const kern_q8_act *a, int64_t nb, float *out) {
+/* Matrix-vector product (token generation). Memory bandwidth is the limit, so the per-block work is kept small:
+ * two blocks per zmm (lanes 0-7 block b, 8-15 block b+1), and the scales dw*da and the corrections of 8 blocks
+ * prepared together and permuted into place. */
+
+/* dw*da of the 8 blocks starting at blk0 (ts bytes apart). */
+static inline __m256 block_scales8(const uint8_t *blk0, const int64_t ts, const float *da) {
+    uint16_t d[8];
+    for (int k = 0; k < 8; k++) memcpy(&d[k], blk0 + k * ts, 2);
+    __m128i h = _mm_setr_epi16((short)d[0], (short)d[1], (short)d[2], (short)d[3], (short)d[4], (short)d[5],
+                               (short)d[6], (short)d[7]);
+    return _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_loadu_ps(da));
+}
+
+/* The unsigned weights of one block (Q8_0: w + 128, Q4_0: the nibbles in element order). */
+static inline __m256i block_weights(const int32_t type, const uint8_t *blk) {
+    if (type == MLA4J_TYPE_Q8_0)
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)), _mm256_set1_epi8((char)0x80));
+    __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+    return _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+/* The same for blocks blk and blk + ts in one zmm. */
+static inline __m512i block_weights2(const int32_t type, const uint8_t *blk, const int64_t ts) {
+    if (type == MLA4J_TYPE_Q8_0) {
+        __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(blk + 2))),
+                                       _mm256_loadu_si256((const __m256i *)(blk + ts + 2)), 1);
+        return _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+    }
+    __m512i q = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)))),
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + ts + 2))), 1);
+    return _mm512_and_si512(_mm512_srlv_epi64(q, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0f));
+}
+
+/* One row: a single linear stream per thread, which the hardware prefetchers follow best (several rows side by
+ * side measured slower on short rows). */
+static inline __attribute__((always_inline)) float matvec_row_vnni(const int32_t type, const uint8_t *row,
+                                                                   const kern_q8_act *a, int64_t nb) {
     const int64_t ts = type == MLA4J_TYPE_Q8_0 ? (int64_t)sizeof(block_q8_0) : (int64_t)sizeof(block_q4_0);
-    const __m256i x80 = _mm256_set1_epi8((char)0x80), m4 = _mm256_set1_epi8(0x0f);
-    __m256 acc[4];
-    for (int i = 0; i < NR; i++) acc[i] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + b * QK8_0));
-        /* the 8 lanes are summed at the end: each starts with an eighth of the correction (a multiple of 8) */
-        const __m256i cv = _mm256_set1_epi32(a->corr[b] / 8);
-        const float da = a->d[b];
-        for (int i = 0; i < NR; i++) {
-            const uint8_t *blk = rows + i * row_bytes + b * ts;
-            __m256i wv;
-            if (type == MLA4J_TYPE_Q8_0) {
-                wv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)), x80);
-            } else {
-                __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-                wv = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
-            }
-            __m256i ia = _mm256_dpbusd_epi32(cv, wv, av);
-            uint16_t dh;
-            memcpy(&dh, blk, 2);
-            __m256 s = _mm256_set1_ps(_cvtsh_ss(dh) * da);
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), s, acc[i]);
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        const __m512 sc = _mm512_castps256_ps512(block_scales8(row + b * ts, ts, a->d + b));
+        /* the 8 lanes of a block are summed at the end: each starts with an eighth of the correction (a multiple
+         * of 8) */
+        const __m512i c8 = _mm512_castsi256_si512(_mm256_srai_epi32(_mm256_loadu_si256((const __m256i *)(a->corr + b)), 3));
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            const __m512i sel = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)),
+                                                   _mm256_set1_epi32(2 * p + 1), 1);
+            const __m512i av = _mm512_loadu_si512((const void *)(a->qs + (b + 2 * p) * QK8_0));
+            __m512i ia = _mm512_dpbusd_epi32(_mm512_permutexvar_epi32(sel, c8),
+                                             block_weights2(type, row + (b + 2 * p) * ts, ts), av);
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_permutexvar_ps(sel, sc), acc);
         }
     }
-    for (int i = 0; i < NR; i++) out[i] = hsum256(acc[i]);
+    __m256 acc_tail = _mm256_setzero_ps();
+    for (; b < nb; b++) {
+        const uint8_t *blk = row + b * ts;
+        const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + b * QK8_0));
+        __m256i ia = _mm256_dpbusd_epi32(_mm256_set1_epi32(a->corr[b] / 8), block_weights(type, blk), av);
+        uint16_t dh;
+        memcpy(&dh, blk, 2);
+        acc_tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(_cvtsh_ss(dh) * a->d[b]), acc_tail);
+    }
+    return _mm512_reduce_add_ps(acc) + hsum256(acc_tail);
 }
 
 static void matvec_vnni(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1) {
     const kern_q8_act a = kern_q8_act_of(act, w->cols, 0);
     const int64_t nb = w->cols / QK8_0;
     const uint8_t *data = w->data;
-    int64_t r = r0;
-    if (w->type == MLA4J_TYPE_Q8_0) {
-        for (; r + 4 <= r1; r += 4) matvec_rows_vnni(MLA4J_TYPE_Q8_0, 4, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-        for (; r < r1; r++) matvec_rows_vnni(MLA4J_TYPE_Q8_0, 1, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-    } else {
-        for (; r + 4 <= r1; r += 4) matvec_rows_vnni(MLA4J_TYPE_Q4_0, 4, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-        for (; r < r1; r++) matvec_rows_vnni(MLA4J_TYPE_Q4_0, 1, data + r * w->row_bytes, w->row_bytes, &a, nb, y + r);
-    }
+    if (w->type == MLA4J_TYPE_Q8_0)
+        for (int64_t r = r0; r < r1; r++) y[r] = matvec_row_vnni(MLA4J_TYPE_Q8_0, data + r * w->row_bytes, &a, nb);
+    else
+        for (int64_t r = r0; r < r1; r++) y[r] = matvec_row_vnni(MLA4J_TYPE_Q4_0, data + r * w->row_bytes, &a, nb);
 }
 
 #pragma GCC pop_options

@@ -98,6 +98,8 @@ int kern_resolve_simd(int simd) {
 
 /* ---- Dispatch ------------------------------------------------------------------------------------------ */
 
+/* The conversion is exact (every level writes identical bytes, see test_kernels), so it always runs at the best
+ * level of the CPU whatever level the matrix product then uses. */
 void kern_act_convert(int32_t type, const float *x, int64_t cols, int64_t t0, int64_t t1, void *act) {
     int64_t stride = kern_act_stride(type, cols);
     int best = kern_cpu_best_simd();

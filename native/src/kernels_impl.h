@@ -43,6 +43,17 @@ _Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 size");
 _Static_assert(sizeof(block_q4_K) == 144, "block_q4_K size");
 _Static_assert(sizeof(block_q6_K) == 210, "block_q6_K size");
 
+/* get_scale_min_k4: the 6-bit scale and min of Q4_K sub-block j, packed in 12 bytes. */
+static inline void kern_q4_k_scale_min(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
 /* ---- Converted activations ------------------------------------------------------------------------
  * Q4_0 and Q8_0 weights consume Q8_0-quantized activations (llama.cpp quantize_row_q8_0 reference). One
  * token's vector of `cols` elements (nb = cols/32 blocks) is stored as three 64-byte aligned arrays so that

@@ -103,17 +103,6 @@ static void dequantize_q8_0(const block_q8_0 *x, float *y, int64_t nb) {
     }
 }
 
-/* get_scale_min_k4: the 6-bit scale and min of sub-block j packed in 12 bytes. */
-static inline void q4_k_scale_min(int j, const uint8_t *q, int *sc, int *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 static void dequantize_q4_k(const block_q4_K *x, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *q = x[i].qs;
@@ -121,9 +110,9 @@ static void dequantize_q4_k(const block_q4_K *x, float *y, int64_t nb) {
         float min = kern_fp16_to_fp32(x[i].dmin);
         for (int j = 0, is = 0; j < QK_K; j += 64, is += 2) {
             int sc, m;
-            q4_k_scale_min(is, x[i].scales, &sc, &m);
+            kern_q4_k_scale_min(is, x[i].scales, &sc, &m);
             float d1 = d * (float)sc, m1 = min * (float)m;
-            q4_k_scale_min(is + 1, x[i].scales, &sc, &m);
+            kern_q4_k_scale_min(is + 1, x[i].scales, &sc, &m);
             float d2 = d * (float)sc, m2 = min * (float)m;
             for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xf) - m1;
             for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;

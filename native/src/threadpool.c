@@ -203,6 +203,7 @@ static void rows_task(void *p, int ith, int nth) {
 
 void mla4j_matmul(mla4j_pool *pool, int simd, const kern_matrix *w, const float *x, int64_t n_tok, float *y,
                   void *scratch) {
+    if (w->rows <= 0 || n_tok <= 0) return;
     int nth = pool->n_threads;
     matmul_task mt = {.w = w, .x = x, .n_tok = n_tok, .y = y, .act = scratch, .simd = kern_resolve_simd(simd)};
     /* About 8 chunks per thread, a multiple of 16 rows (the SIMD row tiles). */

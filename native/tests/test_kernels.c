@@ -464,6 +464,40 @@ static void test_levels(void) {
     }
 }
 
+/* One-hot activations pick single weights: every level's decoding of the float-activation types must give the
+ * reference's floats exactly (a sum of one product w*1 and zeros is exact). */
+static void test_decode_exact(void) {
+    int best = kern_cpu_best_simd();
+    const int32_t types[] = {MLA4J_TYPE_F32, MLA4J_TYPE_F16, MLA4J_TYPE_BF16, MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K};
+    const int64_t rows = 5, cols = 1536, n_tok = 6; /* 1536: a 1024 chunk and a 512 tail */
+    const int64_t pos[6] = {0, 1, 255, 256, 1100, 1535};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const kern_type_traits *tr = kern_type_traits_of(types[ti]);
+        kern_matrix w = {types[ti], cols, rows, (size_t)(cols / tr->block_size * tr->type_size), NULL};
+        uint8_t *data = malloc(w.row_bytes * rows);
+        fill_weights(w.type, data, rows, cols);
+        w.data = data;
+        float *x = calloc((size_t)(cols * n_tok), sizeof(float));
+        for (int64_t t = 0; t < n_tok; t++) x[t * cols + pos[t]] = 1.0f;
+        void *act = aligned_alloc(64, kern_act_size(w.type, cols, n_tok));
+        kern_act_convert(w.type, x, cols, 0, n_tok, act);
+        float *wf = malloc(sizeof(float) * cols * rows), *y = malloc(sizeof(float) * rows * n_tok);
+        for (int64_t r = 0; r < rows; r++) kern_dequantize_row(w.type, data + r * w.row_bytes, wf + r * cols, cols);
+        for (int simd = MLA4J_SIMD_SCALAR; simd <= best; simd++) {
+            kern_matmul(simd, &w, act, n_tok, y, rows, 0, rows);
+            int bad = 0;
+            for (int64_t t = 0; t < n_tok; t++)
+                for (int64_t r = 0; r < rows; r++) bad += y[t * rows + r] != wf[r * cols + pos[t]];
+            CHECK_MSG(bad == 0, "%s simd %d: %d decoded weights differ", tr->name, simd, bad);
+        }
+        free(data);
+        free(x);
+        free(act);
+        free(wf);
+        free(y);
+    }
+}
+
 /* The quantized dot (Q8_0 activations) against the exact dot of the dequantized row with the float x.
  * Per element the activation error is at most d/2 from rounding plus |q|*|d - fp16(d)| <= 127*d*2^-11 from the
  * fp16 scale, with d = amax/127: so |error| <= sum over blocks of amax*(1/254 + 1/2048) * sum|w| (plus float
@@ -587,6 +621,7 @@ int main(void) {
     test_quantize_act();
     test_simd_levels();
     test_levels();
+    test_decode_exact();
     test_quantized_dot_error();
     test_vector_helpers();
     return check_summary("test_kernels");

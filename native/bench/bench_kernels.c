@@ -1,0 +1,167 @@
+/* bench_kernels.c - micro-benchmark of the matrix products (not a test).
+ *
+ *   bench_kernels [threads=2] [simd=0 (auto)]
+ *
+ * Token generation: a 2048x8192 (and 8192x2048) matrix times one vector, memory-bound, reported as GB/s of weights
+ * read. Several copies of the matrix are cycled so that the weights come from DRAM, not from the L3 cache, like a
+ * real model's. Also reported: the plain streaming read bandwidth of the machine with the same threads.
+ * Prompt processing: the same matrix times 512 vectors, compute-bound, reported as GFLOP/s (2 flops per weight per
+ * token) and as the time per token. */
+#include "kernels_impl.h"
+#include "threadpool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+
+/* A matrix of random quants with valid small fp16 scales. */
+static void fill_matrix(kern_matrix *w, int32_t type, int64_t rows, int64_t cols) {
+    const kern_type_traits *tr = kern_type_traits_of(type);
+    w->type = type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = (size_t)(cols / tr->block_size * tr->type_size);
+    size_t size = w->row_bytes * (size_t)rows;
+    uint8_t *data = aligned_alloc(64, (size + 63) / 64 * 64);
+    for (size_t i = 0; i < size; i++) data[i] = (uint8_t)rnd();
+    for (int64_t b = 0; b < rows * cols / tr->block_size; b++) {
+        uint16_t d = kern_fp32_to_fp16(0.01f);
+        memcpy(data + b * tr->type_size, &d, 2);
+    }
+    w->data = data;
+}
+
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    double sums[64];
+} read_arg;
+
+static void read_task(void *p, int ith, int nth) {
+    read_arg *ra = p;
+    const uint64_t *q = (const uint64_t *)ra->data;
+    size_t n = ra->size / 8, i0 = n * ith / nth, i1 = n * (ith + 1) / nth;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = i0; i + 4 <= i1; i += 4) {
+        s0 += q[i];
+        s1 += q[i + 1];
+        s2 += q[i + 2];
+        s3 += q[i + 3];
+    }
+    ra->sums[ith] = (double)(s0 + s1 + s2 + s3);
+}
+
+static void bench_read(mla4j_pool *pool) {
+    read_arg ra = {.size = (size_t)512 << 20};
+    uint8_t *buf = aligned_alloc(64, ra.size);
+    memset(buf, 1, ra.size);
+    ra.data = buf;
+    mla4j_pool_run(pool, read_task, &ra);
+    double best = 1e9;
+    for (int it = 0; it < 5; it++) {
+        double t0 = now_s();
+        mla4j_pool_run(pool, read_task, &ra);
+        double t = now_s() - t0;
+        if (t < best) best = t;
+    }
+    printf("streaming read (plain C, %d threads):        %6.1f GB/s\n", mla4j_pool_size(pool), (double)ra.size / best / 1e9);
+    free(buf);
+}
+
+static void bench_matvec(mla4j_pool *pool, int simd, int32_t type, int64_t rows, int64_t cols) {
+    /* enough copies to exceed the 32 MiB L3 several times */
+    kern_matrix w0;
+    fill_matrix(&w0, type, rows, cols);
+    size_t bytes = w0.row_bytes * (size_t)rows;
+    int copies = (int)((size_t)(384 << 20) / bytes) + 1;
+    kern_matrix *ws = malloc(sizeof(kern_matrix) * (size_t)copies);
+    ws[0] = w0;
+    for (int c = 1; c < copies; c++) {
+        ws[c] = w0;
+        uint8_t *d = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        memcpy(d, w0.data, bytes);
+        ws[c].data = d;
+    }
+    float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows);
+    for (int64_t i = 0; i < cols; i++) x[i] = (float)(rnd() % 2000) / 1000.0f - 1.0f;
+    void *scratch = aligned_alloc(64, kern_act_size(type, cols, 1));
+    for (int c = 0; c < copies; c++) mla4j_matmul(pool, simd, &ws[c], x, 1, y, scratch);
+    double best = 1e9;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_s();
+        for (int c = 0; c < copies; c++) mla4j_matmul(pool, simd, &ws[c], x, 1, y, scratch);
+        double t = (now_s() - t0) / copies;
+        if (t < best) best = t;
+    }
+    printf("matvec %-4s %5lldx%-5lld n_tok=1:  %8.1f us  %6.1f GB/s\n", kern_type_traits_of(type)->name,
+           (long long)rows, (long long)cols, best * 1e6, (double)bytes / best / 1e9);
+    for (int c = 0; c < copies; c++) free((void *)ws[c].data);
+    free(ws);
+    free(x);
+    free(y);
+    free(scratch);
+}
+
+static void bench_gemm(mla4j_pool *pool, int simd, int32_t type, int64_t rows, int64_t cols, int64_t n_tok) {
+    kern_matrix w;
+    fill_matrix(&w, type, rows, cols);
+    float *x = malloc(sizeof(float) * cols * n_tok), *y = malloc(sizeof(float) * rows * n_tok);
+    for (int64_t i = 0; i < cols * n_tok; i++) x[i] = (float)(rnd() % 2000) / 1000.0f - 1.0f;
+    void *scratch = aligned_alloc(64, kern_act_size(type, cols, n_tok));
+    mla4j_matmul(pool, simd, &w, x, n_tok, y, scratch);
+    double best = 1e9;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now_s();
+        mla4j_matmul(pool, simd, &w, x, n_tok, y, scratch);
+        double t = now_s() - t0;
+        if (t < best) best = t;
+    }
+    double flops = 2.0 * (double)rows * (double)cols * (double)n_tok;
+    printf("matmul %-4s %5lldx%-5lld n_tok=%lld: %8.2f ms  %6.1f GFLOP/s  %7.1f us/token\n",
+           kern_type_traits_of(type)->name, (long long)rows, (long long)cols, (long long)n_tok, best * 1e3,
+           flops / best / 1e9, best / (double)n_tok * 1e6);
+    free((void *)w.data);
+    free(x);
+    free(y);
+    free(scratch);
+}
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    int simd = kern_resolve_simd(argc > 2 ? atoi(argv[2]) : 0);
+    mla4j_pool *pool = mla4j_pool_create(threads);
+    if (pool == NULL) {
+        fprintf(stderr, "cannot create a pool of %d threads\n", threads);
+        return 1;
+    }
+    printf("threads %d, simd level %d (%s), cpu: %s\n", threads, simd,
+           simd == MLA4J_SIMD_AVX512 ? (kern_cpu_has_avx512vnni() ? "avx512 vnni" : "avx512bw")
+                                     : simd == MLA4J_SIMD_AVX2 ? "avx2" : "scalar",
+           kern_cpu_features());
+    bench_read(pool);
+    const int32_t qtypes[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0};
+    for (int i = 0; i < 2; i++) {
+        bench_matvec(pool, simd, qtypes[i], 2048, 8192);
+        bench_matvec(pool, simd, qtypes[i], 8192, 2048);
+    }
+    bench_matvec(pool, simd, MLA4J_TYPE_F16, 2048, 2048);
+    for (int i = 0; i < 2; i++) bench_gemm(pool, simd, qtypes[i], 2048, 8192, 512);
+    bench_gemm(pool, simd, MLA4J_TYPE_F16, 2048, 2048, 512);
+    mla4j_pool_free(pool);
+    return 0;
+}

@@ -32,6 +32,7 @@ static void free_buffers(mla4j_context *c) {
 MLA4J_API void mla4j_context_free(mla4j_context *c) {
     if (c == NULL) return;
     mla4j_pool_free(c->pool);
+    if (c->model->hp.is_mla) mla_context_free(c);
     free_buffers(c);
     free(c);
 }
@@ -53,6 +54,14 @@ static size_t max_act_size(const mla4j_model *m, int64_t n_batch) {
         for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
             size_t s = kern_act_size(ms[i]->type, ms[i]->cols, n_batch);
             if (s > best) best = s;
+        }
+        if (m->mla != NULL) {
+            const mla_weights *w = &m->mla[il];
+            const kern_matrix *mm[] = {&w->wq_a, &w->wq_b, &w->wkv_a, &w->wk_rope};
+            for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+                size_t s = mm[i]->data != NULL ? kern_act_size(mm[i]->type, mm[i]->cols, n_batch) : 0;
+                if (s > best) best = s;
+            }
         }
     }
     return best;
@@ -76,8 +85,10 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
     MLA4J_CHECK_ARG(p.n_ctx > 0, "n_ctx must be positive (got %d)", p.n_ctx);
     MLA4J_CHECK_ARG(p.n_threads > 0 && p.n_threads <= 1024, "n_threads must be in [1, 1024] (got %d)", p.n_threads);
     MLA4J_CHECK_ARG(p.n_batch > 0 && p.n_batch <= 65536, "n_batch must be in [1, 65536] (got %d)", p.n_batch);
-    MLA4J_CHECK_ARG(p.kv_type == MLA4J_TYPE_F32 || p.kv_type == MLA4J_TYPE_F16,
-                    "KV cache type %d is not supported (F32 = 0, F16 = 1)", p.kv_type);
+    MLA4J_CHECK_ARG(p.kv_type == MLA4J_TYPE_F32 || p.kv_type == MLA4J_TYPE_F16 ||
+                        (hp->is_mla && (p.kv_type == MLA4J_TYPE_Q8_0 || p.kv_type == MLA4J_TYPE_Q4_0)),
+                    "KV cache type %d is not supported (F32 = 0, F16 = 1; latent caches of MLA models also Q8_0 = 8, "
+                    "Q4_0 = 2)", p.kv_type);
     MLA4J_CHECK_ARG(p.simd >= MLA4J_SIMD_AUTO && p.simd <= MLA4J_SIMD_AVX512, "unknown simd level %d", p.simd);
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
 
@@ -92,8 +103,23 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
     const uint64_t q_dim = (uint64_t)hp->n_head * hp->head_dim_k, o_dim = (uint64_t)hp->n_head * hp->head_dim_v;
     const uint64_t k_dim = (uint64_t)hp->n_head_kv * hp->head_dim_k, v_dim = (uint64_t)hp->n_head_kv * hp->head_dim_v;
     size_t k_total, v_total, sz;
-    if (!size4((uint64_t)p.n_ctx, k_dim, c->kv_elem_size, hp->n_layer, &k_total) ||
-        !size4((uint64_t)p.n_ctx, v_dim, c->kv_elem_size, hp->n_layer, &v_total)) {
+    int sizes_ok;
+    if (hp->is_mla) {
+        /* One latent row per token and layer, no separate values. */
+        uint64_t row = kv_row_bytes(p.kv_type, (int64_t)hp->kv_lora_rank + (int64_t)hp->n_rope_heads * hp->rope_dim);
+        sizes_ok = row != 0 && size4((uint64_t)p.n_ctx, row, 1, hp->n_layer, &k_total);
+        v_total = 0;
+        if (row == 0) {
+            mla4j_context_free(c);
+            return mla4j_fail(MLA4J_ERR_INVALID_ARGUMENT, "a latent cache row of %d values cannot be stored as type %d "
+                              "(Q8_0 and Q4_0 caches need a multiple of 32)",
+                              hp->kv_lora_rank + hp->n_rope_heads * hp->rope_dim, p.kv_type);
+        }
+    } else {
+        sizes_ok = size4((uint64_t)p.n_ctx, k_dim, c->kv_elem_size, hp->n_layer, &k_total) &&
+                   size4((uint64_t)p.n_ctx, v_dim, c->kv_elem_size, hp->n_layer, &v_total);
+    }
+    if (!sizes_ok) {
         mla4j_context_free(c);
         return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "a KV cache of %d positions is too large for this model", p.n_ctx);
     }
@@ -118,6 +144,8 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
     sz = max_act_size(m, p.n_batch);
     ALLOC(act_scratch, sz, "converted activations");
 #undef ALLOC
+    c->act_scratch_size = sz;
+    if (st == MLA4J_OK && hp->is_mla) st = mla_context_init(c);
     if (st == MLA4J_OK && (c->pool = mla4j_pool_create(p.n_threads)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY;
     if (st != MLA4J_OK) {
         mla4j_context_free(c);
@@ -245,11 +273,36 @@ static void matmul(mla4j_context *c, const kern_matrix *w, const float *x, int64
     mla4j_matmul(c->pool, c->simd, w, x, n_tok, y, c->act_scratch);
 }
 
+/* Grouped-query attention of layer il (llama, qwen2): projections, RoPE, caching, then one task per head. */
+static void gqa_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
+    const mla4j_model *m = c->model;
+    const mla4j_hparams *hp = &m->hp;
+    const layer_weights *lw = &m->layers[il];
+    const int64_t H = hp->n_head, Hkv = hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
+    matmul(c, &lw->wq, c->xn, n_tok, c->q);
+    matmul(c, &lw->wk, c->xn, n_tok, c->k);
+    matmul(c, &lw->wv, c->xn, n_tok, c->v);
+    add_bias(c->q, lw->bq, n_tok, H * dk);
+    add_bias(c->k, lw->bk, n_tok, Hkv * dk);
+    add_bias(c->v, lw->bv, n_tok, Hkv * dv);
+    for (int64_t t = 0; t < n_tok; t++) {
+        for (int64_t h = 0; h < H; h++)
+            rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
+                      hp->rope_freq_scale, m->rope_freqs);
+        for (int64_t h = 0; h < Hkv; h++)
+            rope_head(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
+                      hp->rope_freq_scale, m->rope_freqs);
+    }
+    store_kv(c, il, n_tok, pos0);
+    attn_task task = {c, il, n_tok, pos0};
+    mla4j_pool_run(c->pool, attention_worker, &task);
+}
+
 /* Runs n_tok tokens at positions pos0.. through the model. logits_out: NULL, or n_tok x n_vocab. */
 static mla4j_status forward_batch(mla4j_context *c, const int32_t *tokens, int64_t n_tok, int32_t pos0, float *logits_out) {
     const mla4j_model *m = c->model;
     const mla4j_hparams *hp = &m->hp;
-    const int64_t E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
+    const int64_t E = hp->n_embd;
     const int64_t F = hp->n_ff;
 
     for (int64_t t = 0; t < n_tok; t++) {
@@ -260,23 +313,11 @@ static mla4j_status forward_batch(mla4j_context *c, const int32_t *tokens, int64
         if (atomic_load_explicit(&c->cancel, memory_order_relaxed)) return MLA4J_ERR_CANCELLED;
         const layer_weights *lw = &m->layers[il];
         for (int64_t t = 0; t < n_tok; t++) rms_norm(c->x + t * E, lw->attn_norm, c->xn + t * E, E, hp->rms_eps);
-        matmul(c, &lw->wq, c->xn, n_tok, c->q);
-        matmul(c, &lw->wk, c->xn, n_tok, c->k);
-        matmul(c, &lw->wv, c->xn, n_tok, c->v);
-        add_bias(c->q, lw->bq, n_tok, H * dk);
-        add_bias(c->k, lw->bk, n_tok, Hkv * dk);
-        add_bias(c->v, lw->bv, n_tok, Hkv * dv);
-        for (int64_t t = 0; t < n_tok; t++) {
-            for (int64_t h = 0; h < H; h++)
-                rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
-                          hp->rope_freq_scale, m->rope_freqs);
-            for (int64_t h = 0; h < Hkv; h++)
-                rope_head(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
-                          hp->rope_freq_scale, m->rope_freqs);
+        if (hp->is_mla) {
+            mla_attention(c, il, n_tok, pos0);
+        } else {
+            gqa_attention(c, il, n_tok, pos0);
         }
-        store_kv(c, il, n_tok, pos0);
-        attn_task task = {c, il, n_tok, pos0};
-        mla4j_pool_run(c->pool, attention_worker, &task);
         matmul(c, &lw->wo, c->att, n_tok, c->xn);
         for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->xn[i];
 

@@ -40,7 +40,7 @@ static int check_failed_count = 0;
 
 /* Directory of the shared fixtures (MLA4J_FIXTURES, default ../shared/fixtures), or NULL with a visible
  * message when it does not exist: tests that need fixtures skip themselves then. */
-static const char *check_fixtures_dir(void) {
+static inline const char *check_fixtures_dir(void) {
     const char *dir = getenv("MLA4J_FIXTURES");
     if (dir == NULL || dir[0] == '\0') dir = "../shared/fixtures";
     char probe[4096];

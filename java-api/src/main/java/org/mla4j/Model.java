@@ -25,6 +25,7 @@ public final class Model implements AutoCloseable {
     private final Path path;
     private final MemorySegment handle;
     private final Hyperparameters hparams;
+    private final MlaHyperparameters mla;
     private final GgufFile gguf;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Tokenizer tokenizer;
@@ -42,6 +43,11 @@ public final class Model implements AutoCloseable {
                     mla4j_hparams.rope_type(hp) == Mla4jNative.MLA4J_ROPE_NEOX(), mla4j_hparams.rope_freq_base(hp),
                     mla4j_hparams.rope_freq_scale(hp), mla4j_hparams.rms_eps(hp), mla4j_hparams.tied_output(hp) != 0,
                     mla4j_hparams.has_qkv_bias(hp) != 0);
+            this.mla = mla4j_hparams.is_mla(hp) == 0 ? null
+                    : new MlaHyperparameters(mla4j_hparams.kv_lora_rank(hp), mla4j_hparams.q_lora_rank(hp),
+                            mla4j_hparams.head_dim_nope(hp), mla4j_hparams.rope_dim(hp),
+                            mla4j_hparams.n_rope_heads(hp), mla4j_hparams.latent_norm(hp) != 0,
+                            mla4j_hparams.kq_scale(hp));
             MemorySegment g = a.allocate(ADDRESS);
             Status.check(Mla4jNative.mla4j_model_get_gguf(handle, g));
             this.gguf = GgufFile.borrow(path, g.get(ADDRESS, 0));
@@ -72,6 +78,11 @@ public final class Model implements AutoCloseable {
         return hparams;
     }
 
+    /** The latent-attention hyperparameters of an MLA model (deepseek2, mha2mla); empty for llama and qwen2. */
+    public java.util.Optional<MlaHyperparameters> mla() {
+        return java.util.Optional.ofNullable(mla);
+    }
+
     /** The model's metadata and tensor table (a view valid while the model is open). */
     public GgufFile gguf() {
         checkOpen();
@@ -92,7 +103,10 @@ public final class Model implements AutoCloseable {
         return t;
     }
 
-    /** Bytes of KV cache one token takes over all layers for a cache of the given type (F32 or F16). */
+    /**
+     * Bytes of KV cache one token takes over all layers for a cache of the given type: F32 or F16, and for MLA
+     * models also Q8_0 and Q4_0 (when the latent row is a multiple of 32 values).
+     */
     public long kvBytesPerToken(GgmlType kvType) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);

@@ -27,7 +27,7 @@ public final class Session implements AutoCloseable {
      * @param contextSize positions in the KV cache; 0 = the model's training context
      * @param threads compute threads; 0 = all online CPUs
      * @param batchSize tokens evaluated together during prompt processing
-     * @param kvType KV cache element type: F32 or F16
+     * @param kvType KV cache element type: F32 or F16; for MLA models (latent cache) also Q8_0 and Q4_0
      * @param simd kernel implementation
      */
     public record Options(int contextSize, int threads, int batchSize, GgmlType kvType, Simd simd) {
@@ -35,8 +35,8 @@ public final class Session implements AutoCloseable {
             if (contextSize < 0) throw new IllegalArgumentException("contextSize must be >= 0, got " + contextSize);
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
             if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
-            if (kvType != GgmlType.F32 && kvType != GgmlType.F16) {
-                throw new IllegalArgumentException("KV cache type must be F32 or F16, got " + kvType);
+            if (kvType != GgmlType.F32 && kvType != GgmlType.F16 && kvType != GgmlType.Q8_0 && kvType != GgmlType.Q4_0) {
+                throw new IllegalArgumentException("KV cache type must be F32, F16, Q8_0 or Q4_0, got " + kvType);
             }
         }
 

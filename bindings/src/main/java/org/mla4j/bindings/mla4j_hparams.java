@@ -32,6 +32,14 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     float rms_eps;
  *     int32_t tied_output;
  *     int32_t has_qkv_bias;
+ *     int32_t is_mla;
+ *     int32_t kv_lora_rank;
+ *     int32_t q_lora_rank;
+ *     int32_t head_dim_nope;
+ *     int32_t rope_dim;
+ *     int32_t n_rope_heads;
+ *     int32_t latent_norm;
+ *     float kq_scale;
  * }
  * }
  */
@@ -58,7 +66,15 @@ public class mla4j_hparams {
         Mla4jNative.C_FLOAT.withName("rope_freq_scale"),
         Mla4jNative.C_FLOAT.withName("rms_eps"),
         Mla4jNative.C_INT.withName("tied_output"),
-        Mla4jNative.C_INT.withName("has_qkv_bias")
+        Mla4jNative.C_INT.withName("has_qkv_bias"),
+        Mla4jNative.C_INT.withName("is_mla"),
+        Mla4jNative.C_INT.withName("kv_lora_rank"),
+        Mla4jNative.C_INT.withName("q_lora_rank"),
+        Mla4jNative.C_INT.withName("head_dim_nope"),
+        Mla4jNative.C_INT.withName("rope_dim"),
+        Mla4jNative.C_INT.withName("n_rope_heads"),
+        Mla4jNative.C_INT.withName("latent_norm"),
+        Mla4jNative.C_FLOAT.withName("kq_scale")
     ).withName("mla4j_hparams");
 
     /**
@@ -847,6 +863,358 @@ public class mla4j_hparams {
      */
     public static void has_qkv_bias(MemorySegment struct, int fieldValue) {
         struct.set(has_qkv_bias$LAYOUT, has_qkv_bias$OFFSET, fieldValue);
+    }
+
+    private static final OfInt is_mla$LAYOUT = (OfInt)$LAYOUT.select(groupElement("is_mla"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t is_mla
+     * }
+     */
+    public static final OfInt is_mla$layout() {
+        return is_mla$LAYOUT;
+    }
+
+    private static final long is_mla$OFFSET = $LAYOUT.byteOffset(groupElement("is_mla"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t is_mla
+     * }
+     */
+    public static final long is_mla$offset() {
+        return is_mla$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t is_mla
+     * }
+     */
+    public static int is_mla(MemorySegment struct) {
+        return struct.get(is_mla$LAYOUT, is_mla$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t is_mla
+     * }
+     */
+    public static void is_mla(MemorySegment struct, int fieldValue) {
+        struct.set(is_mla$LAYOUT, is_mla$OFFSET, fieldValue);
+    }
+
+    private static final OfInt kv_lora_rank$LAYOUT = (OfInt)$LAYOUT.select(groupElement("kv_lora_rank"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t kv_lora_rank
+     * }
+     */
+    public static final OfInt kv_lora_rank$layout() {
+        return kv_lora_rank$LAYOUT;
+    }
+
+    private static final long kv_lora_rank$OFFSET = $LAYOUT.byteOffset(groupElement("kv_lora_rank"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t kv_lora_rank
+     * }
+     */
+    public static final long kv_lora_rank$offset() {
+        return kv_lora_rank$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t kv_lora_rank
+     * }
+     */
+    public static int kv_lora_rank(MemorySegment struct) {
+        return struct.get(kv_lora_rank$LAYOUT, kv_lora_rank$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t kv_lora_rank
+     * }
+     */
+    public static void kv_lora_rank(MemorySegment struct, int fieldValue) {
+        struct.set(kv_lora_rank$LAYOUT, kv_lora_rank$OFFSET, fieldValue);
+    }
+
+    private static final OfInt q_lora_rank$LAYOUT = (OfInt)$LAYOUT.select(groupElement("q_lora_rank"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t q_lora_rank
+     * }
+     */
+    public static final OfInt q_lora_rank$layout() {
+        return q_lora_rank$LAYOUT;
+    }
+
+    private static final long q_lora_rank$OFFSET = $LAYOUT.byteOffset(groupElement("q_lora_rank"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t q_lora_rank
+     * }
+     */
+    public static final long q_lora_rank$offset() {
+        return q_lora_rank$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t q_lora_rank
+     * }
+     */
+    public static int q_lora_rank(MemorySegment struct) {
+        return struct.get(q_lora_rank$LAYOUT, q_lora_rank$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t q_lora_rank
+     * }
+     */
+    public static void q_lora_rank(MemorySegment struct, int fieldValue) {
+        struct.set(q_lora_rank$LAYOUT, q_lora_rank$OFFSET, fieldValue);
+    }
+
+    private static final OfInt head_dim_nope$LAYOUT = (OfInt)$LAYOUT.select(groupElement("head_dim_nope"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t head_dim_nope
+     * }
+     */
+    public static final OfInt head_dim_nope$layout() {
+        return head_dim_nope$LAYOUT;
+    }
+
+    private static final long head_dim_nope$OFFSET = $LAYOUT.byteOffset(groupElement("head_dim_nope"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t head_dim_nope
+     * }
+     */
+    public static final long head_dim_nope$offset() {
+        return head_dim_nope$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t head_dim_nope
+     * }
+     */
+    public static int head_dim_nope(MemorySegment struct) {
+        return struct.get(head_dim_nope$LAYOUT, head_dim_nope$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t head_dim_nope
+     * }
+     */
+    public static void head_dim_nope(MemorySegment struct, int fieldValue) {
+        struct.set(head_dim_nope$LAYOUT, head_dim_nope$OFFSET, fieldValue);
+    }
+
+    private static final OfInt rope_dim$LAYOUT = (OfInt)$LAYOUT.select(groupElement("rope_dim"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t rope_dim
+     * }
+     */
+    public static final OfInt rope_dim$layout() {
+        return rope_dim$LAYOUT;
+    }
+
+    private static final long rope_dim$OFFSET = $LAYOUT.byteOffset(groupElement("rope_dim"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t rope_dim
+     * }
+     */
+    public static final long rope_dim$offset() {
+        return rope_dim$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t rope_dim
+     * }
+     */
+    public static int rope_dim(MemorySegment struct) {
+        return struct.get(rope_dim$LAYOUT, rope_dim$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t rope_dim
+     * }
+     */
+    public static void rope_dim(MemorySegment struct, int fieldValue) {
+        struct.set(rope_dim$LAYOUT, rope_dim$OFFSET, fieldValue);
+    }
+
+    private static final OfInt n_rope_heads$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_rope_heads"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t n_rope_heads
+     * }
+     */
+    public static final OfInt n_rope_heads$layout() {
+        return n_rope_heads$LAYOUT;
+    }
+
+    private static final long n_rope_heads$OFFSET = $LAYOUT.byteOffset(groupElement("n_rope_heads"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t n_rope_heads
+     * }
+     */
+    public static final long n_rope_heads$offset() {
+        return n_rope_heads$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t n_rope_heads
+     * }
+     */
+    public static int n_rope_heads(MemorySegment struct) {
+        return struct.get(n_rope_heads$LAYOUT, n_rope_heads$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t n_rope_heads
+     * }
+     */
+    public static void n_rope_heads(MemorySegment struct, int fieldValue) {
+        struct.set(n_rope_heads$LAYOUT, n_rope_heads$OFFSET, fieldValue);
+    }
+
+    private static final OfInt latent_norm$LAYOUT = (OfInt)$LAYOUT.select(groupElement("latent_norm"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t latent_norm
+     * }
+     */
+    public static final OfInt latent_norm$layout() {
+        return latent_norm$LAYOUT;
+    }
+
+    private static final long latent_norm$OFFSET = $LAYOUT.byteOffset(groupElement("latent_norm"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t latent_norm
+     * }
+     */
+    public static final long latent_norm$offset() {
+        return latent_norm$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t latent_norm
+     * }
+     */
+    public static int latent_norm(MemorySegment struct) {
+        return struct.get(latent_norm$LAYOUT, latent_norm$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t latent_norm
+     * }
+     */
+    public static void latent_norm(MemorySegment struct, int fieldValue) {
+        struct.set(latent_norm$LAYOUT, latent_norm$OFFSET, fieldValue);
+    }
+
+    private static final OfFloat kq_scale$LAYOUT = (OfFloat)$LAYOUT.select(groupElement("kq_scale"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * float kq_scale
+     * }
+     */
+    public static final OfFloat kq_scale$layout() {
+        return kq_scale$LAYOUT;
+    }
+
+    private static final long kq_scale$OFFSET = $LAYOUT.byteOffset(groupElement("kq_scale"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * float kq_scale
+     * }
+     */
+    public static final long kq_scale$offset() {
+        return kq_scale$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * float kq_scale
+     * }
+     */
+    public static float kq_scale(MemorySegment struct) {
+        return struct.get(kq_scale$LAYOUT, kq_scale$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * float kq_scale
+     * }
+     */
+    public static void kq_scale(MemorySegment struct, float fieldValue) {
+        struct.set(kq_scale$LAYOUT, kq_scale$OFFSET, fieldValue);
     }
 
     /**

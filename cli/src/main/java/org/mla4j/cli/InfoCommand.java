@@ -64,10 +64,23 @@ final class InfoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "rope:            %d dims, %s, base %g, scale %g; rms eps %g; output %s; qkv bias %s%n",
                     h.ropeDims(), h.ropeNeox() ? "NEOX" : "NORM", h.ropeFreqBase(), h.ropeFreqScale(), h.rmsEps(),
                     h.tiedOutput() ? "tied to token_embd" : "own", h.qkvBias() ? "yes" : "no");
-            long f32 = m.kvBytesPerToken(GgmlType.F32);
-            long f16 = m.kvBytesPerToken(GgmlType.F16);
-            out.printf(Locale.ROOT, "kv cache:        %d bytes/token (F32), %d bytes/token (F16); %s (F16) at the "
-                    + "training context of %d%n", f32, f16, Format.bytes(f16 * h.contextLength()), h.contextLength());
+            m.mla().ifPresent(x -> out.printf(Locale.ROOT, "latent attention: kv_lora_rank %d, q_lora_rank %d, nope %d, rope %d "
+                    + "x %d head(s), latent norm %s, kq_scale %g; %d values cached per token and layer%n", x.kvLoraRank(),
+                    x.qLoraRank(), x.headDimNope(), x.ropeDim(), x.ropeHeads(), x.latentNorm() ? "yes" : "no", x.kqScale(),
+                    x.cacheWidth()));
+            StringBuilder kv = new StringBuilder();
+            long f16 = 0;
+            for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+                try {
+                    long bytes = m.kvBytesPerToken(t);
+                    if (t == GgmlType.F16) f16 = bytes;
+                    kv.append(kv.isEmpty() ? "" : ", ").append(bytes).append(" (").append(t).append(')');
+                } catch (Mla4jException | IllegalArgumentException e) {
+                    // not available for this model (GQA caches are F32/F16 only; quantized rows need 32 values)
+                }
+            }
+            out.printf(Locale.ROOT, "kv cache:        bytes/token: %s; %s (F16) at the training context of %d%n", kv,
+                    Format.bytes(f16 * h.contextLength()), h.contextLength());
         } catch (Mla4jException e) {
             out.printf("runnable:        no (%s)%n", e.getMessage());
         }

@@ -19,7 +19,8 @@ final class SessionOptionsMixin {
     @Option(names = {"-b", "--batch-size"}, defaultValue = "512", description = "Prompt tokens evaluated together.")
     int batchSize;
 
-    @Option(names = "--kv-type", defaultValue = "f16", description = "KV cache type: f32 or f16.")
+    @Option(names = {"--kv-type", "--cache-type"}, defaultValue = "f16",
+            description = "KV cache type: f32 or f16; MLA models (latent cache) also q8_0 and q4_0.")
     String kvType;
 
     @Option(names = "--simd", defaultValue = "auto", description = "Kernels: auto, scalar, avx2 or avx512.")
@@ -29,7 +30,9 @@ final class SessionOptionsMixin {
         GgmlType kv = switch (kvType.toLowerCase()) {
             case "f32" -> GgmlType.F32;
             case "f16" -> GgmlType.F16;
-            default -> throw new Main.UsageException("--kv-type must be f32 or f16, not '" + kvType + "'");
+            case "q8_0" -> GgmlType.Q8_0;
+            case "q4_0" -> GgmlType.Q4_0;
+            default -> throw new Main.UsageException("--kv-type must be f32, f16, q8_0 or q4_0, not '" + kvType + "'");
         };
         Simd s;
         try {

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.mla4j.gguf.GgmlType;
+import org.mla4j.synth.MlaSynthSpec;
 import org.mla4j.synth.Synth;
 import org.mla4j.synth.SynthSpec;
 
@@ -16,11 +17,12 @@ import picocli.CommandLine.Option;
 @Command(name = "synth", description = "Write a random-weight model of a realistic shape (for benchmarks and tests).")
 final class SynthCommand implements Callable<Integer> {
 
-    @Option(names = "--arch", defaultValue = "llama", description = "Architecture: llama or qwen2.")
+    @Option(names = "--arch", defaultValue = "llama", description = "Architecture: llama, qwen2, deepseek2 or mha2mla.")
     String arch;
 
     @Option(names = "--preset", defaultValue = "small",
-            description = "Shape: tiny, small, 1b, 1b-mha (llama); qwen2-tiny, qwen2-small (qwen2).")
+            description = "Shape: tiny, small, 1b, 1b-mha (llama); tiny, small (qwen2); tiny, small, 1b (deepseek2); "
+                    + "tiny, small (mha2mla).")
     String preset;
 
     @Option(names = "--type", defaultValue = "f32", description = "Weight type: f32, f16, bf16, q8_0 or q4_0.")
@@ -40,24 +42,37 @@ final class SynthCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException("--type must be f32, f16, bf16, q8_0 or q4_0, not '" + type + "'");
         }
-        String name = preset;
-        if (arch.equals("qwen2") && !name.startsWith("qwen2-")) name = "qwen2-" + name;
-        SynthSpec spec;
-        try {
-            spec = SynthSpec.preset(name);
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
-        if (!spec.arch().equals(arch)) {
-            throw new Main.UsageException("preset '" + preset + "' is a " + spec.arch() + " model, not " + arch);
-        }
         ProgressBar bar = new ProgressBar("synth");
         long t0 = System.nanoTime();
-        Synth.write(spec, t, seed, out, (tensor, done, total) -> bar.update(done, total, tensor));
+        String shape;
+        long params;
+        if (MlaSynthSpec.ARCHITECTURES.contains(arch)) {
+            MlaSynthSpec spec = MlaSynthSpec.preset(lookup(arch, MlaSynthSpec.presetNames()));
+            Synth.write(spec, t, seed, out, (tensor, done, total) -> bar.update(done, total, tensor));
+            shape = spec.arch() + " " + spec.name();
+            params = spec.parameterCount();
+        } else {
+            SynthSpec spec = SynthSpec.preset(lookup(arch, SynthSpec.presetNames()));
+            if (!spec.arch().equals(arch)) {
+                throw new Main.UsageException("preset '" + preset + "' is a " + spec.arch() + " model, not " + arch);
+            }
+            Synth.write(spec, t, seed, out, (tensor, done, total) -> bar.update(done, total, tensor));
+            shape = spec.arch() + " " + spec.name();
+            params = spec.parameterCount();
+        }
         bar.finish();
-        System.err.printf(Locale.ROOT, "wrote %s: %s %s (%s parameters, %s) with RANDOM weights (seed %d) in %.1f s%n",
-                out, spec.arch(), spec.name(), Format.count(spec.parameterCount()), Format.bytes(Files.size(out)), seed,
-                (System.nanoTime() - t0) / 1e9);
+        System.err.printf(Locale.ROOT, "wrote %s: %s (%s parameters, %s) with RANDOM weights (seed %d) in %.1f s%n",
+                out, shape, Format.count(params), Format.bytes(Files.size(out)), seed, (System.nanoTime() - t0) / 1e9);
         return 0;
+    }
+
+    /** The preset's registered name: llama presets are bare ("1b"), the others carry their architecture. */
+    private String lookup(String architecture, java.util.Set<String> known) {
+        String name = architecture.equals("llama") || preset.startsWith(architecture + "-") ? preset
+                : architecture + "-" + preset;
+        if (!known.contains(name)) {
+            throw new Main.UsageException("unknown preset '" + preset + "' for " + architecture + "; known: " + known);
+        }
+        return name;
     }
 }

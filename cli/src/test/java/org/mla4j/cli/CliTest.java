@@ -83,7 +83,7 @@ class CliTest {
         assertEquals(0, info.code(), info.err());
         assertTrue(info.out().contains("types: F32 16, Q8_0 32"), info.out());
         assertTrue(info.out().matches("(?s).*blk\\.0\\.attn_q\\.weight\\s+Q8_0\\s+\\[64, 64\\]\\s+4352.*"), info.out());
-        assertTrue(info.out().contains("kv cache:        1280 bytes/token (F32), 640 bytes/token (F16)"), info.out());
+        assertTrue(info.out().contains("kv cache:        bytes/token: 1280 (F32), 640 (F16);"), info.out());
         Run gen = run("run", "-m", out.toString(), "-p", "Once upon a time", "-n", "60", "--temp", "0");
         assertEquals(REFERENCE + "\n", gen.out());
     }

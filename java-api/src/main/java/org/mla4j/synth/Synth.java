@@ -32,8 +32,11 @@ public final class Synth {
     private Synth() {
     }
 
-    /** One tensor to generate: constant 1 (norms) or random with standard deviation std. */
-    record Planned(String name, GgmlType type, long[] shape, boolean ones, float std) {
+    /** One tensor to generate: constant 1 (norms), given values, or random with standard deviation std. */
+    record Planned(String name, GgmlType type, long[] shape, boolean ones, float std, float[] values) {
+        Planned(String name, GgmlType type, long[] shape, boolean ones, float std) {
+            this(name, type, shape, ones, std, null);
+        }
     }
 
     /**
@@ -46,10 +49,23 @@ public final class Synth {
     public static void write(SynthSpec spec, GgmlType type, long seed, Path out, ProgressListener progress)
             throws IOException {
         int fileType = fileType(type);
-        List<Planned> plan = plan(spec, type);
         SynthVocab vocab = SynthVocab.build(spec.nVocab());
+        writePlanned(out, plan(spec, type), w -> putMetadata(w, spec, fileType, vocab), seed, progress);
+    }
+
+    /** Writes an MLA model (deepseek2 or mha2mla): see {@link MlaSynthSpec}. */
+    public static void write(MlaSynthSpec spec, GgmlType type, long seed, Path out, ProgressListener progress)
+            throws IOException {
+        int fileType = fileType(type);
+        SynthVocab vocab = SynthVocab.build(spec.nVocab());
+        writePlanned(out, MlaSynth.plan(spec, type, seed), w -> MlaSynth.putMetadata(w, spec, fileType, vocab), seed,
+                progress);
+    }
+
+    private static void writePlanned(Path out, List<Planned> plan, java.util.function.Consumer<GgufWriter> metadata,
+            long seed, ProgressListener progress) throws IOException {
         try (GgufWriter w = GgufWriter.create(out)) {
-            putMetadata(w, spec, fileType, vocab);
+            metadata.accept(w);
             long total = plan.stream().mapToLong(t -> t.type.rowBytes(t.shape[0]) * rows(t)).sum();
             AtomicLong done = new AtomicLong();
             for (Planned t : plan) {
@@ -88,6 +104,11 @@ public final class Synth {
         w.putFloat32(a + "rope.freq_base", s.ropeBase());
         w.putFloat32(a + "attention.layer_norm_rms_epsilon", s.rmsEps());
         w.putUInt32(a + "vocab_size", s.nVocab());
+        putTokenizer(w, vocab);
+    }
+
+    /** The synthetic SentencePiece vocabulary, as llama.cpp's loader reads it. */
+    static void putTokenizer(GgufWriter w, SynthVocab vocab) {
         w.putString("tokenizer.ggml.model", "llama");
         w.putStringArray("tokenizer.ggml.tokens", vocab.tokens());
         w.putArray("tokenizer.ggml.scores", GgufType.FLOAT32, vocab.scores());
@@ -128,20 +149,26 @@ public final class Synth {
         return p;
     }
 
-    private static Planned matrix(String name, GgmlType type, long ne0, long ne1) {
+    static Planned matrix(String name, GgmlType type, long ne0, long ne1) {
         GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
         return new Planned(name, t, new long[] {ne0, ne1}, false, WEIGHT_STD);
     }
 
-    private static Planned norm(String name, long n) {
+    /** A 3-D tensor [ne0, ne1, ne2] of random values. */
+    static Planned matrix3(String name, GgmlType type, long ne0, long ne1, long ne2) {
+        GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
+        return new Planned(name, t, new long[] {ne0, ne1, ne2}, false, WEIGHT_STD);
+    }
+
+    static Planned norm(String name, long n) {
         return new Planned(name, GgmlType.F32, new long[] {n}, true, 0);
     }
 
-    private static Planned bias(String name, long n) {
+    static Planned bias(String name, long n) {
         return new Planned(name, GgmlType.F32, new long[] {n}, false, WEIGHT_STD);
     }
 
-    private static long rows(Planned t) {
+    static long rows(Planned t) {
         return Arrays.stream(t.shape).skip(1).reduce(1, Math::multiplyExact);
     }
 
@@ -161,7 +188,9 @@ public final class Synth {
                 int n = (int) Math.min(rowsPerChunk, rows - r0);
                 IntStream.range(0, n).parallel().forEach(i -> {
                     float[] row = rowBuffer.get();
-                    if (t.ones) {
+                    if (t.values != null) {
+                        System.arraycopy(t.values, Math.toIntExact((first + i) * ne0), row, 0, ne0);
+                    } else if (t.ones) {
                         Arrays.fill(row, 1f);
                     } else {
                         WeightGenerator.fillRow(tensorSeed, first + i, t.std, row, ne0);

@@ -1,0 +1,119 @@
+package org.mla4j.synth;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufWriter;
+import org.mla4j.synth.Synth.Planned;
+
+/** Metadata and tensor plan of random-weight MLA models (deepseek2 as llama.cpp reads it, and mha2mla). */
+final class MlaSynth {
+    private MlaSynth() {
+    }
+
+    static void putMetadata(GgufWriter w, MlaSynthSpec s, int fileType, SynthVocab vocab) {
+        String a = s.arch() + ".";
+        w.putString("general.architecture", s.arch());
+        w.putString("general.name", s.name());
+        w.putUInt32("general.file_type", fileType);
+        w.putUInt32("general.quantization_version", 2);
+        w.putUInt32(a + "context_length", s.nCtx());
+        w.putUInt32(a + "embedding_length", s.nEmbd());
+        w.putUInt32(a + "block_count", s.nLayer());
+        w.putUInt32(a + "feed_forward_length", s.nFf());
+        w.putUInt32(a + "attention.head_count", s.nHead());
+        w.putUInt32(a + "rope.dimension_count", s.ropeDim());
+        w.putFloat32(a + "rope.freq_base", s.ropeBase());
+        w.putFloat32(a + "attention.layer_norm_rms_epsilon", s.rmsEps());
+        w.putUInt32(a + "attention.kv_lora_rank", s.kvLoraRank());
+        w.putUInt32(a + "vocab_size", s.nVocab());
+        if (s.isDeepseek2()) {
+            // formats.md, "Dense-only deepseek2": what llama.cpp requires even without experts.
+            int c = s.kvLoraRank();
+            w.putUInt32(a + "attention.head_count_kv", s.legacyKvB() ? s.nHead() : 1);
+            w.putUInt32(a + "attention.key_length", s.legacyKvB() ? s.headDimK() : c + s.ropeDim());
+            w.putUInt32(a + "attention.value_length", s.legacyKvB() ? s.vDim() : c);
+            if (!s.legacyKvB()) {
+                w.putUInt32(a + "attention.key_length_mla", s.headDimK());
+                w.putUInt32(a + "attention.value_length_mla", s.vDim());
+            }
+            w.putUInt32(a + "attention.q_lora_rank", s.qLoraRank());
+            w.putUInt32(a + "leading_dense_block_count", s.nLayer());
+            w.putUInt32(a + "expert_feed_forward_length", s.nFf());
+            w.putUInt32(a + "expert_shared_count", 0);
+        } else {
+            w.putUInt32(a + "attention.head_count_kv", s.nHeadKv());
+            w.putUInt32(a + "attention.key_length", s.headDimK());
+        }
+        Synth.putTokenizer(w, vocab);
+    }
+
+    static List<Planned> plan(MlaSynthSpec s, GgmlType type, long seed) {
+        long e = s.nEmbd(), h = s.nHead(), c = s.kvLoraRank(), r = s.ropeDim(), n = s.nopeDim(), dv = s.vDim();
+        long f = s.nFf();
+        List<Planned> p = new ArrayList<>();
+        p.add(Synth.matrix("token_embd.weight", type, e, s.nVocab()));
+        for (int i = 0; i < s.nLayer(); i++) {
+            String b = "blk." + i + ".";
+            p.add(Synth.norm(b + "attn_norm.weight", e));
+            if (s.isDeepseek2()) {
+                if (s.qLoraRank() > 0) {
+                    p.add(Synth.matrix(b + "attn_q_a.weight", type, e, s.qLoraRank()));
+                    p.add(Synth.norm(b + "attn_q_a_norm.weight", s.qLoraRank()));
+                    p.add(Synth.matrix(b + "attn_q_b.weight", type, s.qLoraRank(), h * (n + r)));
+                } else {
+                    p.add(Synth.matrix(b + "attn_q.weight", type, e, h * (n + r)));
+                }
+                p.add(Synth.matrix(b + "attn_kv_a_mqa.weight", type, e, c + r));
+                p.add(Synth.norm(b + "attn_kv_a_norm.weight", c));
+                if (s.legacyKvB()) {
+                    p.add(Synth.matrix(b + "attn_kv_b.weight", type, c, h * (n + dv)));
+                } else {
+                    p.add(Synth.matrix3(b + "attn_k_b.weight", type, n, c, h));
+                    p.add(Synth.matrix3(b + "attn_v_b.weight", type, c, dv, h));
+                }
+            } else {
+                long kvh = s.nHeadKv();
+                p.add(Synth.matrix(b + "attn_q.weight", type, e, h * (n + r)));
+                if (s.bias()) p.add(Synth.bias(b + "attn_q.bias", h * (n + r)));
+                if (r > 0) {
+                    p.add(Synth.matrix(b + "attn_k_rope.weight", type, e, kvh * r));
+                    if (s.bias()) p.add(Synth.bias(b + "attn_k_rope.bias", kvh * r));
+                    p.add(new Planned(b + "attn_rope_freqs", GgmlType.F32, new long[] {r / 2, kvh}, false, 0,
+                            ropeFrequencies(s, i, seed)));
+                }
+                p.add(Synth.matrix(b + "attn_kv_a.weight", type, e, c));
+                if (s.latentNorm()) p.add(Synth.norm(b + "attn_kv_a_norm.weight", c));
+                p.add(Synth.matrix3(b + "attn_k_b.weight", type, n, c, kvh));
+                p.add(Synth.matrix3(b + "attn_v_b.weight", type, c, dv, kvh));
+                if (s.bias()) p.add(Synth.bias(b + "attn_v_b.bias", kvh * dv));
+            }
+            p.add(Synth.matrix(b + "attn_output.weight", type, h * dv, e));
+            p.add(Synth.norm(b + "ffn_norm.weight", e));
+            p.add(Synth.matrix(b + "ffn_gate.weight", type, e, f));
+            p.add(Synth.matrix(b + "ffn_up.weight", type, e, f));
+            p.add(Synth.matrix(b + "ffn_down.weight", type, f, e));
+        }
+        p.add(Synth.norm("output_norm.weight", e));
+        p.add(Synth.matrix("output.weight", type, e, s.nVocab()));
+        return p;
+    }
+
+    /**
+     * mha2mla's kept RoPE frequencies for one layer: for each KV head, ropeDim/2 distinct frequency indices i of the
+     * original head (d_h/2 of them), ascending, as theta_i = base^(-2i/d_h) radians per position. A seeded random
+     * choice per (layer, head) stands in for the S_2-norm selection.
+     */
+    static float[] ropeFrequencies(MlaSynthSpec s, int layer, long seed) {
+        int dh = s.headDimK(), pairs = s.ropeDim() / 2, kvh = s.nHeadKv();
+        float[] out = new float[pairs * kvh];
+        SplittableRandom rng = new SplittableRandom(seed * 31 + layer);
+        for (int g = 0; g < kvh; g++) {
+            int[] idx = rng.ints(0, dh / 2).distinct().limit(pairs).sorted().toArray();
+            for (int p = 0; p < pairs; p++) out[g * pairs + p] = (float) Math.pow(s.ropeBase(), -2.0 * idx[p] / dh);
+        }
+        return out;
+    }
+}

@@ -125,20 +125,35 @@ class SynthTest {
 
     @Test
     void f32WeightsHaveTheIntendedSpreadAndNormsAreOne() throws IOException {
-        try (GgufFile f = GgufFile.open(synth("tiny", GgmlType.F32, 3))) {
+        try (GgufFile f = GgufFile.open(synth("qwen2-tiny", GgmlType.F32, 3))) {
             Map<String, GgufTensorInfo> t = byName(f);
-            float[] norm = f.tensorData(t.get("blk.0.ffn_norm.weight")).toArray(LE_FLOAT);
             float[] ones = new float[64];
             Arrays.fill(ones, 1f);
-            assertArrayEquals(ones, norm);
-            float[] w = f.tensorData(t.get("token_embd.weight")).toArray(LE_FLOAT);
-            assertEquals(64 * 512, w.length);
-            double sq = 0;
-            for (float v : w) {
-                sq += (double) v * v;
-            }
-            assertEquals(Synth.WEIGHT_STD, Math.sqrt(sq / w.length), Synth.WEIGHT_STD * 0.02);
+            assertArrayEquals(ones, f.tensorData(t.get("blk.0.ffn_norm.weight")).toArray(LE_FLOAT));
+            assertArrayEquals(ones, f.tensorData(t.get("output_norm.weight")).toArray(LE_FLOAT));
+            // n_embd 64, n_ff 128: embeddings 1, q/k 1.5/sqrt(64), v 1/sqrt(64), ffn_down 1/sqrt(128), biases 0.5
+            assertRms(1.0, f, t.get("token_embd.weight"));
+            assertRms(1.5 / 8, f, t.get("blk.1.attn_q.weight"));
+            assertRms(1.5 / 8, f, t.get("blk.1.attn_k.weight"));
+            assertRms(1.0 / 8, f, t.get("blk.0.attn_v.weight"));
+            assertRms(1.0 / Math.sqrt(128), f, t.get("blk.0.ffn_down.weight"));
+            assertRms(1.0 / 8, f, t.get("output.weight"));
+            assertRms(0.5, f, t.get("blk.0.attn_q.bias"), 0.2);
         }
+    }
+
+    private static void assertRms(double expected, GgufFile f, GgufTensorInfo t) {
+        assertRms(expected, f, t, 0.05);
+    }
+
+    private static void assertRms(double expected, GgufFile f, GgufTensorInfo t, double relTolerance) {
+        float[] w = f.tensorData(t).toArray(LE_FLOAT);
+        assertEquals(t.elementCount(), w.length);
+        double sq = 0;
+        for (float v : w) {
+            sq += (double) v * v;
+        }
+        assertEquals(expected, Math.sqrt(sq / w.length), expected * relTolerance, t.name());
     }
 
     @Test

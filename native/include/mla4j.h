@@ -242,10 +242,10 @@ MLA4J_API mla4j_status mla4j_context_set_position(mla4j_context *ctx, int32_t po
 MLA4J_API mla4j_status mla4j_context_get_params(const mla4j_context *ctx, mla4j_context_params *out);
 /* Bytes allocated for the KV cache. */
 MLA4J_API mla4j_status mla4j_context_kv_bytes(const mla4j_context *ctx, uint64_t *out);
-/* Asks a running mla4j_context_eval (on another thread) to stop soon with MLA4J_ERR_CANCELLED; the tokens
- * of an interrupted call are not added to the cache. Safe to call from any thread. A request made while no
- * eval runs cancels the next one. The request is consumed by the eval it cancels. */
-MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *ctx);
+/* cancel = 1 asks a running mla4j_context_eval (on another thread) to stop soon with MLA4J_ERR_CANCELLED; the
+ * tokens of an interrupted call are not added to the cache. A request made while no eval runs cancels the next
+ * one; the eval it cancels consumes it. cancel = 0 withdraws a pending request. Safe to call from any thread. */
+MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel);
 
 #ifdef __cplusplus
 }

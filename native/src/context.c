@@ -380,8 +380,8 @@ MLA4J_API mla4j_status mla4j_context_kv_bytes(const mla4j_context *c, uint64_t *
     return MLA4J_OK;
 }
 
-MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *c) {
+MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *c, int32_t cancel) {
     MLA4J_CHECK_ARG(c != NULL, "mla4j_context_cancel: context must not be NULL");
-    atomic_store(&c->cancel, 1);
+    atomic_store(&c->cancel, cancel != 0);
     return MLA4J_OK;
 }

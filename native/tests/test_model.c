@@ -89,10 +89,12 @@ static void test_stories(const char *dir) {
     CHECK(mla4j_context_get_logits(c, &lg) == MLA4J_ERR_STATE);
     CHECK(mla4j_context_eval(c, nine, 8, NULL) == MLA4J_OK && mla4j_context_get_logits(c, &lg) == MLA4J_OK);
     CHECK(mla4j_context_set_position(c, 9) == MLA4J_ERR_INVALID_ARGUMENT);
-    CHECK(mla4j_context_cancel(c) == MLA4J_OK);
+    CHECK(mla4j_context_cancel(c, 1) == MLA4J_OK);
     CHECK(mla4j_context_set_position(c, 0) == MLA4J_OK);
     CHECK(mla4j_context_eval(c, nine, 1, NULL) == MLA4J_ERR_CANCELLED);
     CHECK(mla4j_context_eval(c, nine, 1, NULL) == MLA4J_OK);
+    CHECK(mla4j_context_cancel(c, 1) == MLA4J_OK && mla4j_context_cancel(c, 0) == MLA4J_OK); /* withdrawn */
+    CHECK(mla4j_context_eval(c, nine + 1, 1, NULL) == MLA4J_OK);
     mla4j_context_free(c);
     free(ref);
     free(got);

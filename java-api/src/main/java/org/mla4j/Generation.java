@@ -176,6 +176,8 @@ public final class Generation implements Iterator<Generation.Token> {
     private Token stop(StopReason reason) {
         if (stopReason == null) {
             stopReason = reason;
+            // A cancel that arrived between two evals must not cancel the session's next, unrelated eval.
+            if (reason == StopReason.CANCELLED) session.withdrawCancel();
             if (generationStart != 0) generationNanos = System.nanoTime() - generationStart;
         }
         return null;

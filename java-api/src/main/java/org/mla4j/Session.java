@@ -205,9 +205,17 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** Asks a running eval on another thread to stop soon (it then throws with MLA4J_ERR_CANCELLED). */
+    /**
+     * Asks a running eval on another thread to stop soon (it then throws with MLA4J_ERR_CANCELLED). A request made
+     * while no eval runs cancels the next one, unless {@link #withdrawCancel()} takes it back.
+     */
     public void cancel() {
-        if (!closed) Mla4jNative.mla4j_context_cancel(handle);
+        if (!closed) Mla4jNative.mla4j_context_cancel(handle, 1);
+    }
+
+    /** Withdraws a cancel request that no eval has consumed yet. */
+    public void withdrawCancel() {
+        if (!closed) Mla4jNative.mla4j_context_cancel(handle, 0);
     }
 
     private MemorySegment live() {

@@ -2863,7 +2863,8 @@ public class Mla4jNative extends Mla4jNative$shared {
     private static class mla4j_context_cancel {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_INT,
-            Mla4jNative.C_POINTER
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_cancel").orElseThrow();
@@ -2874,7 +2875,7 @@ public class Mla4jNative extends Mla4jNative$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * mla4j_status mla4j_context_cancel(mla4j_context *ctx)
+     * mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel)
      * }
      */
     public static FunctionDescriptor mla4j_context_cancel$descriptor() {
@@ -2884,7 +2885,7 @@ public class Mla4jNative extends Mla4jNative$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * mla4j_status mla4j_context_cancel(mla4j_context *ctx)
+     * mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel)
      * }
      */
     public static MethodHandle mla4j_context_cancel$handle() {
@@ -2894,7 +2895,7 @@ public class Mla4jNative extends Mla4jNative$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * mla4j_status mla4j_context_cancel(mla4j_context *ctx)
+     * mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel)
      * }
      */
     public static MemorySegment mla4j_context_cancel$address() {
@@ -2903,16 +2904,16 @@ public class Mla4jNative extends Mla4jNative$shared {
 
     /**
      * {@snippet lang=c :
-     * mla4j_status mla4j_context_cancel(mla4j_context *ctx)
+     * mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel)
      * }
      */
-    public static int mla4j_context_cancel(MemorySegment ctx) {
+    public static int mla4j_context_cancel(MemorySegment ctx, int cancel) {
         var mh$ = mla4j_context_cancel.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("mla4j_context_cancel", ctx);
+                traceDowncall("mla4j_context_cancel", ctx, cancel);
             }
-            return (int)mh$.invokeExact(ctx);
+            return (int)mh$.invokeExact(ctx, cancel);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,0 +1,54 @@
+package org.mla4j.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.quant.GgufQuantizer;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "quantize", description = "Quantize a GGUF model's weight matrices (like llama-quantize).")
+final class QuantizeCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "IN", description = "Input GGUF file.")
+    Path in;
+
+    @Parameters(index = "1", paramLabel = "OUT", description = "Output GGUF file (written atomically).")
+    Path out;
+
+    @Option(names = "--type", required = true, description = "Target type: q8_0, q4_0, f16, bf16 or f32.")
+    String type;
+
+    @Override
+    public Integer call() throws IOException {
+        GgmlType target;
+        try {
+            target = GgmlType.valueOf(type.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException("--type must be q8_0, q4_0, f16, bf16 or f32, not '" + type + "'");
+        }
+        if (in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+            throw new Main.UsageException("IN and OUT must be different files");
+        }
+        long t0 = System.nanoTime();
+        List<GgufQuantizer.Decision> decisions = GgufQuantizer.quantize(in, out, target, d -> {
+            if (d.fallback()) {
+                System.err.printf(Locale.ROOT, "note: %s: rows of %s are not a multiple of the %s block size; kept as %s%n",
+                        d.tensor(), d.from(), target, d.to());
+            }
+        });
+        long converted = decisions.stream().filter(d -> d.to() != d.from()).count();
+        long fallbacks = decisions.stream().filter(GgufQuantizer.Decision::fallback).count();
+        System.err.printf(Locale.ROOT, "quantized %s -> %s (%s): %d tensors converted, %d fell back, %d kept; %s -> %s in %.1f s%n",
+                in, out, target, converted, fallbacks, decisions.size() - converted - fallbacks,
+                Format.bytes(Files.size(in)), Format.bytes(Files.size(out)), (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+}

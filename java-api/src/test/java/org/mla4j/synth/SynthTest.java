@@ -22,6 +22,9 @@ import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
 import org.mla4j.gguf.GgufType;
+import org.mla4j.tokenizer.SentencePieceTokenizer;
+import org.mla4j.tokenizer.Tokenizer;
+import org.mla4j.tokenizer.Vocabulary;
 
 /** Synthetic models read back through the native GGUF reader. */
 class SynthTest {
@@ -93,6 +96,22 @@ class SynthTest {
                 assertTensor(t, b + "ffn_down.weight", GgmlType.Q8_0, 128, 64);
             }
             assertFalse(t.keySet().stream().anyMatch(n -> n.endsWith(".bias")));
+        }
+    }
+
+    /**
+     * The synthetic vocabulary tokenizes like llama.cpp: these ids are what llama.cpp (libllama from
+     * node-llama-cpp 3.22.1, tokenize without BOS) gave for the tiny preset. Only 127 letter pairs fit in 512
+     * tokens, so most words split into "▁x" and single letters; "ck" is one of the pairs.
+     */
+    @Test
+    void tinyVocabularyTokenizesAsInLlamaCpp() throws IOException {
+        try (GgufFile f = GgufFile.open(synth("tiny", GgmlType.Q4_0, 1))) {
+            Tokenizer tok = new SentencePieceTokenizer(Vocabulary.fromMetadata(f));
+            int[] ids = tok.encode("the quick brown fox", false, false);
+            assertArrayEquals(new int[] {352, 267, 264, 349, 280, 268, 447, 334, 277, 274, 282, 273, 338, 274, 283},
+                    ids);
+            assertEquals("the quick brown fox", tok.decode(ids));
         }
     }
 

@@ -54,50 +54,50 @@ final class MlaSynth {
         long e = s.nEmbd(), h = s.nHead(), c = s.kvLoraRank(), r = s.ropeDim(), n = s.nopeDim(), dv = s.vDim();
         long f = s.nFf();
         List<Planned> p = new ArrayList<>();
-        p.add(Synth.matrix("token_embd.weight", type, e, s.nVocab()));
+        p.add(Synth.matrix("token_embd.weight", type, e, s.nVocab(), 1)); // rows are activations
         for (int i = 0; i < s.nLayer(); i++) {
             String b = "blk." + i + ".";
             p.add(Synth.norm(b + "attn_norm.weight", e));
             if (s.isDeepseek2()) {
                 if (s.qLoraRank() > 0) {
-                    p.add(Synth.matrix(b + "attn_q_a.weight", type, e, s.qLoraRank()));
+                    p.add(Synth.projection(b + "attn_q_a.weight", type, e, s.qLoraRank()));
                     p.add(Synth.norm(b + "attn_q_a_norm.weight", s.qLoraRank()));
-                    p.add(Synth.matrix(b + "attn_q_b.weight", type, s.qLoraRank(), h * (n + r)));
+                    p.add(Synth.projection(b + "attn_q_b.weight", type, s.qLoraRank(), h * (n + r)));
                 } else {
-                    p.add(Synth.matrix(b + "attn_q.weight", type, e, h * (n + r)));
+                    p.add(Synth.projection(b + "attn_q.weight", type, e, h * (n + r)));
                 }
-                p.add(Synth.matrix(b + "attn_kv_a_mqa.weight", type, e, c + r));
+                p.add(Synth.projection(b + "attn_kv_a_mqa.weight", type, e, c + r));
                 p.add(Synth.norm(b + "attn_kv_a_norm.weight", c));
                 if (s.legacyKvB()) {
-                    p.add(Synth.matrix(b + "attn_kv_b.weight", type, c, h * (n + dv)));
+                    p.add(Synth.projection(b + "attn_kv_b.weight", type, c, h * (n + dv)));
                 } else {
-                    p.add(Synth.matrix3(b + "attn_k_b.weight", type, n, c, h));
-                    p.add(Synth.matrix3(b + "attn_v_b.weight", type, c, dv, h));
+                    p.add(Synth.projection3(b + "attn_k_b.weight", type, n, c, h));
+                    p.add(Synth.projection3(b + "attn_v_b.weight", type, c, dv, h));
                 }
             } else {
                 long kvh = s.nHeadKv();
-                p.add(Synth.matrix(b + "attn_q.weight", type, e, h * (n + r)));
+                p.add(Synth.projection(b + "attn_q.weight", type, e, h * (n + r)));
                 if (s.bias()) p.add(Synth.bias(b + "attn_q.bias", h * (n + r)));
                 if (r > 0) {
-                    p.add(Synth.matrix(b + "attn_k_rope.weight", type, e, kvh * r));
+                    p.add(Synth.projection(b + "attn_k_rope.weight", type, e, kvh * r));
                     if (s.bias()) p.add(Synth.bias(b + "attn_k_rope.bias", kvh * r));
                     p.add(new Planned(b + "attn_rope_freqs", GgmlType.F32, new long[] {r / 2, kvh}, false, 0,
                             ropeFrequencies(s, i, seed)));
                 }
-                p.add(Synth.matrix(b + "attn_kv_a.weight", type, e, c));
+                p.add(Synth.projection(b + "attn_kv_a.weight", type, e, c));
                 if (s.latentNorm()) p.add(Synth.norm(b + "attn_kv_a_norm.weight", c));
-                p.add(Synth.matrix3(b + "attn_k_b.weight", type, n, c, kvh));
-                p.add(Synth.matrix3(b + "attn_v_b.weight", type, c, dv, kvh));
+                p.add(Synth.projection3(b + "attn_k_b.weight", type, n, c, kvh));
+                p.add(Synth.projection3(b + "attn_v_b.weight", type, c, dv, kvh));
                 if (s.bias()) p.add(Synth.bias(b + "attn_v_b.bias", kvh * dv));
             }
-            p.add(Synth.matrix(b + "attn_output.weight", type, h * dv, e));
+            p.add(Synth.projection(b + "attn_output.weight", type, h * dv, e));
             p.add(Synth.norm(b + "ffn_norm.weight", e));
-            p.add(Synth.matrix(b + "ffn_gate.weight", type, e, f));
-            p.add(Synth.matrix(b + "ffn_up.weight", type, e, f));
-            p.add(Synth.matrix(b + "ffn_down.weight", type, f, e));
+            p.add(Synth.projection(b + "ffn_gate.weight", type, e, f));
+            p.add(Synth.projection(b + "ffn_up.weight", type, e, f));
+            p.add(Synth.projection(b + "ffn_down.weight", type, f, e));
         }
         p.add(Synth.norm("output_norm.weight", e));
-        p.add(Synth.matrix("output.weight", type, e, s.nVocab()));
+        p.add(Synth.projection("output.weight", type, e, s.nVocab()));
         return p;
     }
 

@@ -21,11 +21,16 @@ import org.mla4j.quant.RowEncoder;
  * "The llama architecture"). Weights are generated row by row while the file is written, so even a 1B model never
  * sits in memory.
  *
- * <p>Matrices are normal-ish with standard deviation {@value #WEIGHT_STD}, norm weights are 1 and qwen2 biases have
- * the matrices' spread: with RMSNorm before every matrix, activations stay of order 1.
+ * <p>Weights are bell-shaped with standard deviations chosen so that activations stay of order 1 and the model is
+ * sensitive to everything a runtime could get wrong: a matrix with fan-in n has std 1/sqrt(n), so its output has the
+ * scale of its RMS-normalised input; attn_q and attn_k get {@value #QK_GAIN} times that, so attention scores
+ * q.k/sqrt(head_dim) have a std near {@value #QK_GAIN}^2 and attention (and with it RoPE and positions) is far from
+ * uniform; embeddings have std 1 like a normalised activation; norm weights are 1; qwen2 biases have std
+ * {@value #BIAS_STD}.
  */
 public final class Synth {
-    static final float WEIGHT_STD = 0.02f;
+    static final float QK_GAIN = 1.5f;
+    static final float BIAS_STD = 0.5f;
     /** Bytes of encoded rows generated before each write. */
     private static final int CHUNK_BYTES = 4 << 20;
 
@@ -126,38 +131,49 @@ public final class Synth {
         long kv = (long) s.nHeadKv() * s.headDim();
         long f = s.nFf();
         List<Planned> p = new ArrayList<>();
-        p.add(matrix("token_embd.weight", type, e, s.nVocab()));
+        p.add(matrix("token_embd.weight", type, e, s.nVocab(), 1)); // rows are activations, not a projection
         for (int i = 0; i < s.nLayer(); i++) {
             String b = "blk." + i + ".";
             p.add(norm(b + "attn_norm.weight", e));
-            p.add(matrix(b + "attn_q.weight", type, e, e));
-            p.add(matrix(b + "attn_k.weight", type, e, kv));
-            p.add(matrix(b + "attn_v.weight", type, e, kv));
+            p.add(matrix(b + "attn_q.weight", type, e, e, scaled(QK_GAIN, e)));
+            p.add(matrix(b + "attn_k.weight", type, e, kv, scaled(QK_GAIN, e)));
+            p.add(matrix(b + "attn_v.weight", type, e, kv, scaled(1, e)));
             if (s.qkvBias()) {
                 p.add(bias(b + "attn_q.bias", e));
                 p.add(bias(b + "attn_k.bias", kv));
                 p.add(bias(b + "attn_v.bias", kv));
             }
-            p.add(matrix(b + "attn_output.weight", type, e, e));
+            p.add(matrix(b + "attn_output.weight", type, e, e, scaled(1, e)));
             p.add(norm(b + "ffn_norm.weight", e));
-            p.add(matrix(b + "ffn_gate.weight", type, e, f));
-            p.add(matrix(b + "ffn_up.weight", type, e, f));
-            p.add(matrix(b + "ffn_down.weight", type, f, e));
+            p.add(matrix(b + "ffn_gate.weight", type, e, f, scaled(1, e)));
+            p.add(matrix(b + "ffn_up.weight", type, e, f, scaled(1, e)));
+            p.add(matrix(b + "ffn_down.weight", type, f, e, scaled(1, f)));
         }
         p.add(norm("output_norm.weight", e));
-        p.add(matrix("output.weight", type, e, s.nVocab()));
+        p.add(matrix("output.weight", type, e, s.nVocab(), scaled(1, e)));
         return p;
     }
 
-    static Planned matrix(String name, GgmlType type, long ne0, long ne1) {
+    /** A matrix {ne0, ne1} with the given std; F16 when its rows do not fill whole blocks of {@code type}. */
+    static Planned matrix(String name, GgmlType type, long ne0, long ne1, float std) {
         GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
-        return new Planned(name, t, new long[] {ne0, ne1}, false, WEIGHT_STD);
+        return new Planned(name, t, new long[] {ne0, ne1}, false, std);
     }
 
-    /** A 3-D tensor [ne0, ne1, ne2] of random values. */
-    static Planned matrix3(String name, GgmlType type, long ne0, long ne1, long ne2) {
+    /** gain/sqrt(fanIn): the std that keeps a matrix's output at gain times the scale of its input. */
+    static float scaled(float gain, long fanIn) {
+        return (float) (gain / Math.sqrt(fanIn));
+    }
+
+    /** A projection {ne0 inputs, ne1 outputs} whose outputs keep the scale of its inputs. */
+    static Planned projection(String name, GgmlType type, long ne0, long ne1) {
+        return matrix(name, type, ne0, ne1, scaled(1, ne0));
+    }
+
+    /** A stack of ne2 projections [ne0 inputs, ne1 outputs]. */
+    static Planned projection3(String name, GgmlType type, long ne0, long ne1, long ne2) {
         GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
-        return new Planned(name, t, new long[] {ne0, ne1, ne2}, false, WEIGHT_STD);
+        return new Planned(name, t, new long[] {ne0, ne1, ne2}, false, scaled(1, ne0));
     }
 
     static Planned norm(String name, long n) {
@@ -165,7 +181,7 @@ public final class Synth {
     }
 
     static Planned bias(String name, long n) {
-        return new Planned(name, GgmlType.F32, new long[] {n}, false, WEIGHT_STD);
+        return new Planned(name, GgmlType.F32, new long[] {n}, false, BIAS_STD);
     }
 
     static long rows(Planned t) {

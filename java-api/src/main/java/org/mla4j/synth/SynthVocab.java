@@ -3,6 +3,7 @@ package org.mla4j.synth;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.mla4j.tokenizer.Vocabulary;
 
 /**
  * A synthetic SentencePiece ("llama") vocabulary laid out like Llama 2's: &lt;unk&gt; (type 2), &lt;s&gt; and
@@ -19,10 +20,6 @@ public record SynthVocab(List<String> tokens, float[] scores, int[] types) {
     public static final int UNK = 0;
     public static final int BOS = 1;
     public static final int EOS = 2;
-    public static final int TYPE_NORMAL = 1;
-    public static final int TYPE_UNKNOWN = 2;
-    public static final int TYPE_CONTROL = 3;
-    public static final int TYPE_BYTE = 6;
     /** The three specials, the 256 byte tokens and "▁". */
     public static final int MIN_SIZE = 3 + 256 + 1;
 
@@ -36,11 +33,12 @@ public record SynthVocab(List<String> tokens, float[] scores, int[] types) {
             throw new IllegalArgumentException("vocabulary of " + size + " tokens; at least " + MIN_SIZE + " needed");
         }
         Builder b = new Builder(size);
-        b.add("<unk>", TYPE_UNKNOWN, 0);
-        b.add("<s>", TYPE_CONTROL, 0);
-        b.add("</s>", TYPE_CONTROL, 0);
+        b.add("<unk>", Vocabulary.TYPE_UNKNOWN, 0);
+        b.add("<s>", Vocabulary.TYPE_CONTROL, 0);
+        b.add("</s>", Vocabulary.TYPE_CONTROL, 0);
         for (int i = 0; i < 256; i++) {
-            b.add(String.format("<0x%02X>", i), TYPE_BYTE, 0); // llama.cpp looks byte tokens up by this spelling
+            // llama.cpp finds byte tokens by this exact spelling (uppercase hex), e.g. "<0x0A>" for a newline
+            b.add(String.format("<0x%02X>", i), Vocabulary.TYPE_BYTE, 0);
         }
         b.piece(SPACE);
         for (char c : SINGLES.toCharArray()) {
@@ -97,7 +95,7 @@ public record SynthVocab(List<String> tokens, float[] scores, int[] types) {
         }
 
         void piece(String token) {
-            add(token, TYPE_NORMAL, -pieces++);
+            add(token, Vocabulary.TYPE_NORMAL, -pieces++);
         }
     }
 

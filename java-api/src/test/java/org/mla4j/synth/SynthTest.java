@@ -22,6 +22,9 @@ import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
 import org.mla4j.gguf.GgufType;
+import org.mla4j.tokenizer.SentencePieceTokenizer;
+import org.mla4j.tokenizer.Tokenizer;
+import org.mla4j.tokenizer.Vocabulary;
 
 /** Synthetic models read back through the native GGUF reader. */
 class SynthTest {
@@ -96,6 +99,22 @@ class SynthTest {
         }
     }
 
+    /**
+     * The synthetic vocabulary tokenizes like llama.cpp: these ids are what llama.cpp (libllama from
+     * node-llama-cpp 3.22.1, tokenize without BOS) gave for the tiny preset. Only 127 letter pairs fit in 512
+     * tokens, so most words split into "▁x" and single letters; "ck" is one of the pairs.
+     */
+    @Test
+    void tinyVocabularyTokenizesAsInLlamaCpp() throws IOException {
+        try (GgufFile f = GgufFile.open(synth("tiny", GgmlType.Q4_0, 1))) {
+            Tokenizer tok = new SentencePieceTokenizer(Vocabulary.fromMetadata(f));
+            int[] ids = tok.encode("the quick brown fox", false, false);
+            assertArrayEquals(new int[] {352, 267, 264, 349, 280, 268, 447, 334, 277, 274, 282, 273, 338, 274, 283},
+                    ids);
+            assertEquals("the quick brown fox", tok.decode(ids));
+        }
+    }
+
     @Test
     void qwen2HasQkvBiasesAndItsRopeBase() throws IOException {
         try (GgufFile f = GgufFile.open(synth("qwen2-tiny", GgmlType.F16, 1))) {
@@ -125,20 +144,35 @@ class SynthTest {
 
     @Test
     void f32WeightsHaveTheIntendedSpreadAndNormsAreOne() throws IOException {
-        try (GgufFile f = GgufFile.open(synth("tiny", GgmlType.F32, 3))) {
+        try (GgufFile f = GgufFile.open(synth("qwen2-tiny", GgmlType.F32, 3))) {
             Map<String, GgufTensorInfo> t = byName(f);
-            float[] norm = f.tensorData(t.get("blk.0.ffn_norm.weight")).toArray(LE_FLOAT);
             float[] ones = new float[64];
             Arrays.fill(ones, 1f);
-            assertArrayEquals(ones, norm);
-            float[] w = f.tensorData(t.get("token_embd.weight")).toArray(LE_FLOAT);
-            assertEquals(64 * 512, w.length);
-            double sq = 0;
-            for (float v : w) {
-                sq += (double) v * v;
-            }
-            assertEquals(Synth.WEIGHT_STD, Math.sqrt(sq / w.length), Synth.WEIGHT_STD * 0.02);
+            assertArrayEquals(ones, f.tensorData(t.get("blk.0.ffn_norm.weight")).toArray(LE_FLOAT));
+            assertArrayEquals(ones, f.tensorData(t.get("output_norm.weight")).toArray(LE_FLOAT));
+            // n_embd 64, n_ff 128: embeddings 1, q/k 1.5/sqrt(64), v 1/sqrt(64), ffn_down 1/sqrt(128), biases 0.5
+            assertRms(1.0, f, t.get("token_embd.weight"));
+            assertRms(1.5 / 8, f, t.get("blk.1.attn_q.weight"));
+            assertRms(1.5 / 8, f, t.get("blk.1.attn_k.weight"));
+            assertRms(1.0 / 8, f, t.get("blk.0.attn_v.weight"));
+            assertRms(1.0 / Math.sqrt(128), f, t.get("blk.0.ffn_down.weight"));
+            assertRms(1.0 / 8, f, t.get("output.weight"));
+            assertRms(0.5, f, t.get("blk.0.attn_q.bias"), 0.2);
         }
+    }
+
+    private static void assertRms(double expected, GgufFile f, GgufTensorInfo t) {
+        assertRms(expected, f, t, 0.05);
+    }
+
+    private static void assertRms(double expected, GgufFile f, GgufTensorInfo t, double relTolerance) {
+        float[] w = f.tensorData(t).toArray(LE_FLOAT);
+        assertEquals(t.elementCount(), w.length);
+        double sq = 0;
+        for (float v : w) {
+            sq += (double) v * v;
+        }
+        assertEquals(expected, Math.sqrt(sq / w.length), expected * relTolerance, t.name());
     }
 
     @Test

@@ -90,7 +90,8 @@ mla4j_status mla_context_init(mla4j_context *c) {
     mla4j_status st = MLA4J_OK;
 #define ALLOC(field, n, what)                                                                                         \
     if (st == MLA4J_OK && (s->field = mla4j_alloc_aligned((n), what)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY
-    ALLOC(lat, nb * (W + C) * sizeof(float), "latent activations");
+    /* Batch rows, then room for the separate latent and rope-key products of mha2mla (each <= W per token). */
+    ALLOC(lat, nb * 2 * W * sizeof(float), "latent activations");
     ALLOC(q_a, nb * (size_t)(hp->q_lora_rank > 0 ? hp->q_lora_rank : 1) * sizeof(float), "q-LoRA activations");
     ALLOC(qvec, T * H * W * sizeof(float), "absorbed queries");
     ALLOC(scores, scores_n * sizeof(float), "attention scores");

@@ -16,7 +16,7 @@
 typedef struct mla_state {
     int64_t width;     /* C + n_rope_heads * R */
     size_t row_bytes;  /* bytes of one cached row */
-    float *lat;        /* n_batch x width: latent and rope keys of the batch, before caching */
+    float *lat;        /* 2 x n_batch x width: latent and rope keys of the batch, before caching, and scratch */
     float *q_a;        /* n_batch x q_lora_rank */
     float *qvec;       /* MLA_TOKEN_CHUNK x H x width: absorbed queries with their rope part */
     float *scores;     /* MLA_TOKEN_CHUNK x H x n_ctx */

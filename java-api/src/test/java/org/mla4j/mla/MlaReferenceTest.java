@@ -1,0 +1,95 @@
+package org.mla4j.mla;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.mla4j.Model;
+import org.mla4j.Session;
+import org.mla4j.Simd;
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufFile;
+import org.mla4j.synth.MlaSynthSpec;
+import org.mla4j.synth.ProgressListener;
+import org.mla4j.synth.Synth;
+
+/**
+ * Absorbed MLA decode and batched prefill against the plain reference (per-head keys and values decompressed
+ * from the latent) for deepseek2 and mha2mla models of several shapes: q-LoRA on and off, rope dims 8, 16 and 64,
+ * latent ranks 16 to 512, GQA groups 1 to 8, the attn_kv_b and attn_k_b/attn_v_b forms.
+ */
+class MlaReferenceTest {
+
+    @TempDir
+    Path tmp;
+
+    static final int TOKENS = 20; // crosses the native 16-token attention chunk
+
+    static MlaSynthSpec ds(String name, int e, int h, int c, int q, int r, int n, int dv, boolean legacy) {
+        return new MlaSynthSpec("deepseek2", name, e, 2, h, 1, 2 * e, 300, 64, c, q, r, n, dv, legacy, true, false,
+                10000f, 1e-5f);
+    }
+
+    static MlaSynthSpec mm(String name, int e, int h, int kv, int c, int r, int dh, boolean norm, boolean bias) {
+        return new MlaSynthSpec("mha2mla", name, e, 2, h, kv, 2 * e, 300, 64, c, 0, r, dh - r, dh, false, norm, bias,
+                10000f, 1e-5f);
+    }
+
+    static Stream<Arguments> shapes() {
+        return Stream.of(
+                Arguments.of(ds("ds-r8-c16", 64, 4, 16, 0, 8, 8, 8, false)),
+                Arguments.of(ds("ds-qlora-r16-c64-legacy", 64, 4, 64, 32, 16, 16, 16, true)),
+                Arguments.of(ds("ds-qlora-r16-c48", 96, 3, 48, 24, 16, 24, 20, false)),
+                Arguments.of(ds("ds-r64-c512", 128, 2, 512, 0, 64, 32, 32, false)),
+                Arguments.of(mm("mm-g1-r8-c16-bias", 64, 4, 4, 16, 8, 16, true, true)),
+                Arguments.of(mm("mm-g2-r16-c64", 64, 4, 2, 64, 16, 32, false, true)),
+                Arguments.of(mm("mm-g8-r8-c32-norm", 64, 8, 1, 32, 8, 16, true, false)),
+                Arguments.of(mm("mm-g4-r64-c128", 128, 8, 2, 128, 64, 96, false, false)));
+    }
+
+    static float maxRelDiff(float[] a, float[] ref) {
+        float amax = 0, dmax = 0;
+        for (int i = 0; i < a.length; i++) {
+            amax = Math.max(amax, Math.abs(ref[i]));
+            dmax = Math.max(dmax, Math.abs(a[i] - ref[i]));
+        }
+        return dmax / Math.max(amax, 1e-6f);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void absorbedDecodeAndPrefillMatchTheReference(MlaSynthSpec spec) throws Exception {
+        Path file = tmp.resolve(spec.name() + ".gguf");
+        Synth.write(spec, GgmlType.F32, 7, file, ProgressListener.NONE);
+        int[] tokens = new int[TOKENS];
+        for (int t = 0; t < TOKENS; t++) tokens[t] = t == 0 ? 1 : (t * 37 + 5) % 300;
+
+        float[][] ref = new float[TOKENS][];
+        try (GgufFile g = GgufFile.open(file)) {
+            ReferenceMla reference = new ReferenceMla(g);
+            for (int t = 0; t < TOKENS; t++) ref[t] = reference.step(tokens[t], t);
+        }
+        try (Model m = Model.load(file)) {
+            for (Simd simd : new Simd[] {Simd.SCALAR, Simd.AUTO}) {
+                Session.Options o = new Session.Options(64, 2, 512, GgmlType.F32, simd);
+                try (Session decode = m.newSession(o); Session prefill = m.newSession(o);
+                        Session chunked = m.newSession(o.withBatchSize(7))) {
+                    float[][] batched = prefill.evalAllLogits(tokens);
+                    float[][] inSevens = chunked.evalAllLogits(tokens);
+                    for (int t = 0; t < TOKENS; t++) {
+                        float[] one = decode.eval(tokens[t]);
+                        float d1 = maxRelDiff(one, ref[t]), d2 = maxRelDiff(batched[t], ref[t]);
+                        float d3 = maxRelDiff(inSevens[t], ref[t]);
+                        assertTrue(d1 <= 1e-4f && d2 <= 1e-4f && d3 <= 1e-4f, spec.name() + " " + simd + " token " + t
+                                + ": decode " + d1 + ", prefill " + d2 + ", prefill by 7 " + d3);
+                    }
+                }
+            }
+        }
+    }
+}

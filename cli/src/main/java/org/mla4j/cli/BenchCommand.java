@@ -34,6 +34,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-n", "--n-gen"}, defaultValue = "128", description = "Generated tokens of the tg test (0 = skip).")
     int nGen;
 
+    @Option(names = {"-d", "--n-depth"}, defaultValue = "0",
+            description = "Tokens already in the context (KV cache) before each test, like llama-bench's -d.")
+    int depth;
+
     @Option(names = {"-r", "--repetitions"}, defaultValue = "5", description = "Timed repetitions of each test.")
     int reps;
 
@@ -72,16 +76,27 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!output.equals("md") && !output.equals("json")) throw new Main.UsageException("-o must be md or json");
-        if (reps < 1 || nPrompt < 0 || nGen < 0) throw new Main.UsageException("-r must be >= 1, -p and -n >= 0");
+        if (reps < 1 || nPrompt < 0 || nGen < 0 || depth < 0) {
+            throw new Main.UsageException("-r must be >= 1, -p, -n and -d >= 0");
+        }
         Session.Options opts = session.toOptions();
-        int nCtx = Math.max(nPrompt, nGen) + 1;
+        int nCtx = depth + Math.max(nPrompt, nGen) + 1;
         List<Result> results = new ArrayList<>();
         try (Model m = Model.load(model); Session s = m.newSession(opts.withContextSize(Math.max(opts.contextSize(), nCtx)))) {
             int vocab = m.hparams().vocabSize();
             SplittableRandom rng = new SplittableRandom(1234);
-            if (nPrompt > 0) results.add(run(s, "pp" + nPrompt, nPrompt, 0, () -> s.eval(randomTokens(rng, vocab, nPrompt))));
+            String at = depth > 0 ? " @ d" + depth : "";
+            if (depth > 0) {
+                // The context is filled once; each run then truncates back to it (the cached rows stay valid).
+                for (int done = 0; done < depth; done += opts.batchSize()) {
+                    s.eval(randomTokens(rng, vocab, Math.min(opts.batchSize(), depth - done)));
+                }
+            }
+            if (nPrompt > 0) {
+                results.add(run(s, "pp" + nPrompt + at, nPrompt, 0, () -> s.eval(randomTokens(rng, vocab, nPrompt))));
+            }
             if (nGen > 0) {
-                results.add(run(s, "tg" + nGen, 0, nGen, () -> {
+                results.add(run(s, "tg" + nGen + at, 0, nGen, () -> {
                     for (int i = 0; i < nGen; i++) s.eval(rng.nextInt(vocab));
                 }));
             }
@@ -99,11 +114,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private Result run(Session s, String name, int np, int ng, Runnable body) {
-        s.reset();
+        s.setPosition(depth);
         body.run(); // warm-up, as llama-bench does
         long[] samples = new long[reps];
         for (int r = 0; r < reps; r++) {
-            s.reset();
+            s.setPosition(depth);
             long t0 = System.nanoTime();
             body.run();
             samples[r] = System.nanoTime() - t0;
@@ -141,12 +156,13 @@ final class BenchCommand implements Callable<Integer> {
             objects.add(String.format(Locale.ROOT, "  {\n    \"build_commit\": \"mla4j-%s\",\n    \"backends\": \"CPU\",\n"
                     + "    \"model_filename\": \"%s\",\n    \"model_type\": \"%s\",\n    \"model_size\": %d,\n"
                     + "    \"model_n_params\": %d,\n    \"n_batch\": %d,\n    \"n_threads\": %d,\n    \"type_k\": \"%s\",\n"
-                    + "    \"type_v\": \"%s\",\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n    \"test_time\": \"%s\",\n"
+                    + "    \"type_v\": \"%s\",\n    \"n_prompt\": %d,\n    \"n_gen\": %d,\n    \"n_depth\": %d,\n"
+                    + "    \"test_time\": \"%s\",\n"
                     + "    \"avg_ns\": %d,\n    \"stddev_ns\": %d,\n    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n"
                     + "    \"samples_ns\": [ %s ],\n    \"samples_ts\": [ %s ]\n  }",
                     NativeLibrary.apiVersion(), jsonEscape(model.toString()), modelType, stats.tensorBytes(),
                     stats.parameters(), opts.batchSize(), threads, opts.kvType().name().toLowerCase(Locale.ROOT),
-                    opts.kvType().name().toLowerCase(Locale.ROOT), r.nPrompt(), r.nGen(), testTime,
+                    opts.kvType().name().toLowerCase(Locale.ROOT), r.nPrompt(), r.nGen(), depth, testTime,
                     (long) Result.mean(ns), (long) Result.stddev(ns), Result.mean(ts), Result.stddev(ts),
                     java.util.Arrays.stream(r.samplesNs()).mapToObj(Long::toString).collect(Collectors.joining(", ")),
                     java.util.Arrays.stream(ts).mapToObj(v -> String.format(Locale.ROOT, "%.6f", v))

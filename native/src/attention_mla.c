@@ -97,7 +97,7 @@ mla4j_status mla_context_init(mla4j_context *c) {
     ALLOC(scores, scores_n * sizeof(float), "attention scores");
     ALLOC(o_lat, T * H * C * sizeof(float), "latent attention output");
     ALLOC(partial, nth * T * H * C * sizeof(float), "split-K accumulators");
-    ALLOC(row_f32, nth * W * sizeof(float), "dequantized cache rows");
+    ALLOC(row_f32, nth * MLA_ROW_TILE * W * sizeof(float), "dequantized cache rows");
     ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
 #undef ALLOC
     if (st != MLA4J_OK) return st;
@@ -208,21 +208,39 @@ static void softmax_task(void *arg, int ith, int nth) {
     }
 }
 
-/* Split-K: each thread reads its share of the cache rows once and accumulates every head's weighted latent. */
+/* Reference of the weighted sum: acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C). */
+static void weighted_sum_ref(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride, int64_t n_q,
+                             float *acc, int64_t C) {
+    for (int64_t s = 0; s < n_s; s++) {
+        for (int64_t i = 0; i < n_q; i++) {
+            const float w = p[i * p_stride + s];
+            if (w == 0.0f) continue;
+            for (int64_t k = 0; k < C; k++) acc[i * C + k] += w * rows[s * ld + k];
+        }
+    }
+}
+
+/* Split-K: each thread dequantizes its share of the cache rows once, a tile at a time, and accumulates every
+ * (token, head) row's weighted latent into its own accumulators (merged afterwards). */
 static void weighted_sum_task(void *arg, int ith, int nth) {
     const mla_task *a = arg;
     mla4j_context *c = a->c;
-    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H;
+    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H, W = c->mla.width;
     const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
     float *acc = c->mla.partial + (size_t)ith * MLA_TOKEN_CHUNK * (size_t)(H * C);
-    float *row = c->mla.row_f32 + (size_t)ith * (size_t)c->mla.width;
+    float *tile = c->mla.row_f32 + (size_t)ith * MLA_ROW_TILE * (size_t)W;
     memset(acc, 0, (size_t)(n_rows * C) * sizeof(float));
     const int64_t s0 = a->n_keys * ith / nth, s1 = a->n_keys * (ith + 1) / nth;
-    for (int64_t s = s0; s < s1; s++) {
-        kern_dequantize_row(c->params.kv_type, cache + (size_t)s * c->mla.row_bytes, row, c->mla.width);
-        for (int64_t i = 0; i < n_rows; i++) {
-            const float p = c->mla.scores[i * a->n_keys + s];
-            if (p != 0.0f) kern_axpy_f32(c->simd, p, row, acc + i * C, C);
+    for (int64_t t0 = s0; t0 < s1; t0 += MLA_ROW_TILE) {
+        const int64_t n = s1 - t0 < MLA_ROW_TILE ? s1 - t0 : MLA_ROW_TILE;
+        for (int64_t s = 0; s < n; s++) {
+            kern_dequantize_row(c->params.kv_type, cache + (size_t)(t0 + s) * c->mla.row_bytes, tile + s * W, W);
+        }
+        const float *p = c->mla.scores + t0;
+        if (c->simd >= MLA4J_SIMD_AVX512) {
+            mla_weighted_sum_avx512(tile, n, W, p, a->n_keys, n_rows, acc, C);
+        } else {
+            weighted_sum_ref(tile, n, W, p, a->n_keys, n_rows, acc, C);
         }
     }
 }

@@ -9,7 +9,9 @@
 #include <stdatomic.h>
 
 /* Tokens whose attention is computed together in MLA models (bounds the score and accumulator buffers). */
-#define MLA_TOKEN_CHUNK 16
+#define MLA_TOKEN_CHUNK 4
+/* Cache rows dequantized together by the weighted sum (reused by every head). */
+#define MLA_ROW_TILE 16
 
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
@@ -22,7 +24,7 @@ typedef struct mla_state {
     float *scores;     /* MLA_TOKEN_CHUNK x H x n_ctx */
     float *o_lat;      /* MLA_TOKEN_CHUNK x H x C */
     float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
-    float *row_f32;    /* n_threads x width: a dequantized cache row */
+    float *row_f32;    /* n_threads x MLA_ROW_TILE x width: dequantized cache rows */
     uint8_t *head_act; /* n_threads x head_act_stride: converted activations of the per-head products */
     size_t head_act_stride;
 } mla_state;
@@ -57,6 +59,9 @@ mla4j_status mla_context_init(mla4j_context *c);
 void mla_context_free(mla4j_context *c);
 /* Attention of layer il for n_tok tokens at positions pos0..: reads c->xn, caches the new rows, writes c->att. */
 void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* attention_mla_avx512.c: acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C). */
+void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride,
+                             int64_t n_q, float *acc, int64_t C);
 /* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
 void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
 

@@ -28,7 +28,7 @@ class MlaReferenceTest {
     @TempDir
     Path tmp;
 
-    static final int TOKENS = 20; // crosses the native 16-token attention chunk
+    static final int TOKENS = 20; // crosses the native 4-token attention chunks and the 7-token batches
 
     static MlaSynthSpec ds(String name, int e, int h, int c, int q, int r, int n, int dv, boolean legacy) {
         return new MlaSynthSpec("deepseek2", name, e, 2, h, 1, 2 * e, 300, 64, c, q, r, n, dv, legacy, true, false,

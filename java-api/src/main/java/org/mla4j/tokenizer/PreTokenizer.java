@@ -81,6 +81,36 @@ final class PreTokenizer {
             Map.entry("command-r", F_STARCODER), Map.entry("codeshell", F_STARCODER),
             Map.entry("exaone", F_STARCODER), Map.entry("minerva-7b", F_STARCODER), Map.entry("mellum2", F_STARCODER));
 
+    /**
+     * Hugging Face pre-tokenizers by family: the Split regexes of tokenizer.json in order (Digits with
+     * individual_digits counts as \p{N}), and whether its ByteLevel step applies the GPT-2 regex (use_regex).
+     * llama.cpp's converter tells families apart by hashing the tokenizer's output on a probe text; the
+     * definitions that produce that output are compared here instead, as no HF tokenizer runs in Java.
+     */
+    private record HfDefinition(List<String> splits, boolean byteLevelRegex) {}
+
+    private static final String LLAMA3_HF = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    private static final String QWEN2_HF = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    private static final Map<HfDefinition, String> HF_FAMILIES = Map.of(
+            new HfDefinition(List.of(), true), "gpt-2",
+            new HfDefinition(List.of("\\p{N}"), true), "starcoder",
+            new HfDefinition(List.of(LLAMA3_HF), false), "llama-bpe",
+            new HfDefinition(List.of(QWEN2_HF), false), "qwen2",
+            new HfDefinition(DEEPSEEK_LLM, false), "deepseek-llm",
+            new HfDefinition(DEEPSEEK_CODER, false), "deepseek-coder");
+
+    /**
+     * The {@code tokenizer.ggml.pre} name for a Hugging Face pre-tokenizer definition, if it is a known one.
+     *
+     * @param splits the regexes of its Split steps, in order (Digits with individual_digits as \p{N})
+     * @param byteLevelRegex whether its ByteLevel step has use_regex (GPT-2's regex) on
+     */
+    static java.util.Optional<String> identify(List<String> splits, boolean byteLevelRegex) {
+        return java.util.Optional.ofNullable(HF_FAMILIES.get(new HfDefinition(List.copyOf(splits), byteLevelRegex)));
+    }
+
     private final String name;
     private final Pattern[] patterns;
     private final boolean ignoreMerges;

@@ -29,6 +29,16 @@ public final class BpeTokenizer implements Tokenizer {
     private final SpecialTokens special;
     private final PreTokenizer preTokenizer;
     private final Map<String, Integer> ranks;
+    /**
+     * The same merges by token ids: (left id, right id) -> rank, and each rank's merged token id. Only usable when
+     * every merge joins two tokens into a token ({@link #idMerges}), as in every real byte-level vocabulary; the
+     * string path above is the general one and gives the same result.
+     */
+    private final LongIntMap pairRanks;
+    private final int[] mergedIds;
+    private final boolean idMerges;
+    /** Token of each byte's single character, or -1. */
+    private final int[] byteIds = new int[256];
     private final byte[][] pieces;
     private final boolean[] hidden;
     private final Map<String, int[]> wordCache = new ConcurrentHashMap<>();
@@ -38,6 +48,29 @@ public final class BpeTokenizer implements Tokenizer {
         this.preTokenizer = PreTokenizer.forName(vocabulary.pre());
         this.special = new SpecialTokens(vocabulary);
         this.ranks = ranks(vocabulary.merges());
+        List<String> merges = vocabulary.merges();
+        this.pairRanks = new LongIntMap(merges.size());
+        this.mergedIds = new int[merges.size()];
+        boolean closed = true;
+        for (int i = 0; i < merges.size() && closed; i++) {
+            String merge = merges.get(i);
+            int space = merge.indexOf(' ', 1);
+            if (space < 0) {
+                continue;
+            }
+            int left = vocabulary.idOrMinusOne(merge.substring(0, space));
+            int right = vocabulary.idOrMinusOne(merge.substring(space + 1));
+            int merged = vocabulary.idOrMinusOne(merge.substring(0, space) + merge.substring(space + 1));
+            closed = left >= 0 && right >= 0 && merged >= 0;
+            if (closed) {
+                mergedIds[i] = merged;
+                pairRanks.putIfAbsent(pairKey(left, right), i);
+            }
+        }
+        this.idMerges = closed;
+        for (int b = 0; b < 256; b++) {
+            byteIds[b] = vocabulary.idOrMinusOne(String.valueOf(ByteLevel.charOf(b)));
+        }
         int n = vocabulary.size();
         pieces = new byte[n][];
         hidden = new boolean[n];
@@ -112,7 +145,10 @@ public final class BpeTokenizer implements Tokenizer {
     private int[] word(String word) {
         int[] ids = wordCache.get(word);
         if (ids == null) {
-            ids = encodeWord(ByteLevel.encode(word));
+            ids = idMerges && !preTokenizer.ignoreMerges() ? mergeIds(word) : null;
+            if (ids == null) {
+                ids = encodeWord(ByteLevel.encode(word));
+            }
             if (wordCache.size() < CACHE_LIMIT) {
                 wordCache.put(word, ids);
             }
@@ -175,6 +211,69 @@ public final class BpeTokenizer implements Tokenizer {
         for (int i = 0; i != -1; i = next[i]) {
             emitSymbol(word.substring(i, i + length[i]), out);
         }
+    }
+
+    /**
+     * {@link #merge} on token ids: symbols start as the tokens of the word's UTF-8 bytes and a merge replaces the
+     * left one by the merged token. Returns null when a byte has no token (the string path handles that).
+     */
+    private int[] mergeIds(String word) {
+        byte[] bytes = word.getBytes(StandardCharsets.UTF_8);
+        int n = bytes.length;
+        int[] symbol = new int[n]; // token id, -1 once merged into the symbol on its left
+        int[] prev = new int[n];
+        int[] next = new int[n];
+        for (int i = 0; i < n; i++) {
+            symbol[i] = byteIds[bytes[i] & 0xFF];
+            if (symbol[i] < 0) {
+                return null;
+            }
+            prev[i] = i - 1;
+            next[i] = i + 1 < n ? i + 1 : -1;
+        }
+        LongHeap queue = new LongHeap(n);
+        for (int i = 1; i < n; i++) {
+            offerIds(symbol, i - 1, i, queue);
+        }
+        int count = n;
+        while (!queue.isEmpty()) {
+            long entry = queue.poll();
+            int rank = (int) (entry >>> 32);
+            int left = (int) entry;
+            int right = next[left];
+            if (symbol[left] < 0 || right < 0 || pairRanks.get(pairKey(symbol[left], symbol[right])) != rank) {
+                continue;
+            }
+            symbol[left] = mergedIds[rank];
+            symbol[right] = -1;
+            count--;
+            next[left] = next[right];
+            if (next[right] >= 0) {
+                prev[next[right]] = left;
+            }
+            if (prev[left] >= 0) {
+                offerIds(symbol, prev[left], left, queue);
+            }
+            if (next[left] >= 0) {
+                offerIds(symbol, left, next[left], queue);
+            }
+        }
+        int[] ids = new int[count];
+        for (int i = 0, k = 0; i != -1; i = next[i]) {
+            ids[k++] = symbol[i];
+        }
+        return ids;
+    }
+
+    private void offerIds(int[] symbol, int left, int right, LongHeap queue) {
+        int rank = pairRanks.get(pairKey(symbol[left], symbol[right]));
+        if (rank >= 0) {
+            queue.add(((long) rank << 32) | left);
+        }
+    }
+
+    private static long pairKey(int left, int right) {
+        return ((long) left << 32) | (right & 0xFFFFFFFFL);
     }
 
     private void offer(String word, int left, int right, int[] length, LongHeap queue) {

@@ -145,9 +145,11 @@ public final class BpeTokenizer implements Tokenizer {
     private int[] word(String word) {
         int[] ids = wordCache.get(word);
         if (ids == null) {
-            ids = idMerges && !preTokenizer.ignoreMerges() ? mergeIds(word) : null;
+            String encoded = preTokenizer.ignoreMerges() ? ByteLevel.encode(word) : null;
+            int whole = encoded != null ? vocabulary.idOrMinusOne(encoded) : -1;
+            ids = whole >= 0 ? new int[] {whole} : idMerges ? mergeIds(word) : null;
             if (ids == null) {
-                ids = encodeWord(ByteLevel.encode(word));
+                ids = encodeWord(encoded != null ? encoded : ByteLevel.encode(word));
             }
             if (wordCache.size() < CACHE_LIMIT) {
                 wordCache.put(word, ids);

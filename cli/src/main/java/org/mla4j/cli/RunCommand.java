@@ -3,12 +3,16 @@ package org.mla4j.cli;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.mla4j.Generation;
 import org.mla4j.Model;
 import org.mla4j.Session;
+import org.mla4j.chat.ChatFormat;
+import org.mla4j.chat.ChatMessage;
+import org.mla4j.chat.ChatTemplate;
 import org.mla4j.sampling.SamplerConfig;
 
 import picocli.CommandLine.Command;
@@ -27,32 +31,18 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-n", "--n-predict"}, defaultValue = "128", description = "Tokens to generate.")
     int maxTokens;
 
-    @Option(names = "--temp", defaultValue = "0.8", description = "Temperature; 0 = greedy.")
-    float temperature;
-
-    @Option(names = "--top-k", defaultValue = "40", description = "Top-k sampling (0 = off).")
-    int topK;
-
-    @Option(names = "--top-p", defaultValue = "0.95", description = "Top-p (nucleus) sampling (1 = off).")
-    float topP;
-
-    @Option(names = "--min-p", defaultValue = "0.05", description = "Min-p sampling (0 = off).")
-    float minP;
-
-    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "Repetition penalty (1 = off).")
-    float repeatPenalty;
-
-    @Option(names = "--repeat-last-n", defaultValue = "64", description = "Tokens the repetition penalty looks back.")
-    int repeatLastN;
-
-    @Option(names = {"-s", "--seed"}, defaultValue = "-1", description = "Random seed (-1 = random).")
-    long seed;
-
     @Option(names = "--no-bos", description = "Do not add the BOS token in front of the prompt.")
     boolean noBos;
 
     @Option(names = "--no-display-prompt", description = "Do not print the prompt before the generated text.")
     boolean noDisplayPrompt;
+
+    @Option(names = "--chat", description = "Send the prompt as one user message through the model's chat template "
+            + "(models without one get the prompt as plain text, said on stderr).")
+    boolean chat;
+
+    @Mixin
+    ChatCommand.SamplingOptions sampling;
 
     @Mixin
     SessionOptionsMixin session;
@@ -60,13 +50,28 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (maxTokens < 0) throw new Main.UsageException("-n must be >= 0");
-        long actualSeed = seed == -1 ? System.nanoTime() : seed;
-        SamplerConfig sampler = new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, actualSeed);
+        SamplerConfig sampler = sampling.toConfig();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (Model m = Model.load(model); Session s = m.newSession(session.toOptions())) {
-            Generation g = new Generation(s, m.tokenizer(), prompt,
-                    new Generation.Options(maxTokens, !noBos, false, true, sampler));
-            if (!noDisplayPrompt) out.print(prompt);
+            String text = prompt;
+            boolean addSpecial = !noBos;
+            boolean parseSpecial = false;
+            boolean templated = false; // a templated prompt is not shown: only the reply is
+            if (chat) {
+                ChatFormat format = ChatFormat.of(ChatTemplate.fromMetadata(m.gguf()), m.tokenizer());
+                if (!format.hasTemplate()) {
+                    System.err.println("mla4j: " + model.getFileName() + " has no chat template; the prompt is used as "
+                            + "plain text");
+                }
+                ChatFormat.Prompt p = format.prompt(List.of(ChatMessage.user(prompt)), true);
+                text = p.text();
+                addSpecial = !noBos && p.addSpecial();
+                parseSpecial = p.parseSpecial();
+                templated = format.hasTemplate();
+            }
+            Generation g = new Generation(s, m.tokenizer(), text,
+                    new Generation.Options(maxTokens, addSpecial, parseSpecial, true, sampler));
+            if (!noDisplayPrompt && !templated) out.print(prompt);
             out.flush();
             Generation.Stats stats = g.run(token -> {
                 out.print(token.text());

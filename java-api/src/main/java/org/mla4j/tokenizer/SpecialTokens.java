@@ -34,6 +34,26 @@ final class SpecialTokens {
             "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
             "<\uFF5Cend\u2581of\u2581sentence\uFF5C>", "[e~[");
 
+    /**
+     * Texts llama.cpp recognises as fill-in-the-middle tokens and forces to control type (so that they are only
+     * matched in text with parse_special); pad, repo and file-separator FIM tokens also end generation.
+     * llama.cpp does this when the metadata has no fim_*_token_id (mla4j reads none) and for the first match
+     * of each kind; real vocabularies have at most one.
+     */
+    private static final Set<String> FIM_TEXTS = Set.of(
+            "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\uFF5Cfim\u2581begin\uFF5C>", "<PRE>", "\u2581<PRE>",
+            "<|code_prefix|>", "<|prefix|>",
+            "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\uFF5Cfim\u2581hole\uFF5C>", "<SUF>", "\u2581<SUF>",
+            "<|code_suffix|>", "<|suffix|>",
+            "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\uFF5Cfim\u2581end\uFF5C>", "<MID>", "\u2581<MID>",
+            "<|code_middle|>", "<|middle|>");
+    private static final Set<String> FIM_EOG_TEXTS = Set.of(
+            "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]",
+            "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
+            "<|file_sep|>");
+    /** gpt-oss's channel tokens, which llama.cpp always renders (user-defined type whatever the metadata says). */
+    private static final Set<String> ALWAYS_RENDERED_TEXTS = Set.of("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>");
+
     /** A piece of the input: either the special token {@code token}, or text [start, end) when token is -1. */
     record Fragment(int token, int start, int end) {
         boolean isToken() {
@@ -54,9 +74,14 @@ final class SpecialTokens {
         endOfGeneration = new boolean[n];
         for (int id = 0; id < n; id++) {
             attributes[id] = attributeOfType(vocabulary.type(id));
-            if (EOG_TEXTS.contains(vocabulary.token(id))) {
+            String text = vocabulary.token(id);
+            if (EOG_TEXTS.contains(text) || FIM_EOG_TEXTS.contains(text)) {
                 endOfGeneration[id] = true;
                 attributes[id] |= CONTROL;
+            } else if (FIM_TEXTS.contains(text)) {
+                attributes[id] |= CONTROL;
+            } else if (ALWAYS_RENDERED_TEXTS.contains(text)) {
+                attributes[id] = USER_DEFINED;
             }
         }
         for (int id : new int[] {vocabulary.eos(), vocabulary.eot(), vocabulary.eom()}) {
@@ -186,6 +211,31 @@ final class SpecialTokens {
         }
         if (start < end) {
             out.add(new Fragment(-1, start, end));
+        }
+    }
+
+    /** Rejects text that has no UTF-8 form: an unpaired UTF-16 surrogate. */
+    static void requireWellFormed(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new IllegalArgumentException(
+                        "text has an unpaired UTF-16 surrogate at index " + i + "; it cannot be encoded as UTF-8");
+            }
+        }
+    }
+
+    /** The byte a byte token "&lt;0xXX&gt;" stands for. */
+    static byte byteTokenValue(int id, String text) {
+        if (text.length() != 6 || !text.startsWith("<0x") || text.charAt(5) != '>') {
+            throw new IllegalArgumentException("byte token " + id + " is '" + text + "', expected the form <0xXX>");
+        }
+        try {
+            return (byte) Integer.parseInt(text, 3, 5, 16);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("byte token " + id + " is '" + text + "', expected the form <0xXX>", e);
         }
     }
 

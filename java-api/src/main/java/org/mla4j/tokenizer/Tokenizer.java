@@ -55,8 +55,9 @@ public interface Tokenizer {
     static Tokenizer forVocabulary(Vocabulary vocabulary) {
         return switch (vocabulary.model()) {
             case Vocabulary.MODEL_SPM -> new SentencePieceTokenizer(vocabulary);
-            default -> throw new IllegalArgumentException(
-                    "unsupported tokenizer model '" + vocabulary.model() + "' (supported: '" + Vocabulary.MODEL_SPM + "')");
+            case Vocabulary.MODEL_BPE -> new BpeTokenizer(vocabulary);
+            default -> throw new IllegalArgumentException("unsupported tokenizer model '" + vocabulary.model()
+                    + "' (supported: '" + Vocabulary.MODEL_SPM + "', '" + Vocabulary.MODEL_BPE + "')");
         };
     }
 

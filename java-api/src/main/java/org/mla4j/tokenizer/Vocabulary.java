@@ -15,6 +15,8 @@ import java.util.OptionalInt;
 public final class Vocabulary {
     /** {@code tokenizer.ggml.model} of SentencePiece vocabularies. */
     public static final String MODEL_SPM = "llama";
+    /** {@code tokenizer.ggml.model} of byte-level BPE vocabularies (GPT-2 style). */
+    public static final String MODEL_BPE = "gpt2";
 
     // tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
     public static final int TYPE_UNDEFINED = 0;
@@ -29,6 +31,8 @@ public final class Vocabulary {
 
     private final String model;
     private final String name;
+    private final String pre;
+    private final List<String> merges;
     private final List<String> tokens;
     private final float[] scores;
     private final int[] types;
@@ -57,8 +61,22 @@ public final class Vocabulary {
      */
     public Vocabulary(String model, String name, List<String> tokens, float[] scores, int[] types,
             int bos, int eos, int unk, int eot, int eom, boolean addBos, boolean addEos, boolean addSpacePrefix) {
+        this(model, name, "", List.of(), tokens, scores, types, bos, eos, unk, eot, eom, addBos, addEos, addSpacePrefix);
+    }
+
+    /**
+     * A vocabulary with BPE data as well.
+     *
+     * @param pre pre-tokenizer name ({@code tokenizer.ggml.pre}, "" when absent)
+     * @param merges BPE merges ({@code tokenizer.ggml.merges}), each "left right"; empty for SentencePiece
+     */
+    public Vocabulary(String model, String name, String pre, List<String> merges, List<String> tokens, float[] scores,
+            int[] types, int bos, int eos, int unk, int eot, int eom, boolean addBos, boolean addEos,
+            boolean addSpacePrefix) {
         this.model = Objects.requireNonNull(model, "model");
         this.name = Objects.requireNonNull(name, "name");
+        this.pre = Objects.requireNonNull(pre, "pre");
+        this.merges = List.copyOf(Objects.requireNonNull(merges, "merges"));
         this.tokens = List.copyOf(Objects.requireNonNull(tokens, "tokens"));
         int n = this.tokens.size();
         if (n == 0) {
@@ -111,8 +129,10 @@ public final class Vocabulary {
     /**
      * Reads a vocabulary from {@code tokenizer.ggml.*} metadata with llama.cpp's rules: scores default to 0, types
      * to normal, empty token texts become "[EMPTY_i]", and special ids / flags default per tokenizer model
-     * (SentencePiece: BOS 1, EOS 2, UNK 0, add_bos true, add_space_prefix true). A special id in the metadata
-     * that is outside the vocabulary (e.g. 0xFFFFFFFF) is ignored, keeping the default.
+     * (SentencePiece: BOS 1, EOS 2, UNK 0, add_bos true, add_space_prefix true; BPE: BOS 11, EOS 11, no UNK,
+     * add_bos true only for the pre-tokenizers that ask for it, e.g. llama3). A special id in the metadata
+     * that is outside the vocabulary (e.g. 0xFFFFFFFF) is ignored, keeping the default. BPE vocabularies need
+     * {@code tokenizer.ggml.merges}.
      *
      * @throws IllegalArgumentException when required keys are missing or arrays are too short
      */
@@ -137,17 +157,27 @@ public final class Vocabulary {
                 });
 
         boolean spm = model.equals(MODEL_SPM);
-        int bos = specialId(metadata, "bos_token_id", spm ? 1 : -1, n);
-        int eos = specialId(metadata, "eos_token_id", spm ? 2 : -1, n);
+        boolean bpe = model.equals(MODEL_BPE);
+        String pre = metadata.getString(KEY_PREFIX + "pre").orElse("");
+        List<String> merges = List.of();
+        boolean addBosDefault = spm;
+        if (bpe) {
+            merges = metadata.getStringArray(KEY_PREFIX + "merges").orElseThrow(() -> new IllegalArgumentException(
+                    "missing metadata key " + KEY_PREFIX + "merges (string array), required for gpt2 (BPE) vocabularies"));
+            addBosDefault = PreTokenizer.forName(pre).addBos(); // also rejects an unknown pre-tokenizer name
+        }
+        // llama.cpp's defaults: SPM <s>=1, </s>=2, <unk>=0; BPE 11 for both BOS and EOS (GPT-2 era converters).
+        int bos = specialId(metadata, "bos_token_id", spm ? 1 : bpe ? 11 : -1, n);
+        int eos = specialId(metadata, "eos_token_id", spm ? 2 : bpe ? 11 : -1, n);
         int unk = specialId(metadata, "unknown_token_id", spm ? 0 : -1, n);
         int eot = specialId(metadata, "eot_token_id", -1, n);
         int eom = specialId(metadata, "eom_token_id", -1, n);
-        boolean addBos = metadata.getBoolean(KEY_PREFIX + "add_bos_token").orElse(spm);
+        boolean addBos = metadata.getBoolean(KEY_PREFIX + "add_bos_token").orElse(addBosDefault);
         boolean addEos = metadata.getBoolean(KEY_PREFIX + "add_eos_token").orElse(false);
         boolean addSpacePrefix = metadata.getBoolean(KEY_PREFIX + "add_space_prefix").orElse(spm);
         String name = metadata.getString("general.name").orElse("");
-        return new Vocabulary(model, name, tokens, scores, types, bos, eos, unk, eot, eom, addBos, addEos,
-                addSpacePrefix);
+        return new Vocabulary(model, name, pre, merges, tokens, scores, types, bos, eos, unk, eot, eom, addBos,
+                addEos, addSpacePrefix);
     }
 
     private static int specialId(MetadataSource metadata, String key, int defaultId, int n) {
@@ -175,6 +205,16 @@ public final class Vocabulary {
 
     public String model() {
         return model;
+    }
+
+    /** The pre-tokenizer name ({@code tokenizer.ggml.pre}), "" when absent. */
+    public String pre() {
+        return pre;
+    }
+
+    /** BPE merges in rank order, each "left right"; empty for SentencePiece. */
+    public List<String> merges() {
+        return merges;
     }
 
     /** The model's {@code general.name}, "" when absent. */
@@ -261,7 +301,7 @@ public final class Vocabulary {
 
     @Override
     public String toString() {
-        return "Vocabulary[model=" + model + ", name=" + name + ", size=" + size() + ", bos=" + bos + ", eos=" + eos
+        return "Vocabulary[model=" + model + (pre.isEmpty() ? "" : ", pre=" + pre) + ", name=" + name + ", size=" + size() + ", bos=" + bos + ", eos=" + eos
                 + ", unk=" + unk + ", addBos=" + addBos + ", addEos=" + addEos + ", addSpacePrefix=" + addSpacePrefix + "]";
     }
 }

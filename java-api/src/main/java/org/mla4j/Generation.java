@@ -69,6 +69,7 @@ public final class Generation implements Iterator<Generation.Token> {
     private final Sampler sampler;
     private final Options options;
     private final int[] prompt;
+    private final int cachedPrefix;
     private final Tokenizer.StreamDecoder decoder;
     private final List<Integer> generated = new ArrayList<>();
     private volatile boolean cancelled;
@@ -80,13 +81,27 @@ public final class Generation implements Iterator<Generation.Token> {
     private long generationNanos;
 
     public Generation(Session session, Tokenizer tokenizer, String prompt, Options options) {
+        this(session, tokenizer, tokenizer.encode(prompt, options.addSpecial(), options.parseSpecial()), 0, options);
+    }
+
+    /**
+     * Generation after a prompt given as token ids, of which the first {@code cachedPrefix} are already in the
+     * session's KV cache (its position must be {@code cachedPrefix}); the rest are evaluated as the prompt. All of
+     * them count for the repetition penalty. A chat keeps its conversation in the cache this way.
+     */
+    public Generation(Session session, Tokenizer tokenizer, int[] promptTokens, int cachedPrefix, Options options) {
         this.session = session;
         this.tokenizer = tokenizer;
         this.options = options;
         this.sampler = new Sampler(options.sampler());
-        this.prompt = tokenizer.encode(prompt, options.addSpecial(), options.parseSpecial());
+        this.prompt = promptTokens.clone();
+        this.cachedPrefix = cachedPrefix;
         this.decoder = tokenizer.newStreamDecoder();
-        if (this.prompt.length == 0) throw new IllegalArgumentException("the prompt is empty (no tokens)");
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty (no tokens)");
+        if (cachedPrefix < 0 || cachedPrefix >= prompt.length) {
+            throw new IllegalArgumentException("cachedPrefix " + cachedPrefix + " must leave at least one of the "
+                    + prompt.length + " prompt tokens to evaluate");
+        }
     }
 
     /** The prompt's token ids, as evaluated. */
@@ -132,7 +147,7 @@ public final class Generation implements Iterator<Generation.Token> {
 
     /** Statistics; complete once {@link #hasNext()} has returned false. */
     public Stats stats() {
-        return new Stats(prompt.length, promptNanos, generated.size(), generationNanos,
+        return new Stats(prompt.length - cachedPrefix, promptNanos, generated.size(), generationNanos,
                 stopReason == null ? StopReason.MAX_TOKENS : stopReason);
     }
 
@@ -147,8 +162,14 @@ public final class Generation implements Iterator<Generation.Token> {
                 started = true;
                 for (int id : prompt) sampler.accept(id);
                 long t0 = System.nanoTime();
-                if (prompt.length > session.contextSize() - session.position()) return stop(StopReason.CONTEXT_FULL);
-                session.eval(prompt);
+                int[] fresh = java.util.Arrays.copyOfRange(prompt, cachedPrefix, prompt.length);
+                if (session.position() != cachedPrefix) {
+                    throw new IllegalStateException("the session holds " + session.position() + " tokens, not the "
+                            + cachedPrefix + " cached prompt tokens");
+                }
+                if (fresh.length > session.contextSize() - session.position()) return stop(StopReason.CONTEXT_FULL);
+                session.withdrawCancel(); // a request left over from an earlier, finished generation
+                session.eval(fresh);
                 promptNanos = System.nanoTime() - t0;
                 generationStart = System.nanoTime();
             } else {

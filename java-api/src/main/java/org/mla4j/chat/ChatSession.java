@@ -5,10 +5,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
+import org.mla4j.Generation;
 import org.mla4j.Generation.StopReason;
-import org.mla4j.Mla4jException;
 import org.mla4j.Session;
-import org.mla4j.sampling.Sampler;
 import org.mla4j.sampling.SamplerConfig;
 import org.mla4j.tokenizer.Tokenizer;
 
@@ -31,6 +30,7 @@ public final class ChatSession {
     /** The token ids in the KV cache, in order. */
     private int[] cached = new int[0];
     private volatile boolean cancelled;
+    private volatile Generation current;
 
     /**
      * @param maxTokens tokens to generate at most per reply
@@ -70,7 +70,8 @@ public final class ChatSession {
     /** Stops the reply being generated soon; safe from any thread. */
     public void cancel() {
         cancelled = true;
-        session.cancel();
+        Generation g = current;
+        if (g != null) g.cancel();
     }
 
     /**
@@ -97,78 +98,26 @@ public final class ChatSession {
         // Keep the common prefix, but evaluate at least one token: its logits give the first reply token.
         int keep = Math.min(commonPrefix(cached, prompt), prompt.length - 1);
         session.setPosition(keep);
-        cached = Arrays.copyOf(prompt, keep);
-        Sampler sampler = new Sampler(samplerConfig);
-        for (int id : prompt) {
-            sampler.accept(id);
-        }
-        Tokenizer.StreamDecoder decoder = tokenizer.newStreamDecoder();
+        Generation g = new Generation(session, tokenizer, prompt, keep,
+                new Generation.Options(maxTokens, false, false, true, samplerConfig));
+        current = g;
+        if (cancelled) g.cancel();
         StringBuilder reply = new StringBuilder();
-        StopReason stop = StopReason.MAX_TOKENS;
-        int generated = 0;
-        try {
-            evalPrompt(Arrays.copyOfRange(prompt, keep, prompt.length));
-            while (true) {
-                if (cancelled) {
-                    stop = StopReason.CANCELLED;
-                    break;
-                }
-                if (generated >= maxTokens) {
-                    break;
-                }
-                int id = sampler.sample(session.logits());
-                sampler.accept(id);
-                if (tokenizer.isEndOfGeneration(id)) {
-                    stop = StopReason.END_OF_GENERATION;
-                    break;
-                }
-                generated++;
-                String text = decoder.push(id);
-                reply.append(text);
-                onText.accept(text);
-                if (session.position() >= session.contextSize()) {
-                    stop = StopReason.CONTEXT_FULL;
-                    break;
-                }
-                eval(new int[] {id});
-            }
-        } catch (Mla4jException e) {
-            if (!(cancelled && e.statusName().equals("MLA4J_ERR_CANCELLED"))) {
-                throw e;
-            }
-            stop = StopReason.CANCELLED; // the cancelled eval added nothing to the cache
-        }
-        String rest = decoder.flush();
+        Generation.Stats stats = g.run(t -> {
+            reply.append(t.text());
+            onText.accept(t.text());
+            return true;
+        });
+        String rest = g.flush();
         reply.append(rest);
         onText.accept(rest);
+        current = null;
+        // What the cache now holds: the prompt and the generated tokens that were evaluated.
+        int[] all = Arrays.copyOf(prompt, prompt.length + stats.generatedTokens());
+        System.arraycopy(g.generatedTokens(), 0, all, prompt.length, stats.generatedTokens());
+        cached = Arrays.copyOf(all, session.position());
         messages.add(ChatMessage.assistant(reply.toString()));
-        return new Reply(reply.toString(), stop, prompt.length - keep, generated);
-    }
-
-    /**
-     * Evaluates the new prompt tokens. A cancel request made after the last eval of the previous turn (Ctrl-C
-     * while a token was being sampled) is still pending and cancels the next eval; that eval adds nothing to
-     * the cache, so it is simply run again.
-     */
-    private void evalPrompt(int[] ids) {
-        try {
-            eval(ids);
-        } catch (Mla4jException e) {
-            if (cancelled || !e.statusName().equals("MLA4J_ERR_CANCELLED")) {
-                throw e;
-            }
-            eval(ids);
-        }
-    }
-
-    private void eval(int[] ids) {
-        if (ids.length == 0) {
-            return;
-        }
-        session.eval(ids);
-        int[] grown = Arrays.copyOf(cached, cached.length + ids.length);
-        System.arraycopy(ids, 0, grown, cached.length, ids.length);
-        cached = grown;
+        return new Reply(reply.toString(), stats.stopReason(), prompt.length - keep, stats.generatedTokens());
     }
 
     private static int commonPrefix(int[] a, int[] b) {

@@ -23,4 +23,8 @@ struct mla4j_model {
     layer_weights *layers;
 };
 
+/* Builds a model on an opened GGUF file, taking ownership of it (freed on failure too). mla4j_model_load is
+ * mla4j_gguf_open + this; the fuzz harnesses use it on in-memory images. */
+mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out);
+
 #endif

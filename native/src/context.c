@@ -123,6 +123,17 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
         mla4j_context_free(c);
         return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "a KV cache of %d positions is too large for this model", p.n_ctx);
     }
+    /* A cache larger than the machine's memory can never be used: refuse it before allocating, with a message
+     * that says what to change, instead of relying on malloc (which overcommit may let succeed). */
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    uint64_t phys = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
+    if (phys > 0 && (uint64_t)k_total + (uint64_t)v_total > phys) {
+        mla4j_context_free(c);
+        return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY,
+                          "a KV cache of %d positions needs %llu bytes, more than this machine's %llu bytes of memory; "
+                          "ask for a smaller context", p.n_ctx, (unsigned long long)k_total + (unsigned long long)v_total,
+                          (unsigned long long)phys);
+    }
     c->k_layer_bytes = k_total / (size_t)hp->n_layer;
     c->v_layer_bytes = v_total / (size_t)hp->n_layer;
     mla4j_status st = MLA4J_OK;

@@ -221,15 +221,16 @@ static mla4j_status load_weights(mla4j_model *m) {
     return hp->is_mla ? mla_load_weights(m) : MLA4J_OK;
 }
 
-MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
-    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
+mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out) {
     mla4j_model *m = calloc(1, sizeof *m);
-    if (m == NULL) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "out of memory loading %s", path);
-    mla4j_status st = mla4j_gguf_open(path, &m->gguf);
-    if (st == MLA4J_OK) {
-        loader l = {.g = m->gguf};
-        st = read_hparams(&l, &m->hp);
+    if (m == NULL) {
+        mla4j_status st = mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "out of memory loading %s", g->name);
+        mla4j_gguf_free(g);
+        return st;
     }
+    m->gguf = g;
+    loader l = {.g = g};
+    mla4j_status st = read_hparams(&l, &m->hp);
     if (st == MLA4J_OK) st = load_weights(m);
     if (st != MLA4J_OK) {
         mla4j_model_free(m);
@@ -238,6 +239,14 @@ MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
     *out = m;
     mla4j_clear_error();
     return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
+    mla4j_gguf *g = NULL;
+    mla4j_status st = mla4j_gguf_open(path, &g);
+    if (st != MLA4J_OK) return st;
+    return mla4j_model_from_gguf(g, out);
 }
 
 MLA4J_API void mla4j_model_free(mla4j_model *m) {

@@ -86,4 +86,8 @@ mla4j_status mla_read_hparams(loader *l, mla4j_hparams *hp);
 mla4j_status mla_load_weights(mla4j_model *m);
 void mla_free_weights(mla4j_model *m);
 
+/* Builds a model on an opened GGUF file, taking ownership of it (freed on failure too). mla4j_model_load is
+ * mla4j_gguf_open + this; the fuzz harnesses use it on in-memory images. */
+mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out);
+
 #endif

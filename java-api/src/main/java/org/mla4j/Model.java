@@ -6,19 +6,23 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.mla4j.bindings.Mla4jNative;
 import org.mla4j.bindings.mla4j_hparams;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.internal.Status;
+import org.mla4j.internal.UseGuard;
 import org.mla4j.tokenizer.Tokenizer;
 import org.mla4j.tokenizer.Vocabulary;
 
 /**
  * A model loaded from a GGUF file (llama, qwen2): weights memory-mapped by the native library, immutable, safe to
- * share between threads, each of which creates its own {@link Session}. Close it after its sessions.
+ * share between threads, each of which creates its own {@link Session}. {@link #close()} closes the sessions still
+ * open on it first (waiting for their calls in progress), so closing a model under a running session is safe.
  */
 public final class Model implements AutoCloseable {
 
@@ -27,12 +31,15 @@ public final class Model implements AutoCloseable {
     private final Hyperparameters hparams;
     private final MlaHyperparameters mla;
     private final GgufFile gguf;
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final UseGuard guard;
+    /** Open sessions, closed by {@link #close()} before the model is freed. */
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private volatile Tokenizer tokenizer;
 
     private Model(Path path, MemorySegment handle) {
         this.path = path;
         this.handle = handle;
+        this.guard = new UseGuard(() -> path + ": the model is closed");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment hp = mla4j_hparams.allocate(a);
             Status.check(Mla4jNative.mla4j_model_get_hparams(handle, hp));
@@ -85,7 +92,7 @@ public final class Model implements AutoCloseable {
 
     /** The model's metadata and tensor table (a view valid while the model is open). */
     public GgufFile gguf() {
-        checkOpen();
+        if (guard.isClosed()) throw new IllegalStateException(path + ": the model is closed");
         return gguf;
     }
 
@@ -108,9 +115,9 @@ public final class Model implements AutoCloseable {
      * models also Q8_0 and Q4_0 (when the latent row is a multiple of 32 values).
      */
     public long kvBytesPerToken(GgmlType kvType) {
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);
-            Status.check(Mla4jNative.mla4j_model_kv_bytes_per_token(live(), kvType.id(), out));
+            Status.check(Mla4jNative.mla4j_model_kv_bytes_per_token(handle, kvType.id(), out));
             return out.get(JAVA_LONG, 0);
         }
     }
@@ -120,30 +127,37 @@ public final class Model implements AutoCloseable {
         return newSession(Session.Options.defaults());
     }
 
+    /** A new session; any number of threads may create sessions on one model at once. */
     public Session newSession(Session.Options options) {
-        return new Session(this, options);
+        // The session is created and registered under the guard, so close() either sees it or refuses it.
+        try (UseGuard.Use u = guard.enter()) {
+            Session s = new Session(this, handle, options);
+            sessions.add(s);
+            return s;
+        }
     }
 
-    MemorySegment live() {
-        checkOpen();
-        return handle;
-    }
-
-    private void checkOpen() {
-        if (closed.get()) throw new IllegalStateException(path + ": the model is closed");
+    /** Called by {@link Session#close()}. */
+    void forget(Session s) {
+        sessions.remove(s);
     }
 
     public boolean isClosed() {
-        return closed.get();
+        return guard.isClosed();
     }
 
-    /** Frees the model. Sessions created from it must be closed first. Closing twice is harmless. */
+    /**
+     * Frees the model: first closes every session still open on it (each waits for its call in progress; later
+     * calls on them throw {@link IllegalStateException}), then its GGUF view, then the native model. Closing twice
+     * is harmless.
+     */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        guard.close(() -> {
+            for (Session s : List.copyOf(sessions)) s.close();
             gguf.close();
             Mla4jNative.mla4j_model_free(handle);
-        }
+        });
     }
 
     @Override

@@ -17,7 +17,8 @@ import org.mla4j.internal.Status;
 /**
  * One conversation with a model: a KV cache, activation buffers and compute threads (mla4j_context). Calls are
  * serialized: a session used from two threads at once runs their calls one after the other, never interleaved.
- * {@link #cancel()} may be called from any thread. Close the session before its model.
+ * {@link #cancel()} may be called from any thread, also while or after the session is closed. Closing the model
+ * closes its open sessions. Any call after close throws {@link IllegalStateException}; closing twice is harmless.
  */
 public final class Session implements AutoCloseable {
 
@@ -71,10 +72,16 @@ public final class Session implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final int vocabSize;
     private final int contextSize;
+    /**
+     * Held by cancel() around its native call and by close() around the free: cancel must not wait for the eval it
+     * interrupts (which holds {@link #lock}), but must never reach a freed context either.
+     */
+    private final Object cancelGuard = new Object();
     private MemorySegment tokenBuffer;
     private volatile boolean closed;
 
-    Session(Model model, Options options) {
+    /** Created by {@link Model#newSession(Options)}, which keeps the model open meanwhile. */
+    Session(Model model, MemorySegment modelHandle, Options options) {
         this.model = model;
         this.vocabSize = model.hparams().vocabSize();
         try {
@@ -86,7 +93,7 @@ public final class Session implements AutoCloseable {
             mla4j_context_params.kv_type(p, options.kvType().id());
             mla4j_context_params.simd(p, options.simd().id());
             MemorySegment out = arena.allocate(ADDRESS);
-            Status.check(Mla4jNative.mla4j_context_create(model.live(), p, out), "creating a session on " + model.path());
+            Status.check(Mla4jNative.mla4j_context_create(modelHandle, p, out), "creating a session on " + model.path());
             handle = out.get(ADDRESS, 0);
             Status.check(Mla4jNative.mla4j_context_get_params(handle, p));
             contextSize = mla4j_context_params.n_ctx(p);
@@ -207,20 +214,31 @@ public final class Session implements AutoCloseable {
 
     /**
      * Asks a running eval on another thread to stop soon (it then throws with MLA4J_ERR_CANCELLED). A request made
-     * while no eval runs cancels the next one, unless {@link #withdrawCancel()} takes it back.
+     * while no eval runs cancels the next one, unless {@link #withdrawCancel()} takes it back. On a closed session it
+     * does nothing.
      */
     public void cancel() {
-        if (!closed) Mla4jNative.mla4j_context_cancel(handle, 1);
+        synchronized (cancelGuard) {
+            if (!closed) Mla4jNative.mla4j_context_cancel(handle, 1);
+        }
     }
 
     /** Withdraws a cancel request that no eval has consumed yet. */
     public void withdrawCancel() {
-        if (!closed) Mla4jNative.mla4j_context_cancel(handle, 0);
+        synchronized (cancelGuard) {
+            if (!closed) Mla4jNative.mla4j_context_cancel(handle, 0);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
     }
 
     private MemorySegment live() {
-        if (closed) throw new IllegalStateException("the session is closed");
-        if (model.isClosed()) throw new IllegalStateException(model.path() + ": the model of this session is closed");
+        if (closed) {
+            throw new IllegalStateException(model.isClosed() ? model.path() + ": the session was closed with its model"
+                    : "the session is closed");
+        }
         return handle;
     }
 
@@ -230,9 +248,12 @@ public final class Session implements AutoCloseable {
         lock.lock();
         try {
             if (closed) return;
-            closed = true;
-            Mla4jNative.mla4j_context_free(handle);
+            synchronized (cancelGuard) {
+                closed = true;
+                Mla4jNative.mla4j_context_free(handle);
+            }
             arena.close();
+            model.forget(this);
         } finally {
             lock.unlock();
         }

@@ -35,13 +35,17 @@ public enum GgmlType {
         return typeSize;
     }
 
-    /** Bytes of a row of {@code elements} elements; the count must be a multiple of the block size. */
+    /**
+     * Bytes of a row of {@code elements} elements; the count must be a multiple of the block size.
+     *
+     * @throws ArithmeticException when the size does not fit a long (2^62 F16 elements, say)
+     */
     public long rowBytes(long elements) {
         if (elements % blockSize != 0) {
             throw new IllegalArgumentException(elements + " elements is not a multiple of the " + this
                     + " block size " + blockSize);
         }
-        return elements / blockSize * typeSize;
+        return Math.multiplyExact(elements / blockSize, typeSize);
     }
 
     /** The type with this ggml id. */

@@ -24,12 +24,15 @@ import org.mla4j.NativeLibrary;
 import org.mla4j.bindings.Mla4jNative;
 import org.mla4j.bindings.mla4j_tensor_info;
 import org.mla4j.internal.Status;
+import org.mla4j.internal.UseGuard;
 import org.mla4j.tokenizer.MetadataSource;
 
 /**
  * A GGUF file opened by the native reader: metadata and tensor infos, validated on open, with the tensor data
- * memory-mapped. Instances are immutable and may be shared by threads; close releases the mapping (tensor
- * segments obtained before become invalid).
+ * memory-mapped. Instances are immutable and may be shared by threads. Close releases the mapping once the calls in
+ * progress on other threads have returned; afterwards every call throws {@link IllegalStateException}, and so does
+ * any access to a tensor segment obtained before (they belong to this file's arena), instead of reading unmapped
+ * memory.
  */
 public final class GgufFile implements AutoCloseable, MetadataSource {
 
@@ -43,12 +46,15 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
     private final long alignment;
     private final long dataOffset;
     private final long fileSize;
-    private volatile boolean closed;
+    private final UseGuard guard;
+    /** Segments handed out (tensor data, arrays) live in this arena, closed with the file. */
+    private final Arena scope = Arena.ofShared();
 
     private GgufFile(Path path, MemorySegment handle, boolean owned) {
         this.path = path;
         this.handle = handle;
         this.owned = owned;
+        this.guard = new UseGuard(() -> path + ": the GGUF file is closed");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment u32 = a.allocate(JAVA_INT);
             MemorySegment u64 = a.allocate(JAVA_LONG);
@@ -163,10 +169,10 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
     public Optional<String> getString(String key) {
         Integer i = index(key, GgufType.STRING);
         if (i == null) return Optional.empty();
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment data = a.allocate(ADDRESS);
             MemorySegment len = a.allocate(JAVA_LONG);
-            Status.check(Mla4jNative.mla4j_gguf_kv_get_string(live(), i, data, len), path.toString());
+            Status.check(Mla4jNative.mla4j_gguf_kv_get_string(handle, i, data, len), path.toString());
             return Optional.of(utf8(data.get(ADDRESS, 0), len.get(JAVA_LONG, 0)));
         }
     }
@@ -178,9 +184,9 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         if (i == null) return OptionalLong.empty();
         GgufType t = typeOf(i)[0];
         if (!t.isInteger() && t != GgufType.BOOL) throw wrongType(key, t, "an integer");
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);
-            Status.check(Mla4jNative.mla4j_gguf_kv_get_int(live(), i, out), path.toString());
+            Status.check(Mla4jNative.mla4j_gguf_kv_get_int(handle, i, out), path.toString());
             return OptionalLong.of(out.get(JAVA_LONG, 0));
         }
     }
@@ -191,9 +197,9 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         if (i == null) return Optional.empty();
         GgufType t = typeOf(i)[0];
         if (t != GgufType.FLOAT32 && t != GgufType.FLOAT64) throw wrongType(key, t, "a float");
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_DOUBLE);
-            Status.check(Mla4jNative.mla4j_gguf_kv_get_float(live(), i, out), path.toString());
+            Status.check(Mla4jNative.mla4j_gguf_kv_get_float(handle, i, out), path.toString());
             return Optional.of(out.get(JAVA_DOUBLE, 0));
         }
     }
@@ -210,12 +216,11 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         if (i == null) return Optional.empty();
         long count = count(i);
         List<String> out = new ArrayList<>((int) Math.min(count, Integer.MAX_VALUE));
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment data = a.allocate(ADDRESS);
             MemorySegment len = a.allocate(JAVA_LONG);
-            MemorySegment g = live();
             for (long j = 0; j < count; j++) {
-                Status.check(Mla4jNative.mla4j_gguf_kv_get_array_string(g, i, j, data, len), path.toString());
+                Status.check(Mla4jNative.mla4j_gguf_kv_get_array_string(handle, i, j, data, len), path.toString());
                 out.add(utf8(data.get(ADDRESS, 0), len.get(JAVA_LONG, 0)));
             }
         }
@@ -291,27 +296,34 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
 
     /** The bytes of a tensor, read-only, valid until this file (or the model owning it) is closed. */
     public MemorySegment tensorData(GgufTensorInfo t) {
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment idx = a.allocate(JAVA_LONG);
-            MemorySegment g = live();
-            Status.check(Mla4jNative.mla4j_gguf_tensor_find(g, a.allocateFrom(t.name()), idx));
+            Status.check(Mla4jNative.mla4j_gguf_tensor_find(handle, a.allocateFrom(t.name()), idx));
             long i = idx.get(JAVA_LONG, 0);
             if (i < 0) throw new IllegalArgumentException(path + ": no tensor named '" + t.name() + "'");
             MemorySegment info = mla4j_tensor_info.allocate(a);
-            Status.check(Mla4jNative.mla4j_gguf_tensor_get_info(g, i, info));
-            return mla4j_tensor_info.data(info).reinterpret(mla4j_tensor_info.nbytes(info)).asReadOnly();
+            Status.check(Mla4jNative.mla4j_gguf_tensor_get_info(handle, i, info));
+            return mla4j_tensor_info.data(info).reinterpret(mla4j_tensor_info.nbytes(info), scope, null).asReadOnly();
         }
     }
 
     public boolean isClosed() {
-        return closed;
+        return guard.isClosed();
     }
 
+    /** Waits for calls in progress on other threads, then releases the file. Closing twice is harmless. */
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
-        if (owned) Mla4jNative.mla4j_gguf_free(handle);
+        guard.close(() -> {
+            try {
+                scope.close();
+            } catch (IllegalStateException e) {
+                // A segment of this file is passed to a native call right now (by the application): keep the
+                // memory mapped rather than unmap it under that call.
+                return;
+            }
+            if (owned) Mla4jNative.mla4j_gguf_free(handle);
+        });
     }
 
     @Override
@@ -320,11 +332,6 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-
-    private MemorySegment live() {
-        if (closed) throw new IllegalStateException(path + ": the GGUF file is closed");
-        return handle;
-    }
 
     private int requireIndex(String key) {
         Integer i = keyIndex.get(key);
@@ -350,29 +357,30 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
     }
 
     private GgufType[] typeOf(int i) {
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment type = a.allocate(JAVA_INT);
             MemorySegment elem = a.allocate(JAVA_INT);
-            Status.check(Mla4jNative.mla4j_gguf_kv_type(live(), i, type, elem, MemorySegment.NULL));
+            Status.check(Mla4jNative.mla4j_gguf_kv_type(handle, i, type, elem, MemorySegment.NULL));
             int e = elem.get(JAVA_INT, 0);
             return new GgufType[] {GgufType.fromId(type.get(JAVA_INT, 0)), e < 0 ? null : GgufType.fromId(e)};
         }
     }
 
     private long count(int i) {
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment count = a.allocate(JAVA_LONG);
-            Status.check(Mla4jNative.mla4j_gguf_kv_type(live(), i, MemorySegment.NULL, MemorySegment.NULL, count));
+            Status.check(Mla4jNative.mla4j_gguf_kv_type(handle, i, MemorySegment.NULL, MemorySegment.NULL, count));
             return count.get(JAVA_LONG, 0);
         }
     }
 
+    /** The raw elements of array i, as a segment of this file's arena (reads after close throw). */
     private MemorySegment arrayData(int i) {
-        try (Arena a = Arena.ofConfined()) {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment data = a.allocate(ADDRESS);
             MemorySegment len = a.allocate(JAVA_LONG);
-            Status.check(Mla4jNative.mla4j_gguf_kv_get_array_data(live(), i, data, len), path.toString());
-            return data.get(ADDRESS, 0).reinterpret(len.get(JAVA_LONG, 0));
+            Status.check(Mla4jNative.mla4j_gguf_kv_get_array_data(handle, i, data, len), path.toString());
+            return data.get(ADDRESS, 0).reinterpret(len.get(JAVA_LONG, 0), scope, null);
         }
     }
 

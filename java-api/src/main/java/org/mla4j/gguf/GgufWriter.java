@@ -180,6 +180,10 @@ public final class GgufWriter implements AutoCloseable {
         if (key == null || key.isEmpty()) {
             throw new IllegalArgumentException("GGUF keys must be non-empty");
         }
+        // Readers (mla4j, llama.cpp) hold keys as C strings and refuse a file whose key contains NUL.
+        if (key.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("GGUF key '" + key.replace("\0", "\\0") + "' contains a NUL character");
+        }
         if (metadata.containsKey(key)) {
             throw new IllegalArgumentException("duplicate GGUF key '" + key + "'");
         }
@@ -215,6 +219,9 @@ public final class GgufWriter implements AutoCloseable {
         Objects.requireNonNull(source, "source");
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("tensor names must be non-empty");
+        }
+        if (name.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("tensor name '" + name.replace("\0", "\\0") + "' contains a NUL character");
         }
         byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
         if (utf8.length >= MAX_NAME_BYTES) {

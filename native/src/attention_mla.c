@@ -61,8 +61,6 @@ void mla_store_row(int32_t type, const float *x, int64_t n, void *dst) {
 
 /* ---- setup ----------------------------------------------------------------------------------------------------- */
 
-static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
-
 mla4j_status mla_context_init(mla4j_context *c) {
     const mla4j_model *m = c->model;
     const mla4j_hparams *hp = &m->hp;
@@ -85,8 +83,6 @@ mla4j_status mla_context_init(mla4j_context *c) {
         if (b > head_act) head_act = b;
     }
     s->head_act_stride = (head_act + 63) / 64 * 64;
-    size_t scores_n;
-    if (!mul_ok(T * H, (size_t)c->params.n_ctx, &scores_n)) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "context too large");
     mla4j_status st = MLA4J_OK;
 #define ALLOC(field, n, what)                                                                                         \
     if (st == MLA4J_OK && (s->field = mla4j_alloc_aligned((n), what)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY
@@ -94,27 +90,20 @@ mla4j_status mla_context_init(mla4j_context *c) {
     ALLOC(lat, nb * 2 * W * sizeof(float), "latent activations");
     ALLOC(q_a, nb * (size_t)(hp->q_lora_rank > 0 ? hp->q_lora_rank : 1) * sizeof(float), "q-LoRA activations");
     ALLOC(qvec, T * H * W * sizeof(float), "absorbed queries");
-    ALLOC(scores, scores_n * sizeof(float), "attention scores");
+    ALLOC(scores, nth * T * H * MLA_ROW_TILE * sizeof(float), "attention scores of a tile");
+    ALLOC(ml, nth * 2 * T * H * sizeof(float), "online softmax state");
     ALLOC(o_lat, T * H * C * sizeof(float), "latent attention output");
     ALLOC(partial, nth * T * H * C * sizeof(float), "split-K accumulators");
     ALLOC(row_f32, nth * MLA_ROW_TILE * W * sizeof(float), "dequantized cache rows");
     ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
 #undef ALLOC
     if (st != MLA4J_OK) return st;
-    /* The score product converts T*H query vectors of the cache type: make sure the shared scratch holds them. */
-    size_t need = kern_act_size(c->params.kv_type, s->width, (int64_t)(T * H));
-    if (need > c->act_scratch_size) {
-        free(c->act_scratch);
-        c->act_scratch = mla4j_alloc_aligned(need, "converted activations");
-        if (c->act_scratch == NULL) return MLA4J_ERR_OUT_OF_MEMORY;
-        c->act_scratch_size = need;
-    }
     return MLA4J_OK;
 }
 
 void mla_context_free(mla4j_context *c) {
     mla_state *s = &c->mla;
-    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->o_lat, s->partial, s->row_f32, s->head_act};
+    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->ml, s->o_lat, s->partial, s->row_f32, s->head_act};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
 }
 
@@ -182,29 +171,15 @@ static void absorb_task(void *arg, int ith, int nth) {
     }
 }
 
-/* Causal softmax of each (token, head) row of scores. */
-static void softmax_task(void *arg, int ith, int nth) {
-    const mla_task *a = arg;
-    mla4j_context *c = a->c;
-    const int64_t H = c->model->hp.n_head;
-    const float scale = c->model->hp.kq_scale;
-    for (int64_t i = ith; i < a->nt * H; i += nth) {
-        const int64_t tt = i / H;
-        const int64_t n_valid = a->pos0 + a->t0 + tt + 1;
-        float *row = c->mla.scores + i * a->n_keys;
-        float max = -INFINITY;
-        for (int64_t s = 0; s < n_valid; s++) {
-            row[s] *= scale;
-            if (row[s] > max) max = row[s];
+/* Reference of the tile scores: out[i*out_stride + s] = q[i] . tile[s] over W values. */
+static void scores_ref(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,
+                       int64_t out_stride) {
+    for (int64_t i = 0; i < n_q; i++) {
+        for (int64_t s = 0; s < n_s; s++) {
+            float sum = 0.0f;
+            for (int64_t k = 0; k < W; k++) sum += q[i * W + k] * tile[s * W + k];
+            out[i * out_stride + s] = sum;
         }
-        float sum = 0.0f;
-        for (int64_t s = 0; s < n_valid; s++) {
-            row[s] = expf(row[s] - max);
-            sum += row[s];
-        }
-        const float inv = 1.0f / sum;
-        for (int64_t s = 0; s < n_valid; s++) row[s] *= inv;
-        for (int64_t s = n_valid; s < a->n_keys; s++) row[s] = 0.0f;
     }
 }
 
@@ -220,42 +195,98 @@ static void weighted_sum_ref(const float *rows, int64_t n_s, int64_t ld, const f
     }
 }
 
-/* Split-K: each thread dequantizes its share of the cache rows once, a tile at a time, and accumulates every
- * (token, head) row's weighted latent into its own accumulators (merged afterwards). */
-static void weighted_sum_task(void *arg, int ith, int nth) {
+/* FlashDecoding-style split-K: each thread takes a range of cache positions and makes one pass over it, a tile
+ * of rows at a time: the tile is dequantized once, scored against every (token, head) query, and accumulated
+ * with an online softmax (running max m, running sum l, accumulator rescaled when the max grows). The threads'
+ * partial results are merged afterwards. */
+static void flash_task(void *arg, int ith, int nth) {
     const mla_task *a = arg;
     mla4j_context *c = a->c;
     const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H, W = c->mla.width;
+    const float scale = c->model->hp.kq_scale;
     const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
-    float *acc = c->mla.partial + (size_t)ith * MLA_TOKEN_CHUNK * (size_t)(H * C);
+    const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H;
+    float *acc = c->mla.partial + (size_t)ith * rows_cap * (size_t)C;
+    float *m = c->mla.ml + (size_t)ith * 2 * rows_cap, *l = m + rows_cap;
+    float *sc = c->mla.scores + (size_t)ith * rows_cap * MLA_ROW_TILE;
     float *tile = c->mla.row_f32 + (size_t)ith * MLA_ROW_TILE * (size_t)W;
     memset(acc, 0, (size_t)(n_rows * C) * sizeof(float));
+    for (int64_t i = 0; i < n_rows; i++) {
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+    }
     const int64_t s0 = a->n_keys * ith / nth, s1 = a->n_keys * (ith + 1) / nth;
-    for (int64_t t0 = s0; t0 < s1; t0 += MLA_ROW_TILE) {
-        const int64_t n = s1 - t0 < MLA_ROW_TILE ? s1 - t0 : MLA_ROW_TILE;
+    for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
+        const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
         for (int64_t s = 0; s < n; s++) {
-            kern_dequantize_row(c->params.kv_type, cache + (size_t)(t0 + s) * c->mla.row_bytes, tile + s * W, W);
+            kern_dequantize_row(c->params.kv_type, cache + (size_t)(b + s) * c->mla.row_bytes, tile + s * W, W);
         }
-        const float *p = c->mla.scores + t0;
         if (c->simd >= MLA4J_SIMD_AVX512) {
-            mla_weighted_sum_avx512(tile, n, W, p, a->n_keys, n_rows, acc, C);
+            mla_scores_avx512(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
         } else {
-            weighted_sum_ref(tile, n, W, p, a->n_keys, n_rows, acc, C);
+            scores_ref(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
+        }
+        for (int64_t i = 0; i < n_rows; i++) {
+            float *row = sc + i * MLA_ROW_TILE;
+            int64_t valid = a->pos0 + a->t0 + i / H + 1 - b; /* causal: positions <= the token's own */
+            if (valid > n) valid = n;
+            if (valid <= 0) {
+                memset(row, 0, (size_t)n * sizeof(float));
+                continue;
+            }
+            float mx = -INFINITY;
+            for (int64_t s = 0; s < valid; s++) {
+                row[s] *= scale;
+                if (row[s] > mx) mx = row[s];
+            }
+            if (mx > m[i]) {
+                const float f = expf(m[i] - mx); /* 0 on the first tile (m = -inf) */
+                if (f != 1.0f) {
+                    float *ai = acc + i * C;
+                    for (int64_t k = 0; k < C; k++) ai[k] *= f;
+                    l[i] *= f;
+                }
+                m[i] = mx;
+            }
+            float sum = 0.0f;
+            for (int64_t s = 0; s < valid; s++) {
+                row[s] = expf(row[s] - m[i]);
+                sum += row[s];
+            }
+            for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
+            l[i] += sum;
+        }
+        if (c->simd >= MLA4J_SIMD_AVX512) {
+            mla_weighted_sum_avx512(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
+        } else {
+            weighted_sum_ref(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
         }
     }
 }
 
+/* o_lat[i] = sum_t e^(m_t - M) acc_t[i] / sum_t e^(m_t - M) l_t[i] over the threads t, M = max_t m_t. */
 static void merge_task(void *arg, int ith, int nth) {
     const mla_task *a = arg;
     mla4j_context *c = a->c;
-    const int64_t n = a->nt * c->model->hp.n_head * c->model->hp.kv_lora_rank;
-    const size_t stride = MLA_TOKEN_CHUNK * (size_t)(c->model->hp.n_head * c->model->hp.kv_lora_rank);
-    const int64_t i0 = n * ith / nth, i1 = n * (ith + 1) / nth;
+    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H;
+    const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H;
     const int n_threads = mla4j_pool_size(c->pool);
-    for (int64_t i = i0; i < i1; i++) {
-        float sum = 0.0f;
-        for (int t = 0; t < n_threads; t++) sum += c->mla.partial[(size_t)t * stride + (size_t)i];
-        c->mla.o_lat[i] = sum;
+    for (int64_t i = ith; i < n_rows; i += nth) {
+        float M = -INFINITY;
+        for (int t = 0; t < n_threads; t++) M = fmaxf(M, c->mla.ml[(size_t)t * 2 * rows_cap + (size_t)i]);
+        float denom = 0.0f;
+        float *o = c->mla.o_lat + i * C;
+        memset(o, 0, (size_t)C * sizeof(float));
+        for (int t = 0; t < n_threads; t++) {
+            const float mt = c->mla.ml[(size_t)t * 2 * rows_cap + (size_t)i];
+            if (mt == -INFINITY) continue;
+            const float w = expf(mt - M);
+            denom += w * c->mla.ml[(size_t)t * 2 * rows_cap + rows_cap + (size_t)i];
+            const float *acc = c->mla.partial + ((size_t)t * rows_cap + (size_t)i) * (size_t)C;
+            for (int64_t k = 0; k < C; k++) o[k] += w * acc[k];
+        }
+        const float inv = 1.0f / denom;
+        for (int64_t k = 0; k < C; k++) o[k] *= inv;
     }
 }
 
@@ -340,10 +371,7 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
         const int64_t nt = n_tok - t0 < MLA_TOKEN_CHUNK ? n_tok - t0 : MLA_TOKEN_CHUNK;
         mla_task task = {c, il, t0, nt, pos0, pos0 + t0 + nt};
         mla4j_pool_run(c->pool, absorb_task, &task);
-        kern_matrix cache = {c->params.kv_type, W, task.n_keys, s->row_bytes, c->k_cache + (size_t)il * c->k_layer_bytes};
-        mla4j_matmul(c->pool, c->simd, &cache, s->qvec, nt * H, s->scores, c->act_scratch);
-        mla4j_pool_run(c->pool, softmax_task, &task);
-        mla4j_pool_run(c->pool, weighted_sum_task, &task);
+        mla4j_pool_run(c->pool, flash_task, &task);
         mla4j_pool_run(c->pool, merge_task, &task);
         mla4j_pool_run(c->pool, output_task, &task);
     }

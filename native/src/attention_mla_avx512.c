@@ -4,36 +4,114 @@
 
 #include <immintrin.h>
 
-/* acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C) for i < n_q, s < n_s.
- * Four query rows by 32 columns of accumulators stay in registers while the tile's rows stream through. */
+/* Four query rows x 32 columns: 8 accumulators in registers (fully unrolled so they never spill) while the
+ * rows of the tile stream through; m0/m1 mask a column tail. */
+static inline void block4(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride, float *acc,
+                          int64_t C, int64_t c0, __mmask16 m0, __mmask16 m1) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps(), a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps();
+    __m512 a20 = _mm512_setzero_ps(), a21 = _mm512_setzero_ps(), a30 = _mm512_setzero_ps(), a31 = _mm512_setzero_ps();
+    const float *p0 = p, *p1 = p + p_stride, *p2 = p + 2 * p_stride, *p3 = p + 3 * p_stride;
+    for (int64_t s = 0; s < n_s; s++) {
+        const float *r = rows + s * ld + c0;
+        const __m512 r0 = _mm512_maskz_loadu_ps(m0, r), r1 = _mm512_maskz_loadu_ps(m1, r + 16);
+        const __m512 w0 = _mm512_set1_ps(p0[s]), w1 = _mm512_set1_ps(p1[s]);
+        const __m512 w2 = _mm512_set1_ps(p2[s]), w3 = _mm512_set1_ps(p3[s]);
+        a00 = _mm512_fmadd_ps(w0, r0, a00);
+        a01 = _mm512_fmadd_ps(w0, r1, a01);
+        a10 = _mm512_fmadd_ps(w1, r0, a10);
+        a11 = _mm512_fmadd_ps(w1, r1, a11);
+        a20 = _mm512_fmadd_ps(w2, r0, a20);
+        a21 = _mm512_fmadd_ps(w2, r1, a21);
+        a30 = _mm512_fmadd_ps(w3, r0, a30);
+        a31 = _mm512_fmadd_ps(w3, r1, a31);
+    }
+    const __m512 a[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+    for (int q = 0; q < 4; q++) {
+        float *o = acc + q * C + c0;
+        _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a[q][0]));
+        _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a[q][1]));
+    }
+}
+
+/* One query row x 32 columns, for the rows left over after the blocks of four. */
+static inline void block1(const float *rows, int64_t n_s, int64_t ld, const float *p, float *acc, int64_t c0,
+                          __mmask16 m0, __mmask16 m1) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    for (int64_t s = 0; s < n_s; s++) {
+        const float *r = rows + s * ld + c0;
+        const __m512 w = _mm512_set1_ps(p[s]);
+        a0 = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m0, r), a0);
+        a1 = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(m1, r + 16), a1);
+    }
+    float *o = acc + c0;
+    _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a0));
+    _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a1));
+}
+
+/* acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C) for i < n_q, s < n_s. */
 void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride,
                              int64_t n_q, float *acc, int64_t C) {
-    for (int64_t i0 = 0; i0 < n_q; i0 += 4) {
-        const int64_t nq = n_q - i0 < 4 ? n_q - i0 : 4;
-        for (int64_t c0 = 0; c0 < C; c0 += 32) {
-            const int64_t left = C - c0;
-            const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            const __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
-            __m512 a[4][2];
-            for (int q = 0; q < 4; q++) {
-                a[q][0] = _mm512_setzero_ps();
-                a[q][1] = _mm512_setzero_ps();
+    for (int64_t c0 = 0; c0 < C; c0 += 32) {
+        const int64_t left = C - c0;
+        const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+        int64_t i = 0;
+        for (; i + 4 <= n_q; i += 4) block4(rows, n_s, ld, p + i * p_stride, p_stride, acc + i * C, C, c0, m0, m1);
+        for (; i < n_q; i++) block1(rows, n_s, ld, p + i * p_stride, acc + i * C, c0, m0, m1);
+    }
+}
+
+static inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/* Dot products of 8 query rows with one or two cache rows, over W values. */
+#define LOADQ(j) _mm512_maskz_loadu_ps(m, qi + (j) * W + k)
+static inline void dots8(const float *qi, int64_t W, const float *r0, const float *r1, float *out, int64_t out_stride) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    __m512 a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps(), a7 = _mm512_setzero_ps();
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
+    __m512 b4 = _mm512_setzero_ps(), b5 = _mm512_setzero_ps(), b6 = _mm512_setzero_ps(), b7 = _mm512_setzero_ps();
+    for (int64_t k = 0; k < W; k += 16) {
+        const int64_t left = W - k;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(m, r0 + k), y = _mm512_maskz_loadu_ps(m, r1 + k);
+        __m512 q;
+        q = LOADQ(0); a0 = _mm512_fmadd_ps(q, x, a0); b0 = _mm512_fmadd_ps(q, y, b0);
+        q = LOADQ(1); a1 = _mm512_fmadd_ps(q, x, a1); b1 = _mm512_fmadd_ps(q, y, b1);
+        q = LOADQ(2); a2 = _mm512_fmadd_ps(q, x, a2); b2 = _mm512_fmadd_ps(q, y, b2);
+        q = LOADQ(3); a3 = _mm512_fmadd_ps(q, x, a3); b3 = _mm512_fmadd_ps(q, y, b3);
+        q = LOADQ(4); a4 = _mm512_fmadd_ps(q, x, a4); b4 = _mm512_fmadd_ps(q, y, b4);
+        q = LOADQ(5); a5 = _mm512_fmadd_ps(q, x, a5); b5 = _mm512_fmadd_ps(q, y, b5);
+        q = LOADQ(6); a6 = _mm512_fmadd_ps(q, x, a6); b6 = _mm512_fmadd_ps(q, y, b6);
+        q = LOADQ(7); a7 = _mm512_fmadd_ps(q, x, a7); b7 = _mm512_fmadd_ps(q, y, b7);
+    }
+    const __m512 a[8] = {a0, a1, a2, a3, a4, a5, a6, a7}, b[8] = {b0, b1, b2, b3, b4, b5, b6, b7};
+    for (int j = 0; j < 8; j++) {
+        out[j * out_stride] = hsum(a[j]);
+        if (r1 != r0) out[j * out_stride + 1] = hsum(b[j]);
+    }
+}
+#undef LOADQ
+
+/* out[i*out_stride + s] = q[i*W .. +W) . tile[s*W .. +W) for i < n_q, s < n_s: blocks of eight query rows stay
+ * in L1 while the tile's rows stream through two at a time. */
+void mla_scores_avx512(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,
+                       int64_t out_stride) {
+    int64_t i = 0;
+    for (; i + 8 <= n_q; i += 8) {
+        for (int64_t s = 0; s < n_s; s += 2) {
+            const float *r0 = tile + s * W, *r1 = s + 1 < n_s ? r0 + W : r0;
+            dots8(q + i * W, W, r0, r1, out + i * out_stride + s, out_stride);
+        }
+    }
+    for (; i < n_q; i++) {
+        for (int64_t s = 0; s < n_s; s++) {
+            __m512 a = _mm512_setzero_ps();
+            for (int64_t k = 0; k < W; k += 16) {
+                const int64_t left = W - k;
+                const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i * W + k), _mm512_maskz_loadu_ps(m, tile + s * W + k), a);
             }
-            for (int64_t s = 0; s < n_s; s++) {
-                const float *r = rows + s * ld + c0;
-                const __m512 r0 = _mm512_maskz_loadu_ps(m0, r);
-                const __m512 r1 = _mm512_maskz_loadu_ps(m1, r + 16);
-                for (int q = 0; q < nq; q++) {
-                    const __m512 w = _mm512_set1_ps(p[(i0 + q) * p_stride + s]);
-                    a[q][0] = _mm512_fmadd_ps(w, r0, a[q][0]);
-                    a[q][1] = _mm512_fmadd_ps(w, r1, a[q][1]);
-                }
-            }
-            for (int q = 0; q < nq; q++) {
-                float *o = acc + (i0 + q) * C + c0;
-                _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a[q][0]));
-                _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a[q][1]));
-            }
+            out[i * out_stride + s] = hsum(a);
         }
     }
 }

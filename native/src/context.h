@@ -10,8 +10,8 @@
 
 /* Tokens whose attention is computed together in MLA models (bounds the score and accumulator buffers). */
 #define MLA_TOKEN_CHUNK 4
-/* Cache rows dequantized together by the weighted sum (reused by every head). */
-#define MLA_ROW_TILE 16
+/* Cache rows dequantized together, scored and summed by every head (the flash-decoding tile). */
+#define MLA_ROW_TILE 32
 
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
@@ -21,7 +21,8 @@ typedef struct mla_state {
     float *lat;        /* 2 x n_batch x width: latent and rope keys of the batch, before caching, and scratch */
     float *q_a;        /* n_batch x q_lora_rank */
     float *qvec;       /* MLA_TOKEN_CHUNK x H x width: absorbed queries with their rope part */
-    float *scores;     /* MLA_TOKEN_CHUNK x H x n_ctx */
+    float *scores;     /* n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE: scores (then weights) of one tile */
+    float *ml;         /* n_threads x 2 x MLA_TOKEN_CHUNK x H: online softmax running max and sum */
     float *o_lat;      /* MLA_TOKEN_CHUNK x H x C */
     float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
     float *row_f32;    /* n_threads x MLA_ROW_TILE x width: dequantized cache rows */
@@ -62,6 +63,9 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
 /* attention_mla_avx512.c: acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C). */
 void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride,
                              int64_t n_q, float *acc, int64_t C);
+/* attention_mla_avx512.c: out[i*out_stride + s] = q[i*W..] . tile[s*W..] over W values. */
+void mla_scores_avx512(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,
+                       int64_t out_stride);
 /* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
 void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
 

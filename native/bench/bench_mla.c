@@ -1,0 +1,70 @@
+/* bench_mla.c - decode speed of an MLA model at a given context depth, without evaluating the depth first:
+ * the latent cache rows below the depth are filled with valid random rows (decode time does not depend on their
+ * values), so long contexts can be profiled in seconds. Not a test; run by hand:
+ *   build/native/bench_mla MODEL DEPTH [threads] [cache type: 0 F32, 1 F16, 8 Q8_0, 2 Q4_0] [tokens] */
+#include "context.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s MODEL DEPTH [threads] [cache type] [tokens]\n", argv[0]);
+        return 2;
+    }
+    const int depth = atoi(argv[2]), threads = argc > 3 ? atoi(argv[3]) : 2;
+    const int type = argc > 4 ? atoi(argv[4]) : MLA4J_TYPE_F16, n = argc > 5 ? atoi(argv[5]) : 16;
+    mla4j_model *m;
+    if (mla4j_model_load(argv[1], &m) != MLA4J_OK) {
+        fprintf(stderr, "%s\n", mla4j_last_error());
+        return 1;
+    }
+    if (!m->hp.is_mla) {
+        fprintf(stderr, "not an MLA model\n");
+        return 1;
+    }
+    mla4j_context_params p;
+    mla4j_context_params_init(&p);
+    p.n_ctx = depth + n + 1;
+    p.n_threads = threads;
+    p.kv_type = type;
+    mla4j_context *c;
+    if (mla4j_context_create(m, &p, &c) != MLA4J_OK) {
+        fprintf(stderr, "%s\n", mla4j_last_error());
+        return 1;
+    }
+    /* Random latent rows of unit scale, stored as the cache type. */
+    float *row = malloc((size_t)c->mla.width * sizeof(float));
+    srand(1);
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        for (int s = 0; s < depth; s++) {
+            for (int64_t i = 0; i < c->mla.width; i++) row[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+            mla_store_row(type, row, c->mla.width, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)s * c->mla.row_bytes);
+        }
+    }
+    c->n_past = depth;
+    int32_t tok = 1;
+    mla4j_context_eval(c, &tok, 1, NULL); /* warm-up */
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        tok = (tok * 31 + 7) % m->hp.n_vocab;
+        if (mla4j_context_eval(c, &tok, 1, NULL) != MLA4J_OK) {
+            fprintf(stderr, "%s\n", mla4j_last_error());
+            return 1;
+        }
+    }
+    double dt = now() - t0;
+    printf("depth %d, cache type %d, %d threads: %.2f tokens/s (%.1f ms/token)\n", depth, type, threads, n / dt,
+           dt / n * 1e3);
+    free(row);
+    mla4j_context_free(c);
+    mla4j_model_free(m);
+    return 0;
+}

@@ -8,6 +8,16 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* Resident set size of this process in bytes (/proc/self/statm). */
+static long rss_bytes(void) {
+    long pages_total = 0, pages_resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL) return -1;
+    if (fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = -1;
+    fclose(f);
+    return pages_resident * 4096L;
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -30,6 +40,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "not an MLA model\n");
         return 1;
     }
+    /* Touch the weights once (a short context) so that the RSS difference below is the context's own memory. */
+    {
+        mla4j_context *warm;
+        mla4j_context_params wp;
+        mla4j_context_params_init(&wp);
+        wp.n_ctx = 8;
+        wp.n_threads = threads;
+        int32_t t1 = 1;
+        if (mla4j_context_create(m, &wp, &warm) == MLA4J_OK) {
+            mla4j_context_eval(warm, &t1, 1, NULL);
+            mla4j_context_free(warm);
+        }
+    }
+    const long rss_model = rss_bytes();
     mla4j_context_params p;
     mla4j_context_params_init(&p);
     p.n_ctx = depth + n + 1;
@@ -50,6 +74,8 @@ int main(int argc, char **argv) {
         }
     }
     c->n_past = depth;
+    uint64_t kv_bytes = 0;
+    mla4j_context_kv_bytes(c, &kv_bytes);
     int32_t tok = 1;
     mla4j_context_eval(c, &tok, 1, NULL); /* warm-up */
     double t0 = now();
@@ -61,8 +87,10 @@ int main(int argc, char **argv) {
         }
     }
     double dt = now() - t0;
-    printf("depth %d, cache type %d, %d threads: %.2f tokens/s (%.1f ms/token)\n", depth, type, threads, n / dt,
-           dt / n * 1e3);
+    const long rss_ctx = rss_bytes() - rss_model;
+    printf("depth %d, cache type %d, %d threads: %.2f tokens/s (%.1f ms/token); n_ctx %d: KV cache %llu bytes, "
+           "context RSS %ld bytes (%.1f MiB), RSS %.1f MiB in all\n", depth, type, threads, n / dt, dt / n * 1e3,
+           p.n_ctx, (unsigned long long)kv_bytes, rss_ctx, rss_ctx / 1048576.0, rss_bytes() / 1048576.0);
     free(row);
     mla4j_context_free(c);
     mla4j_model_free(m);

@@ -218,8 +218,11 @@ static void flash_task(void *arg, int ith, int nth) {
     const int64_t s0 = a->n_keys * ith / nth, s1 = a->n_keys * (ith + 1) / nth;
     for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
         const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
-        for (int64_t s = 0; s < n; s++) {
-            kern_dequantize_row(c->params.kv_type, cache + (size_t)(b + s) * c->mla.row_bytes, tile + s * W, W);
+        const uint8_t *rows = cache + (size_t)b * c->mla.row_bytes;
+        if (c->simd >= MLA4J_SIMD_AVX512) {
+            mla_dequant_rows_avx512(c->params.kv_type, rows, c->mla.row_bytes, n, W, tile);
+        } else {
+            for (int64_t s = 0; s < n; s++) kern_dequantize_row(c->params.kv_type, rows + (size_t)s * c->mla.row_bytes, tile + s * W, W);
         }
         if (c->simd >= MLA4J_SIMD_AVX512) {
             mla_scores_avx512(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);

@@ -115,3 +115,33 @@ void mla_scores_avx512(const float *tile, int64_t n_s, const float *q, int64_t n
         }
     }
 }
+
+/* Decodes n cache rows of W values (row_bytes apart) into floats, exactly as kern_dequantize_row does (the
+ * conversions are exact: f16 -> f32, q * d in float). */
+void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out) {
+    for (int64_t s = 0; s < n; s++, src += row_bytes, out += W) {
+        switch (type) {
+        case MLA4J_TYPE_F16:
+            for (int64_t k = 0; k < W; k += 16) {
+                const int64_t left = W - k;
+                const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)src + k);
+                _mm512_mask_storeu_ps(out + k, m, _mm512_cvtph_ps(h));
+            }
+            break;
+        case MLA4J_TYPE_Q8_0:
+            for (int64_t b = 0; b < W / 32; b++) {
+                const uint8_t *blk = src + b * 34;
+                const __m512 d = _mm512_set1_ps(kern_fp16_to_fp32((uint16_t)(blk[0] | blk[1] << 8)));
+                const __m128i q0 = _mm_loadu_si128((const __m128i *)(blk + 2));
+                const __m128i q1 = _mm_loadu_si128((const __m128i *)(blk + 18));
+                _mm512_storeu_ps(out + b * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), d));
+                _mm512_storeu_ps(out + b * 32 + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d));
+            }
+            break;
+        default:
+            kern_dequantize_row(type, src, out, W);
+            break;
+        }
+    }
+}

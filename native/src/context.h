@@ -66,6 +66,8 @@ void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const f
 /* attention_mla_avx512.c: out[i*out_stride + s] = q[i*W..] . tile[s*W..] over W values. */
 void mla_scores_avx512(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,
                        int64_t out_stride);
+/* attention_mla_avx512.c: n cache rows of W values of a cache type into floats (as kern_dequantize_row). */
+void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out);
 /* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
 void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
 

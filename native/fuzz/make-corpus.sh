@@ -20,8 +20,8 @@ fi
 
 JAR="$ROOT/cli/target/mla4j.jar"
 if [ -f "$JAR" ]; then
-  JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-  mla4j() { "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$JAR" "$@" 2>/dev/null; }
+  # The launcher finds a JDK 22+ (the default java may be older).
+  mla4j() { "$ROOT/mla4j" "$@" 2>/dev/null; }
   for t in f32 f16 bf16 q8_0 q4_0; do
     mla4j synth --arch llama --preset tiny --type "$t" --seed 7 -o "$DIR/fuzz_model/synth-tiny-$t.gguf"
     mla4j synth --arch qwen2 --preset tiny --type "$t" --seed 7 -o "$DIR/fuzz_model/synth-qwen2-tiny-$t.gguf"

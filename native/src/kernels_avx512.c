@@ -312,6 +312,13 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
  *     reduction (exact: they are multiples of 16);
  *   - the 8 fp16 weight scales are picked out of two 64-byte loads by one word permutation (AVX512BW). */
 
+/* Q4_0 rows are also prefetched by software this many bytes ahead: the hardware prefetchers stop at 4 KiB page
+ * boundaries, and the weights of a memory-mapped file are 4 KiB pages. Measured on the llama 1B preset (Zen 4,
+ * 2 threads, tokens alternating between settings): 0 -> 3072 bytes took the median token from 57.6 to 47.8 ms
+ * (memory-mapped file) and from 48.8 to 41.2 ms (anonymous huge pages); 1-12 KiB all helped, 3 KiB most. Q8_0
+ * rows showed no gain and are left to the hardware. */
+#define MATVEC_PREFETCH 3072
+
 /* The 8 fp16 scales of the blocks starting at blk0 (ts bytes apart), as floats times the activation scales. */
 static inline __m256 block_scales8(const int32_t type, const uint8_t *blk0, const float *da) {
     __m128i h;
@@ -352,6 +359,13 @@ static inline __attribute__((always_inline)) float matvec_row_vnni(const int32_t
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
         const uint8_t *blk0 = row + b * ts;
+        if (type == MLA4J_TYPE_Q4_0) {
+            /* the 144 bytes of the 8 blocks MATVEC_PREFETCH ahead (prefetches do not fault past the end) */
+            const char *pf = (const char *)((uintptr_t)blk0 + MATVEC_PREFETCH); /* may lie past the matrix */
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0);
+        }
         __m256i s[8];
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {

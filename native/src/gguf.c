@@ -441,9 +441,10 @@ static gguf_full *new_full(const char *name) {
  * that stream runs through 4 KiB pages (the page cache has no huge pages for regular files), where every page
  * boundary stops the hardware prefetchers and costs a TLB walk; from anonymous memory with transparent huge
  * pages it does not. Measured on the llama 1B preset (Zen 4, 2 threads, tokens alternating between a mapped and
- * a copied model in one process): median token Q8_0 79.5 -> 58.9 ms, Q4_0 48 -> 38 ms. So files are read into
- * anonymous memory (MADV_HUGEPAGE, size rounded up to 2 MiB) when that can be had, at the price of a private copy
- * instead of shared page cache; NULL (and the caller maps the file) when not. */
+ * a copied model in one process): median token Q8_0 79.5 -> 58.9 ms, Q4_0 48 -> 38 ms. So the files of models
+ * (gguf_open_for_compute) are read into anonymous memory (MADV_HUGEPAGE, size rounded up to 2 MiB) when that can
+ * be had, at the price of a private copy instead of shared page cache; NULL (and the caller maps the file) when
+ * not. Files opened only to be inspected (mla4j_gguf_open) stay mapped. */
 #define HUGE_PAGE ((size_t)2 << 20)
 static void *read_into_huge_pages(int fd, size_t size, size_t *map_size) {
     if (size < HUGE_PAGE) return NULL;
@@ -468,8 +469,7 @@ static void *read_into_huge_pages(int fd, size_t size, size_t *map_size) {
     return mem;
 }
 
-MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
-    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_gguf_open: path and out must not be NULL");
+static mla4j_status open_file(const char *path, int huge_pages, mla4j_gguf **out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mla4j_fail(MLA4J_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
@@ -492,7 +492,7 @@ MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
         return MLA4J_ERR_OUT_OF_MEMORY;
     }
     size_t map_size = (size_t)sb.st_size;
-    void *map = read_into_huge_pages(fd, (size_t)sb.st_size, &map_size);
+    void *map = huge_pages ? read_into_huge_pages(fd, (size_t)sb.st_size, &map_size) : NULL;
     int map_errno = 0;
     if (map == NULL) {
         map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -508,6 +508,16 @@ MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
     f->g.map_size = map_size;
     f->g.is_mapped = 1;
     return finish_open(f, out);
+}
+
+MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_gguf_open: path and out must not be NULL");
+    return open_file(path, 0, out);
+}
+
+mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "gguf_open_for_compute: path and out must not be NULL");
+    return open_file(path, 1, out);
 }
 
 MLA4J_API mla4j_status mla4j_gguf_open_memory(const void *data, size_t size, const char *name, mla4j_gguf **out) {

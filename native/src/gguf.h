@@ -41,6 +41,9 @@ struct mla4j_gguf {
 };
 
 /* Index of a key / tensor or -1. */
+/* mla4j_gguf_open for a model whose weights will be streamed: the file is read into anonymous huge pages when
+ * possible (see gguf.c), else mapped. */
+mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out);
 int64_t gguf_find_key(const mla4j_gguf *g, const char *key);
 int64_t gguf_find_tensor(const mla4j_gguf *g, const char *name);
 

@@ -225,7 +225,7 @@ MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
     MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
     mla4j_model *m = calloc(1, sizeof *m);
     if (m == NULL) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "out of memory loading %s", path);
-    mla4j_status st = mla4j_gguf_open(path, &m->gguf);
+    mla4j_status st = gguf_open_for_compute(path, &m->gguf);
     if (st == MLA4J_OK) {
         loader l = {.g = m->gguf};
         st = read_hparams(&l, &m->hp);

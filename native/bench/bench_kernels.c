@@ -83,6 +83,22 @@ static void bench_read(mla4j_pool *pool) {
     free(buf);
 }
 
+static void empty_task(void *p, int ith, int nth) { (void)p; (void)ith; (void)nth; }
+
+/* The cost of one parallel task with nothing to do: what each of the ~80 matrix products and attention steps of
+ * a generated token pays on top of its work. */
+static void bench_handoff(mla4j_pool *pool) {
+    const int n = 20000;
+    double best = 1e9;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now_s();
+        for (int i = 0; i < n; i++) mla4j_pool_run(pool, empty_task, NULL);
+        double t = (now_s() - t0) / n;
+        if (t < best) best = t;
+    }
+    printf("pool handoff (empty task, %d threads):      %6.2f us\n", mla4j_pool_size(pool), best * 1e6);
+}
+
 static void bench_matvec(mla4j_pool *pool, int simd, int32_t type, int64_t rows, int64_t cols) {
     /* enough copies to exceed the 32 MiB L3 several times */
     kern_matrix w0;
@@ -154,6 +170,7 @@ int main(int argc, char **argv) {
                                      : simd == MLA4J_SIMD_AVX2 ? "avx2" : "scalar",
            kern_cpu_features());
     bench_read(pool);
+    bench_handoff(pool);
     const int32_t qtypes[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0};
     for (int i = 0; i < 2; i++) {
         bench_matvec(pool, simd, qtypes[i], 2048, 8192);

@@ -290,9 +290,9 @@ static void gqa_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0)
     const mla4j_hparams *hp = &m->hp;
     const layer_weights *lw = &m->layers[il];
     const int64_t H = hp->n_head, Hkv = hp->n_head_kv, dk = hp->head_dim_k, dv = hp->head_dim_v;
-    matmul(c, &lw->wq, c->xn, n_tok, c->q);
-    matmul(c, &lw->wk, c->xn, n_tok, c->k);
-    matmul(c, &lw->wv, c->xn, n_tok, c->v);
+    const kern_matrix *qkv[] = {&lw->wq, &lw->wk, &lw->wv};
+    float *const qkv_out[] = {c->q, c->k, c->v};
+    mla4j_matmul_multi(c->pool, c->simd, 3, qkv, c->xn, n_tok, qkv_out, c->act_scratch);
     add_bias(c->q, lw->bq, n_tok, H * dk);
     add_bias(c->k, lw->bk, n_tok, Hkv * dk);
     add_bias(c->v, lw->bv, n_tok, Hkv * dv);
@@ -333,8 +333,9 @@ static mla4j_status forward_batch(mla4j_context *c, const int32_t *tokens, int64
         for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->xn[i];
 
         for (int64_t t = 0; t < n_tok; t++) rms_norm(c->x + t * E, lw->ffn_norm, c->xn + t * E, E, hp->rms_eps);
-        matmul(c, &lw->w_gate, c->xn, n_tok, c->gate);
-        matmul(c, &lw->w_up, c->xn, n_tok, c->up);
+        const kern_matrix *gate_up[] = {&lw->w_gate, &lw->w_up};
+        float *const gate_up_out[] = {c->gate, c->up};
+        mla4j_matmul_multi(c->pool, c->simd, 2, gate_up, c->xn, n_tok, gate_up_out, c->act_scratch);
         for (int64_t i = 0; i < n_tok * F; i++) c->gate[i] = silu(c->gate[i]) * c->up[i];
         matmul(c, &lw->w_down, c->gate, n_tok, c->xn);
         for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->xn[i];

@@ -407,7 +407,7 @@ static void release(gguf_full *f) {
     free(f->tensors.slots);
     if (g->base != NULL) {
         if (g->is_mapped) {
-            munmap((void *)g->base, g->size);
+            munmap((void *)g->base, g->map_size);
         } else {
             free((void *)g->base);
         }
@@ -437,8 +437,39 @@ static gguf_full *new_full(const char *name) {
     return f;
 }
 
-MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
-    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_gguf_open: path and out must not be NULL");
+/* Token generation streams every weight once per token, about 1 GB for a 1B model in Q8_0. From a file mapping
+ * that stream runs through 4 KiB pages (the page cache has no huge pages for regular files), where every page
+ * boundary stops the hardware prefetchers and costs a TLB walk; from anonymous memory with transparent huge
+ * pages it does not. Measured on the llama 1B preset (Zen 4, 2 threads, tokens alternating between a mapped and
+ * a copied model in one process): median token Q8_0 79.5 -> 58.9 ms, Q4_0 48 -> 38 ms. So the files of models
+ * (gguf_open_for_compute) are read into anonymous memory (MADV_HUGEPAGE, size rounded up to 2 MiB) when that can
+ * be had, at the price of a private copy instead of shared page cache; NULL (and the caller maps the file) when
+ * not. Files opened only to be inspected (mla4j_gguf_open) stay mapped. */
+#define HUGE_PAGE ((size_t)2 << 20)
+static void *read_into_huge_pages(int fd, size_t size, size_t *map_size) {
+    if (size < HUGE_PAGE) return NULL;
+    size_t len = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) return NULL;
+    if (madvise(mem, len, MADV_HUGEPAGE) != 0) {
+        munmap(mem, len);
+        return NULL;
+    }
+    for (size_t done = 0; done < size;) {
+        ssize_t r = pread(fd, (uint8_t *)mem + done, size - done, (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { /* read error or the file shrank: let the caller map it and validate what is there */
+            munmap(mem, len);
+            return NULL;
+        }
+        done += (size_t)r;
+    }
+    mprotect(mem, len, PROT_READ);
+    *map_size = len;
+    return mem;
+}
+
+static mla4j_status open_file(const char *path, int huge_pages, mla4j_gguf **out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mla4j_fail(MLA4J_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
@@ -460,8 +491,13 @@ MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
         close(fd);
         return MLA4J_ERR_OUT_OF_MEMORY;
     }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
+    size_t map_size = (size_t)sb.st_size;
+    void *map = huge_pages ? read_into_huge_pages(fd, (size_t)sb.st_size, &map_size) : NULL;
+    int map_errno = 0;
+    if (map == NULL) {
+        map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        map_errno = errno;
+    }
     close(fd);
     if (map == MAP_FAILED) {
         release(f);
@@ -469,8 +505,19 @@ MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
     }
     f->g.base = map;
     f->g.size = (size_t)sb.st_size;
+    f->g.map_size = map_size;
     f->g.is_mapped = 1;
     return finish_open(f, out);
+}
+
+MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_gguf_open: path and out must not be NULL");
+    return open_file(path, 0, out);
+}
+
+mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "gguf_open_for_compute: path and out must not be NULL");
+    return open_file(path, 1, out);
 }
 
 MLA4J_API mla4j_status mla4j_gguf_open_memory(const void *data, size_t size, const char *name, mla4j_gguf **out) {

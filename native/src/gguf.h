@@ -29,7 +29,8 @@ struct mla4j_gguf {
     char *name; /* path or caller-given name, used in every message */
     const uint8_t *base;
     size_t size;
-    int is_mapped; /* 1: base is an mmap of the file; 0: base is a malloc'd copy */
+    size_t map_size; /* bytes mapped at base when is_mapped (size rounded up for a huge-page copy) */
+    int is_mapped; /* 1: base is an mmap (of the file, or an anonymous copy of it); 0: base is a malloc'd copy */
     uint32_t version;
     uint64_t alignment;
     uint64_t data_offset;
@@ -40,6 +41,9 @@ struct mla4j_gguf {
 };
 
 /* Index of a key / tensor or -1. */
+/* mla4j_gguf_open for a model whose weights will be streamed: the file is read into anonymous huge pages when
+ * possible (see gguf.c), else mapped. */
+mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out);
 int64_t gguf_find_key(const mla4j_gguf *g, const char *key);
 int64_t gguf_find_tensor(const mla4j_gguf *g, const char *name);
 

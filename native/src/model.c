@@ -244,7 +244,7 @@ mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out) {
 MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
     MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
     mla4j_gguf *g = NULL;
-    mla4j_status st = mla4j_gguf_open(path, &g);
+    mla4j_status st = gguf_open_for_compute(path, &g); /* weights in huge pages when possible */
     if (st != MLA4J_OK) return st;
     return mla4j_model_from_gguf(g, out);
 }

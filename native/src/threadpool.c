@@ -168,24 +168,28 @@ void mla4j_pool_run(mla4j_pool *pool, mla4j_pool_fn fn, void *arg) {
     }
 }
 
-/* ---- Parallel matrix product -------------------------------------------------------------------------- */
+/* ---- Parallel matrix products -------------------------------------------------------------------------- */
 
+#define MAX_FUSED 4
+
+/* One parallel task over the rows of up to MAX_FUSED matrices that share their activations. */
 typedef struct matmul_task {
-    const kern_matrix *w;
+    int n_mat;
+    const kern_matrix *w[MAX_FUSED];
+    float *y[MAX_FUSED];
+    int64_t chunk_rows[MAX_FUSED];
+    int64_t chunk_end[MAX_FUSED]; /* chunks of matrices 0..i together */
     const float *x;
     int64_t n_tok;
-    float *y;
     void *act;
     int simd;
-    int64_t chunk_rows;
-    int64_t n_chunks;
     _Atomic int64_t next_chunk;
 } matmul_task;
 
 static void convert_task(void *p, int ith, int nth) {
     matmul_task *mt = p;
     int64_t t0 = mt->n_tok * ith / nth, t1 = mt->n_tok * (ith + 1) / nth;
-    kern_act_convert(mt->w->type, mt->x, mt->w->cols, t0, t1, mt->act);
+    kern_act_convert(mt->w[0]->type, mt->x, mt->w[0]->cols, t0, t1, mt->act);
 }
 
 /* Rows are handed out in chunks from a shared counter, so a thread slowed down by another process on its core
@@ -194,25 +198,51 @@ static void rows_task(void *p, int ith, int nth) {
     matmul_task *mt = p;
     for (;;) {
         int64_t c = atomic_fetch_add_explicit(&mt->next_chunk, 1, memory_order_relaxed);
-        if (c >= mt->n_chunks) return;
-        int64_t r0 = c * mt->chunk_rows;
-        int64_t r1 = r0 + mt->chunk_rows < mt->w->rows ? r0 + mt->chunk_rows : mt->w->rows;
-        kern_matmul(mt->simd, mt->w, mt->act, mt->n_tok, mt->y, mt->w->rows, r0, r1);
+        int i = 0;
+        while (i < mt->n_mat && c >= mt->chunk_end[i]) i++;
+        if (i == mt->n_mat) return;
+        const kern_matrix *w = mt->w[i];
+        int64_t r0 = (c - (i > 0 ? mt->chunk_end[i - 1] : 0)) * mt->chunk_rows[i];
+        int64_t r1 = r0 + mt->chunk_rows[i] < w->rows ? r0 + mt->chunk_rows[i] : w->rows;
+        kern_matmul(mt->simd, w, mt->act, mt->n_tok, mt->y[i], w->rows, r0, r1);
     }
+}
+
+/* Converted activations are the same for two weight types when both take floats, or both are the same type. */
+static int same_act(int32_t a, int32_t b) { return a == b || (!kern_act_is_q8(a) && !kern_act_is_q8(b)); }
+
+void mla4j_matmul_multi(mla4j_pool *pool, int simd, int n, const kern_matrix *const *ws, const float *x,
+                        int64_t n_tok, float *const *ys, void *scratch) {
+    if (n_tok <= 0) return;
+    int fusable = n <= MAX_FUSED;
+    for (int i = 1; i < n && fusable; i++) fusable = same_act(ws[0]->type, ws[i]->type);
+    if (!fusable) {
+        for (int i = 0; i < n; i++) mla4j_matmul(pool, simd, ws[i], x, n_tok, ys[i], scratch);
+        return;
+    }
+    int nth = pool->n_threads;
+    matmul_task mt = {.n_mat = 0, .x = x, .n_tok = n_tok, .act = scratch, .simd = kern_resolve_simd(simd)};
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (ws[i]->rows <= 0) continue;
+        /* About 8 chunks per thread and matrix, a multiple of 16 rows (the SIMD row tiles). */
+        int64_t chunk = (ws[i]->rows + nth * 8 - 1) / (nth * 8);
+        chunk = (chunk + 15) / 16 * 16;
+        total += (ws[i]->rows + chunk - 1) / chunk;
+        mt.w[mt.n_mat] = ws[i];
+        mt.y[mt.n_mat] = ys[i];
+        mt.chunk_rows[mt.n_mat] = chunk;
+        mt.chunk_end[mt.n_mat] = total;
+        mt.n_mat++;
+    }
+    if (mt.n_mat == 0) return;
+    atomic_init(&mt.next_chunk, 0);
+    if (n_tok == 1 || nth == 1) kern_act_convert(mt.w[0]->type, x, mt.w[0]->cols, 0, n_tok, scratch);
+    else mla4j_pool_run(pool, convert_task, &mt);
+    mla4j_pool_run(pool, rows_task, &mt);
 }
 
 void mla4j_matmul(mla4j_pool *pool, int simd, const kern_matrix *w, const float *x, int64_t n_tok, float *y,
                   void *scratch) {
-    if (w->rows <= 0 || n_tok <= 0) return;
-    int nth = pool->n_threads;
-    matmul_task mt = {.w = w, .x = x, .n_tok = n_tok, .y = y, .act = scratch, .simd = kern_resolve_simd(simd)};
-    /* About 8 chunks per thread, a multiple of 16 rows (the SIMD row tiles). */
-    int64_t chunk = (w->rows + nth * 8 - 1) / (nth * 8);
-    chunk = (chunk + 15) / 16 * 16;
-    mt.chunk_rows = chunk;
-    mt.n_chunks = (w->rows + chunk - 1) / chunk;
-    atomic_init(&mt.next_chunk, 0);
-    if (n_tok == 1 || nth == 1) kern_act_convert(w->type, x, w->cols, 0, n_tok, scratch);
-    else mla4j_pool_run(pool, convert_task, &mt);
-    mla4j_pool_run(pool, rows_task, &mt);
+    mla4j_matmul_multi(pool, simd, 1, &w, x, n_tok, &y, scratch);
 }

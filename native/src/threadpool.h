@@ -23,4 +23,11 @@ void mla4j_pool_run(mla4j_pool *pool, mla4j_pool_fn fn, void *arg);
 void mla4j_matmul(mla4j_pool *pool, int simd, const kern_matrix *w, const float *x, int64_t n_tok, float *y,
                   void *scratch);
 
+/* The products of the same X with n matrices of w->cols columns each (q, k and v; gate and up), Y_i into ys[i]:
+ * the activations are converted once and the rows of all matrices are handed out in one parallel task, when
+ * the matrices take the same converted form (else one product after the other). scratch must hold the largest
+ * kern_act_size of them. */
+void mla4j_matmul_multi(mla4j_pool *pool, int simd, int n, const kern_matrix *const *ws, const float *x,
+                        int64_t n_tok, float *const *ys, void *scratch);
+
 #endif

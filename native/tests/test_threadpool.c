@@ -84,6 +84,58 @@ static void test_matmul_thread_counts(void) {
     }
 }
 
+/* Fused products (q/k/v, gate/up) give exactly the separate products: matrices of one type share one conversion
+ * and one task, mixed types fall back to one product after the other, empty matrices are skipped. */
+static void test_matmul_multi(void) {
+    const int64_t cols = 320;
+    const int64_t rows[] = {203, 64, 0, 37};
+    const int32_t same[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q4_0};
+    const int32_t mixed[] = {MLA4J_TYPE_Q8_0, MLA4J_TYPE_Q4_0, MLA4J_TYPE_F32, MLA4J_TYPE_F32};
+    const int32_t *type_sets[] = {same, mixed};
+    for (int set = 0; set < 2; set++) {
+        kern_matrix w[4];
+        uint8_t *data[4];
+        const kern_matrix *wp[4];
+        for (int i = 0; i < 4; i++) {
+            data[i] = make_weights(type_sets[set][i], rows[i], cols, &w[i]);
+            wp[i] = &w[i];
+        }
+        for (int64_t n_tok = 1; n_tok <= 7; n_tok += 6) {
+            float *x = malloc(sizeof(float) * cols * n_tok);
+            for (int64_t i = 0; i < cols * n_tok; i++) x[i] = rng_uniform();
+            size_t act_size = 0;
+            for (int i = 0; i < 4; i++) {
+                size_t s = kern_act_size(w[i].type, cols, n_tok);
+                if (s > act_size) act_size = s;
+            }
+            void *act = aligned_alloc(64, act_size);
+            for (int nth = 1; nth <= 3; nth++) {
+                mla4j_pool *pool = mla4j_pool_create(nth);
+                float *expect[4], *y[4];
+                for (int i = 0; i < 4; i++) {
+                    size_t n = (size_t)(rows[i] * n_tok) + 1;
+                    expect[i] = malloc(sizeof(float) * n);
+                    y[i] = malloc(sizeof(float) * n);
+                    for (size_t k = 0; k < n; k++) y[i][k] = NAN;
+                    mla4j_matmul(pool, MLA4J_SIMD_AUTO, &w[i], x, n_tok, expect[i], act);
+                }
+                mla4j_matmul_multi(pool, MLA4J_SIMD_AUTO, 4, wp, x, n_tok, y, act);
+                for (int i = 0; i < 4; i++) {
+                    CHECK_MSG(memcmp(y[i], expect[i], sizeof(float) * (size_t)(rows[i] * n_tok)) == 0,
+                              "set %d matrix %d n_tok %lld threads %d", set, i, (long long)n_tok, nth);
+                    CHECK(isnan(y[i][rows[i] * n_tok])); /* nothing written past the matrix's output */
+                    free(expect[i]);
+                    free(y[i]);
+                }
+                mla4j_pool_free(pool);
+            }
+            free(act);
+            free(x);
+        }
+        for (int i = 0; i < 4; i++) free(data[i]);
+    }
+}
+
 typedef struct {
     _Atomic long calls[8];
     _Atomic long bad_nth;
@@ -149,6 +201,7 @@ static void test_create_free(void) {
 
 int main(void) {
     test_matmul_thread_counts();
+    test_matmul_multi();
     test_many_tiny_tasks();
     test_wake_after_sleep();
     test_create_free();

@@ -15,18 +15,8 @@ final class MlaSynth {
 
     static void putMetadata(GgufWriter w, MlaSynthSpec s, int fileType, SynthVocab vocab) {
         String a = s.arch() + ".";
-        w.putString("general.architecture", s.arch());
-        w.putString("general.name", s.name());
-        w.putUInt32("general.file_type", fileType);
-        w.putUInt32("general.quantization_version", 2);
-        w.putUInt32(a + "context_length", s.nCtx());
-        w.putUInt32(a + "embedding_length", s.nEmbd());
-        w.putUInt32(a + "block_count", s.nLayer());
-        w.putUInt32(a + "feed_forward_length", s.nFf());
-        w.putUInt32(a + "attention.head_count", s.nHead());
-        w.putUInt32(a + "rope.dimension_count", s.ropeDim());
-        w.putFloat32(a + "rope.freq_base", s.ropeBase());
-        w.putFloat32(a + "attention.layer_norm_rms_epsilon", s.rmsEps());
+        Synth.putCommon(w, s.arch(), s.name(), fileType, s.nCtx(), s.nEmbd(), s.nLayer(), s.nFf(), s.nHead(),
+                s.ropeDim(), s.ropeBase(), s.rmsEps());
         w.putUInt32(a + "attention.kv_lora_rank", s.kvLoraRank());
         w.putUInt32(a + "vocab_size", s.nVocab());
         if (s.isDeepseek2()) {

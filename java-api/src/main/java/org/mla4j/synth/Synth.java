@@ -93,21 +93,29 @@ public final class Synth {
         };
     }
 
-    private static void putMetadata(GgufWriter w, SynthSpec s, int fileType, SynthVocab vocab) {
-        String a = s.arch() + ".";
-        w.putString("general.architecture", s.arch());
-        w.putString("general.name", s.name());
+    /** The general keys and the shape keys every architecture has, under the "arch." prefix. */
+    static void putCommon(GgufWriter w, String arch, String name, int fileType, int ctx, int embd, int layers, int ff,
+            int heads, int ropeDims, float ropeBase, float rmsEps) {
+        String a = arch + ".";
+        w.putString("general.architecture", arch);
+        w.putString("general.name", name);
         w.putUInt32("general.file_type", fileType);
         w.putUInt32("general.quantization_version", 2);
-        w.putUInt32(a + "context_length", s.nCtx());
-        w.putUInt32(a + "embedding_length", s.nEmbd());
-        w.putUInt32(a + "block_count", s.nLayer());
-        w.putUInt32(a + "feed_forward_length", s.nFf());
-        w.putUInt32(a + "attention.head_count", s.nHead());
+        w.putUInt32(a + "context_length", ctx);
+        w.putUInt32(a + "embedding_length", embd);
+        w.putUInt32(a + "block_count", layers);
+        w.putUInt32(a + "feed_forward_length", ff);
+        w.putUInt32(a + "attention.head_count", heads);
+        w.putUInt32(a + "rope.dimension_count", ropeDims);
+        w.putFloat32(a + "rope.freq_base", ropeBase);
+        w.putFloat32(a + "attention.layer_norm_rms_epsilon", rmsEps);
+    }
+
+    private static void putMetadata(GgufWriter w, SynthSpec s, int fileType, SynthVocab vocab) {
+        String a = s.arch() + ".";
+        putCommon(w, s.arch(), s.name(), fileType, s.nCtx(), s.nEmbd(), s.nLayer(), s.nFf(), s.nHead(), s.headDim(),
+                s.ropeBase(), s.rmsEps());
         w.putUInt32(a + "attention.head_count_kv", s.nHeadKv());
-        w.putUInt32(a + "rope.dimension_count", s.headDim());
-        w.putFloat32(a + "rope.freq_base", s.ropeBase());
-        w.putFloat32(a + "attention.layer_norm_rms_epsilon", s.rmsEps());
         w.putUInt32(a + "vocab_size", s.nVocab());
         putTokenizer(w, vocab);
     }

@@ -19,14 +19,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Words repeat a lot in real text, so the ids of each word are cached (bounded); the cache only remembers
  * results and never changes them.
  */
-public final class BpeTokenizer implements Tokenizer {
-    private static final byte[] NO_BYTES = new byte[0];
+public final class BpeTokenizer extends VocabularyTokenizer {
     private static final int CACHE_LIMIT = 1 << 16;
     /** Separates the two halves of a merge in the rank map's keys; byte-level tokens never contain it. */
     private static final char MERGE_SEPARATOR = '\u0000';
 
-    private final Vocabulary vocabulary;
-    private final SpecialTokens special;
     private final PreTokenizer preTokenizer;
     private final Map<String, Integer> ranks;
     /**
@@ -39,14 +36,11 @@ public final class BpeTokenizer implements Tokenizer {
     private final boolean idMerges;
     /** Token of each byte's single character, or -1. */
     private final int[] byteIds = new int[256];
-    private final byte[][] pieces;
-    private final boolean[] hidden;
     private final Map<String, int[]> wordCache = new ConcurrentHashMap<>();
 
     public BpeTokenizer(Vocabulary vocabulary) {
-        this.vocabulary = Objects.requireNonNull(vocabulary, "vocabulary");
+        super(vocabulary, ByteLevel::decode);
         this.preTokenizer = PreTokenizer.forName(vocabulary.pre());
-        this.special = new SpecialTokens(vocabulary);
         this.ranks = ranks(vocabulary.merges());
         List<String> merges = vocabulary.merges();
         this.pairRanks = new LongIntMap(merges.size());
@@ -71,14 +65,6 @@ public final class BpeTokenizer implements Tokenizer {
         for (int b = 0; b < 256; b++) {
             byteIds[b] = vocabulary.idOrMinusOne(String.valueOf(ByteLevel.charOf(b)));
         }
-        int n = vocabulary.size();
-        pieces = new byte[n][];
-        hidden = new boolean[n];
-        for (int id = 0; id < n; id++) {
-            int attr = special.attributes(id);
-            hidden[id] = (attr & (SpecialTokens.CONTROL | SpecialTokens.UNKNOWN)) != 0;
-            pieces[id] = renderPiece(id, attr);
-        }
     }
 
     /** Merge ranks as llama.cpp reads them: "left right" split at the first space after position 0, first wins. */
@@ -93,25 +79,6 @@ public final class BpeTokenizer implements Tokenizer {
             ranks.putIfAbsent(merge.substring(0, space) + MERGE_SEPARATOR + merge.substring(space + 1), i);
         }
         return ranks;
-    }
-
-    /** llama.cpp's token_to_piece for BPE with special=true. */
-    private byte[] renderPiece(int id, int attr) {
-        String text = vocabulary.token(id);
-        if ((attr & (SpecialTokens.CONTROL | SpecialTokens.UNKNOWN | SpecialTokens.USER_DEFINED)) != 0) {
-            return text.getBytes(StandardCharsets.UTF_8);
-        }
-        if ((attr & SpecialTokens.NORMAL) != 0) {
-            return ByteLevel.decode(text);
-        }
-        if ((attr & SpecialTokens.BYTE) != 0) {
-            return new byte[] {SpecialTokens.byteTokenValue(id, text)};
-        }
-        return NO_BYTES;
-    }
-
-    public Vocabulary vocabulary() {
-        return vocabulary;
     }
 
     /** The {@code tokenizer.ggml.pre} name in use ("default" when the metadata has none). */
@@ -327,38 +294,6 @@ public final class BpeTokenizer implements Tokenizer {
     @Override
     public byte[] pieceBytes(int id, boolean renderSpecial) {
         return piece(id, renderSpecial).clone();
-    }
-
-    private byte[] piece(int id, boolean renderSpecial) {
-        if (id < 0 || id >= pieces.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + pieces.length + ")");
-        }
-        return !renderSpecial && hidden[id] ? NO_BYTES : pieces[id];
-    }
-
-    @Override
-    public StreamDecoder newStreamDecoder() {
-        return new Utf8StreamDecoder(id -> piece(id, false));
-    }
-
-    @Override
-    public int bos() {
-        return vocabulary.bos();
-    }
-
-    @Override
-    public int eos() {
-        return vocabulary.eos();
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocabulary.size();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return special.isEndOfGeneration(id);
     }
 
     /** Binary min-heap of longs: the queue of candidate merges, without boxing. */

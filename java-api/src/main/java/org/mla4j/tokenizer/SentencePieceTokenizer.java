@@ -13,30 +13,13 @@ import java.util.PriorityQueue;
  * the pair whose merged text is the vocabulary token with the highest score (ties: leftmost pair). Characters
  * that end up in no token fall back to byte tokens {@code <0xXX>}.
  */
-public final class SentencePieceTokenizer implements Tokenizer {
+public final class SentencePieceTokenizer extends VocabularyTokenizer {
     private static final char SPACE_MARK = '\u2581';
-    private static final byte[] NO_BYTES = new byte[0];
-
-    private final Vocabulary vocabulary;
-    private final SpecialTokens special;
-    /** What each token decodes to when special tokens are rendered (llama.cpp's token-to-piece cache). */
-    private final byte[][] pieces;
-    /** Tokens that decode to nothing unless special tokens are rendered: control and unknown. */
-    private final boolean[] hidden;
     /** Token for each byte value (byte fallback), or -1. */
     private final int[] byteTokens = new int[256];
 
     public SentencePieceTokenizer(Vocabulary vocabulary) {
-        this.vocabulary = Objects.requireNonNull(vocabulary, "vocabulary");
-        this.special = new SpecialTokens(vocabulary);
-        int n = vocabulary.size();
-        pieces = new byte[n][];
-        hidden = new boolean[n];
-        for (int id = 0; id < n; id++) {
-            int attr = special.attributes(id);
-            hidden[id] = (attr & (SpecialTokens.CONTROL | SpecialTokens.UNKNOWN)) != 0;
-            pieces[id] = renderPiece(id, attr);
-        }
+        super(vocabulary, text -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8));
         for (int b = 0; b < 256; b++) {
             int id = vocabulary.idOrMinusOne(String.format("<0x%02X>", b));
             if (id < 0 && b < 0x80) {
@@ -46,40 +29,10 @@ public final class SentencePieceTokenizer implements Tokenizer {
         }
     }
 
-    /** llama.cpp's token_to_piece for SPM with special=true. */
-    private byte[] renderPiece(int id, int attr) {
-        String text = vocabulary.token(id);
-        if ((attr & (SpecialTokens.CONTROL | SpecialTokens.UNKNOWN | SpecialTokens.USER_DEFINED)) != 0) {
-            return text.getBytes(StandardCharsets.UTF_8);
-        }
-        if ((attr & SpecialTokens.NORMAL) != 0) {
-            return text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8);
-        }
-        if ((attr & SpecialTokens.BYTE) != 0) {
-            return new byte[] {parseByteToken(id, text)};
-        }
-        return NO_BYTES; // unused and undefined tokens render as nothing
-    }
-
-    private static byte parseByteToken(int id, String text) {
-        if (text.length() != 6 || !text.startsWith("<0x") || text.charAt(5) != '>') {
-            throw new IllegalArgumentException("byte token " + id + " is '" + text + "', expected the form <0xXX>");
-        }
-        try {
-            return (byte) Integer.parseInt(text, 3, 5, 16);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("byte token " + id + " is '" + text + "', expected the form <0xXX>", e);
-        }
-    }
-
-    public Vocabulary vocabulary() {
-        return vocabulary;
-    }
-
     @Override
     public int[] encode(String text, boolean addSpecial, boolean parseSpecial) {
         Objects.requireNonNull(text, "text");
-        checkNoUnpairedSurrogates(text);
+        SpecialTokens.requireWellFormed(text);
         IntList out = new IntList(text.length() / 3 + 4);
         if (addSpecial && vocabulary.addBos()) {
             out.add(vocabulary.bos());
@@ -102,18 +55,6 @@ public final class SentencePieceTokenizer implements Tokenizer {
             out.add(vocabulary.eos());
         }
         return out.toArray();
-    }
-
-    private static void checkNoUnpairedSurrogates(String text) {
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                throw new IllegalArgumentException(
-                        "text has an unpaired UTF-16 surrogate at index " + i + "; it cannot be encoded as UTF-8");
-            }
-        }
     }
 
     /** A candidate merge of symbols {@code left} and {@code right}, valid while their lengths still sum to size. */
@@ -221,58 +162,5 @@ public final class SentencePieceTokenizer implements Tokenizer {
     @Override
     public byte[] pieceBytes(int id, boolean renderSpecial) {
         return piece(id, renderSpecial).clone();
-    }
-
-    private byte[] piece(int id, boolean renderSpecial) {
-        if (id < 0 || id >= pieces.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + pieces.length + ")");
-        }
-        return !renderSpecial && hidden[id] ? NO_BYTES : pieces[id];
-    }
-
-    @Override
-    public Tokenizer.StreamDecoder newStreamDecoder() {
-        return new Utf8StreamDecoder(id -> piece(id, false));
-    }
-
-    @Override
-    public int bos() {
-        return vocabulary.bos();
-    }
-
-    @Override
-    public int eos() {
-        return vocabulary.eos();
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocabulary.size();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return special.isEndOfGeneration(id);
-    }
-
-    /** Growable int array, to avoid boxing token ids. */
-    private static final class IntList {
-        private int[] values;
-        private int size;
-
-        IntList(int capacity) {
-            values = new int[Math.max(capacity, 4)];
-        }
-
-        void add(int value) {
-            if (size == values.length) {
-                values = Arrays.copyOf(values, size * 2);
-            }
-            values[size++] = value;
-        }
-
-        int[] toArray() {
-            return Arrays.copyOf(values, size);
-        }
     }
 }

@@ -1,53 +1,51 @@
 package org.mla4j.tokenizer;
 
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
-/** MetadataSource over a map, for tests; a value of another type reads as absent, as the interface specifies. */
+/** A fluent builder of {@link MetadataMap} for tests: {@code new MapMetadata().put(k, v).put(...)}. */
 final class MapMetadata implements MetadataSource {
-    private final Map<String, Object> values = new HashMap<>();
+    private final Map<String, Object> values = new LinkedHashMap<>();
 
     MapMetadata put(String key, Object value) {
         values.put(key, value);
         return this;
     }
 
-    private <T> Optional<T> get(String key, Class<T> type) {
-        Object value = values.get(key);
-        return type.isInstance(value) ? Optional.of(type.cast(value)) : Optional.empty();
+    private MetadataMap view() {
+        return new MetadataMap(values);
     }
 
     @Override
     public Optional<String> getString(String key) {
-        return get(key, String.class);
+        return view().getString(key);
     }
 
     @Override
     public OptionalLong getLong(String key) {
-        return get(key, Long.class).map(OptionalLong::of).orElse(OptionalLong.empty());
+        return view().getLong(key);
     }
 
     @Override
     public Optional<Boolean> getBoolean(String key) {
-        return get(key, Boolean.class);
+        return view().getBoolean(key);
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     public Optional<List<String>> getStringArray(String key) {
-        return get(key, List.class).map(list -> (List<String>) list);
+        return view().getStringArray(key);
     }
 
     @Override
     public Optional<float[]> getFloatArray(String key) {
-        return get(key, float[].class);
+        return view().getFloatArray(key);
     }
 
     @Override
     public Optional<int[]> getIntArray(String key) {
-        return get(key, int[].class);
+        return view().getIntArray(key);
     }
 }

@@ -237,10 +237,15 @@ static void flash_task(void *arg, int ith, int nth) {
                 memset(row, 0, (size_t)n * sizeof(float));
                 continue;
             }
+            const int fast = c->simd >= MLA4J_SIMD_AVX512;
             float mx = -INFINITY;
-            for (int64_t s = 0; s < valid; s++) {
-                row[s] *= scale;
-                if (row[s] > mx) mx = row[s];
+            if (fast) {
+                mx = mla_scale_max_avx512(row, valid, scale);
+            } else {
+                for (int64_t s = 0; s < valid; s++) {
+                    row[s] *= scale;
+                    if (row[s] > mx) mx = row[s];
+                }
             }
             if (mx > m[i]) {
                 const float f = expf(m[i] - mx); /* 0 on the first tile (m = -inf) */
@@ -252,9 +257,13 @@ static void flash_task(void *arg, int ith, int nth) {
                 m[i] = mx;
             }
             float sum = 0.0f;
-            for (int64_t s = 0; s < valid; s++) {
-                row[s] = expf(row[s] - m[i]);
-                sum += row[s];
+            if (fast) {
+                sum = mla_exp_sum_avx512(row, valid, m[i]);
+            } else {
+                for (int64_t s = 0; s < valid; s++) {
+                    row[s] = expf(row[s] - m[i]);
+                    sum += row[s];
+                }
             }
             for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
             l[i] += sum;

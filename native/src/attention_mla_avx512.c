@@ -3,6 +3,7 @@
 #include "context.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 /* Four query rows x 32 columns: 8 accumulators in registers (fully unrolled so they never spill) while the
  * rows of the tile stream through; m0/m1 mask a column tail. */
@@ -144,4 +145,50 @@ void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes,
             break;
         }
     }
+}
+
+/* e^x for x <= 0 (Cephes' expf: range reduction by ln 2 in two parts, degree-6 polynomial, exact scaling by 2^n);
+ * relative error about 1e-7. Below -87 the result is clamped to e^-87 (a weight of ~1e-38, like expf's). */
+static inline __m512 exp_nonpositive(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* row[s] *= scale for s < n; returns the largest scaled value. */
+float mla_scale_max_avx512(float *row, int64_t n, float scale) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int64_t s = 0; s < n; s += 16) {
+        const int64_t left = n - s;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + s), sc);
+        _mm512_mask_storeu_ps(row + s, m, v);
+        mx = _mm512_mask_max_ps(mx, m, mx, v);
+    }
+    return _mm512_reduce_max_ps(mx);
+}
+
+/* row[s] = e^(row[s] - max) for s < n; returns their sum. */
+float mla_exp_sum_avx512(float *row, int64_t n, float max) {
+    __m512 sum = _mm512_setzero_ps();
+    const __m512 mv = _mm512_set1_ps(max);
+    for (int64_t s = 0; s < n; s += 16) {
+        const int64_t left = n - s;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + s), mv));
+        _mm512_mask_storeu_ps(row + s, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
 }

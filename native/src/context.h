@@ -68,6 +68,9 @@ void mla_scores_avx512(const float *tile, int64_t n_s, const float *q, int64_t n
                        int64_t out_stride);
 /* attention_mla_avx512.c: n cache rows of W values of a cache type into floats (as kern_dequantize_row). */
 void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out);
+/* attention_mla_avx512.c: row[s] *= scale, returning the maximum; row[s] = e^(row[s] - max), returning the sum. */
+float mla_scale_max_avx512(float *row, int64_t n, float scale);
+float mla_exp_sum_avx512(float *row, int64_t n, float max);
 /* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
 void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
 

@@ -57,6 +57,29 @@ static void test_scores_and_sums(void) {
     }
 }
 
+static void test_softmax_pieces(void) {
+    float row[37], ref[37];
+    for (int i = 0; i < 37; i++) row[i] = ref[i] = rnd() * 30.0f;
+    row[5] = ref[5] = -200.0f; /* far below the max: e^x is ~0 either way */
+    float mx = mla_scale_max_avx512(row, 37, 0.125f), rmx = -INFINITY;
+    for (int i = 0; i < 37; i++) {
+        ref[i] *= 0.125f;
+        if (ref[i] > rmx) rmx = ref[i];
+    }
+    CHECK(mx == rmx && memcmp(row, ref, sizeof row) == 0);
+    float sum = mla_exp_sum_avx512(row, 37, mx);
+    double rsum = 0;
+    int ok = 1;
+    for (int i = 0; i < 37; i++) {
+        const float x = ref[i] - mx; /* the kernel subtracts in float, as expf(row - max) would */
+        double e = exp((double)x);
+        rsum += e;
+        if (fabs(row[i] - e) > (4e-7 + 1.2e-7 * fabs(x)) * e + 1e-37) ok = 0;
+    }
+    CHECK_MSG(ok, "vectorised exp differs from exp beyond float rounding");
+    CHECK_NEAR_REL(sum, rsum, 1e-6);
+}
+
 int main(void) {
     if (kern_cpu_best_simd() < MLA4J_SIMD_AVX512) {
         printf("SKIPPED: this CPU has no AVX-512\n");
@@ -65,5 +88,6 @@ int main(void) {
     srand(5);
     test_dequant();
     test_scores_and_sums();
+    test_softmax_pieces();
     return check_summary("test_mla");
 }

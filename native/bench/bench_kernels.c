@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static double now_s(void) {
@@ -29,6 +30,21 @@ static uint32_t rnd(void) {
     return (uint32_t)(rng >> 16);
 }
 
+/* Weights and the streaming buffer live in transparent huge pages, as a loaded model's weights do (gguf.c reads
+ * model files into them): with 4 KiB pages every page boundary stops the hardware prefetchers. The size is
+ * rounded up to 2 MiB; big_free needs the same size. */
+static size_t big_size(size_t size) { return (size + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1); }
+static void *big_alloc(size_t size) {
+    void *p = mmap(NULL, big_size(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "cannot allocate %zu bytes\n", size);
+        exit(1);
+    }
+    madvise(p, big_size(size), MADV_HUGEPAGE);
+    return p;
+}
+static void big_free(void *p, size_t size) { munmap(p, big_size(size)); }
+
 /* A matrix of random quants with valid small fp16 scales. */
 static void fill_matrix(kern_matrix *w, int32_t type, int64_t rows, int64_t cols) {
     const kern_type_traits *tr = kern_type_traits_of(type);
@@ -37,7 +53,7 @@ static void fill_matrix(kern_matrix *w, int32_t type, int64_t rows, int64_t cols
     w->cols = cols;
     w->row_bytes = (size_t)(cols / tr->block_size * tr->type_size);
     size_t size = w->row_bytes * (size_t)rows;
-    uint8_t *data = aligned_alloc(64, (size + 63) / 64 * 64);
+    uint8_t *data = big_alloc(size);
     for (size_t i = 0; i < size; i++) data[i] = (uint8_t)rnd();
     for (int64_t b = 0; b < rows * cols / tr->block_size; b++) {
         uint16_t d = kern_fp32_to_fp16(0.01f);
@@ -68,7 +84,7 @@ static void read_task(void *p, int ith, int nth) {
 
 static void bench_read(mla4j_pool *pool) {
     read_arg ra = {.size = (size_t)512 << 20};
-    uint8_t *buf = aligned_alloc(64, ra.size);
+    uint8_t *buf = big_alloc(ra.size);
     memset(buf, 1, ra.size);
     ra.data = buf;
     mla4j_pool_run(pool, read_task, &ra);
@@ -80,7 +96,7 @@ static void bench_read(mla4j_pool *pool) {
         if (t < best) best = t;
     }
     printf("streaming read (plain C, %d threads):        %6.1f GB/s\n", mla4j_pool_size(pool), (double)ra.size / best / 1e9);
-    free(buf);
+    big_free(buf, ra.size);
 }
 
 static void empty_task(void *p, int ith, int nth) { (void)p; (void)ith; (void)nth; }
@@ -109,7 +125,7 @@ static void bench_matvec(mla4j_pool *pool, int simd, int32_t type, int64_t rows,
     ws[0] = w0;
     for (int c = 1; c < copies; c++) {
         ws[c] = w0;
-        uint8_t *d = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        uint8_t *d = big_alloc(bytes);
         memcpy(d, w0.data, bytes);
         ws[c].data = d;
     }
@@ -126,7 +142,7 @@ static void bench_matvec(mla4j_pool *pool, int simd, int32_t type, int64_t rows,
     }
     printf("matvec %-4s %5lldx%-5lld n_tok=1:  %8.1f us  %6.1f GB/s\n", kern_type_traits_of(type)->name,
            (long long)rows, (long long)cols, best * 1e6, (double)bytes / best / 1e9);
-    for (int c = 0; c < copies; c++) free((void *)ws[c].data);
+    for (int c = 0; c < copies; c++) big_free((void *)ws[c].data, bytes);
     free(ws);
     free(x);
     free(y);
@@ -151,7 +167,7 @@ static void bench_gemm(mla4j_pool *pool, int simd, int32_t type, int64_t rows, i
     printf("matmul %-4s %5lldx%-5lld n_tok=%lld: %8.2f ms  %6.1f GFLOP/s  %7.1f us/token\n",
            kern_type_traits_of(type)->name, (long long)rows, (long long)cols, (long long)n_tok, best * 1e3,
            flops / best / 1e9, best / (double)n_tok * 1e6);
-    free((void *)w.data);
+    big_free((void *)w.data, w.row_bytes * (size_t)rows);
     free(x);
     free(y);
     free(scratch);

@@ -73,9 +73,11 @@ public final class Generation implements Iterator<Generation.Token> {
     private final Tokenizer.StreamDecoder decoder;
     private final List<Integer> generated = new ArrayList<>();
     private volatile boolean cancelled;
+    /** Orders cancel() against the end of generation, which withdraws a request that no eval consumed. */
+    private final Object cancelLock = new Object();
     private boolean started;
     private Token pending;
-    private StopReason stopReason;
+    private volatile StopReason stopReason;
     private long promptNanos;
     private long generationStart;
     private long generationNanos;
@@ -114,10 +116,15 @@ public final class Generation implements Iterator<Generation.Token> {
         return generated.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** Stops generation soon; safe from any thread. */
+    /**
+     * Stops generation soon; safe from any thread. The request reaches the session only while this generation
+     * runs, so it never cancels a later, unrelated eval.
+     */
     public void cancel() {
-        cancelled = true;
-        session.cancel();
+        synchronized (cancelLock) {
+            cancelled = true;
+            if (stopReason == null) session.cancel();
+        }
     }
 
     @Override
@@ -196,9 +203,11 @@ public final class Generation implements Iterator<Generation.Token> {
 
     private Token stop(StopReason reason) {
         if (stopReason == null) {
-            stopReason = reason;
-            // A cancel that arrived between two evals must not cancel the session's next, unrelated eval.
-            if (reason == StopReason.CANCELLED) session.withdrawCancel();
+            synchronized (cancelLock) {
+                stopReason = reason;
+                // A cancel that arrived between two evals must not cancel the session's next, unrelated eval.
+                session.withdrawCancel();
+            }
             if (generationStart != 0) generationNanos = System.nanoTime() - generationStart;
         }
         return null;

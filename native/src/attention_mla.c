@@ -109,13 +109,6 @@ void mla_context_free(mla4j_context *c) {
 
 /* ---- helpers ---------------------------------------------------------------------------------------------------- */
 
-static void rms_norm_inplace(float *x, const float *w, int64_t n, float eps) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
-    const float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
-    for (int64_t i = 0; i < n; i++) x[i] = x[i] * scale * w[i];
-}
-
 /* Rotates adjacent pairs (x[2p], x[2p+1]) by pos * theta_p; theta = NULL means llama.cpp's NORM frequencies
  * base^(-2p/n) computed the way ggml does (a running product in float). */
 static void rope_pairs(float *x, int n, int32_t pos, const float *theta, float base) {
@@ -333,12 +326,12 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
     const layer_weights *lw = &m->layers[il];
     mla_state *s = &c->mla;
     const int64_t H = hp->n_head, C = hp->kv_lora_rank, R = hp->rope_dim, N = hp->head_dim_nope, Dk = hp->head_dim_k;
-    const int64_t W = s->width, nr = m->n_rope_heads, E = hp->n_embd;
+    const int64_t W = s->width, nr = m->n_rope_heads;
 
     /* Queries: [nope N | rope R] per head. */
     if (hp->q_lora_rank > 0) {
         mla4j_matmul(c->pool, c->simd, &w->wq_a, c->xn, n_tok, s->q_a, c->act_scratch);
-        for (int64_t t = 0; t < n_tok; t++) rms_norm_inplace(s->q_a + t * hp->q_lora_rank, w->q_a_norm, hp->q_lora_rank, hp->rms_eps);
+        for (int64_t t = 0; t < n_tok; t++) rms_norm(s->q_a + t * hp->q_lora_rank, w->q_a_norm, s->q_a + t * hp->q_lora_rank, hp->q_lora_rank, hp->rms_eps);
         mla4j_matmul(c->pool, c->simd, &w->wq_b, s->q_a, n_tok, c->q, c->act_scratch);
     } else {
         mla4j_matmul(c->pool, c->simd, &lw->wq, c->xn, n_tok, c->q, c->act_scratch);
@@ -369,7 +362,7 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
         for (int64_t rh = 0; rh < nr; rh++) {
             rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta ? w->rope_theta + rh * (R / 2) : NULL, hp->rope_freq_base);
         }
-        if (w->kv_a_norm != NULL) rms_norm_inplace(row, w->kv_a_norm, C, hp->rms_eps);
+        if (w->kv_a_norm != NULL) rms_norm(row, w->kv_a_norm, row, C, hp->rms_eps);
         mla_store_row(c->params.kv_type, row, W, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos * s->row_bytes);
         for (int64_t h = 0; h < H; h++) {
             const int64_t rh = h / (H / nr);
@@ -377,7 +370,6 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
                        hp->rope_freq_base);
         }
     }
-    (void)E;
     /* Attention, MLA_TOKEN_CHUNK tokens at a time. */
     for (int64_t t0 = 0; t0 < n_tok; t0 += MLA_TOKEN_CHUNK) {
         const int64_t nt = n_tok - t0 < MLA_TOKEN_CHUNK ? n_tok - t0 : MLA_TOKEN_CHUNK;

@@ -171,8 +171,8 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
 /* Element-wise operations (cheap next to the matrix products; plain C)                           */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* y = x / sqrt(mean(x^2) + eps) * w, accumulated in double like ggml. */
-static void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
+/* y = x / sqrt(mean(x^2) + eps) * w, accumulated in double like ggml; y may be x. */
+void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
     const float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);

@@ -55,7 +55,9 @@ struct mla4j_context {
 
 
 /* attention_mla.c */
-/* Bytes of the MLA buffers for these parameters (0 on overflow). */
+/* context.c: y = x / sqrt(mean(x^2) + eps) * w (y may be x). */
+void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps);
+/* Allocates the MLA buffers of a context whose params and KV cache are set. */
 mla4j_status mla_context_init(mla4j_context *c);
 void mla_context_free(mla4j_context *c);
 /* Attention of layer il for n_tok tokens at positions pos0..: reads c->xn, caches the new rows, writes c->att. */

@@ -102,7 +102,7 @@ public final class GgufQuantizer {
     }
 
     /** Decodes each row of the source (any supported type) to floats and encodes it as {@code to}. */
-    private static org.mla4j.gguf.TensorSource reencode(MemorySegment data, GgufTensorInfo t, GgmlType to) {
+    public static org.mla4j.gguf.TensorSource reencode(MemorySegment data, GgufTensorInfo t, GgmlType to) {
         return (channel, size) -> {
             long cols = t.shape()[0];
             long rows = t.elementCount() / cols;

@@ -1,0 +1,204 @@
+package org.mla4j.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.mla4j.Hyperparameters;
+import org.mla4j.convert.ConversionException;
+import org.mla4j.convert.ConversionPlan;
+import org.mla4j.convert.ConvertOptions;
+import org.mla4j.convert.ConvertOptions.LatentNorm;
+import org.mla4j.convert.ConvertOptions.Method;
+import org.mla4j.convert.ConvertOptions.RopeSelect;
+import org.mla4j.convert.ConvertOptions.SvdMode;
+import org.mla4j.convert.Converter;
+import org.mla4j.convert.SourceHparams;
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufFile;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "convert", description = "Convert a llama/qwen2 model (MHA or GQA) to Multi-head Latent Attention: "
+        + "MHA2MLA (arch mha2mla) or TransMLA (arch deepseek2, runs in llama.cpp too).")
+final class ConvertCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "INPUT", description = "A GGUF file (llama, qwen2); for --dry-run also a "
+            + "Hugging Face config.json or directory.")
+    Path input;
+
+    @Option(names = {"-o", "--output"}, description = "Output GGUF file (written to a temporary file, then renamed).")
+    Path output;
+
+    @Option(names = "--method", required = true, description = "mha2mla or transmla.")
+    String method;
+
+    @Option(names = "--lossless", description = "The exact form (RoPE on every key dim, a latent of all values): "
+            + "logits unchanged, no cache reduction.")
+    boolean lossless;
+
+    @Option(names = "--kv-cache", paramLabel = "N", description = "Cache values per token and layer to aim for "
+            + "(mha2mla: n_kv x (r + d_kv); transmla: kv-lora-rank + rope-dim).")
+    Integer kvCache;
+
+    @Option(names = "--rope-select", description = "mha2mla: high, low, uniform, 2-norm or rotation-aware (default).")
+    String ropeSelect;
+
+    @Option(names = "--rope-dims", paramLabel = "r", description = "mha2mla: RoPE dims kept per KV head (even).")
+    Integer ropeDims;
+
+    @Option(names = "--svd", description = "mha2mla: joint (default) or split.")
+    String svd;
+
+    @Option(names = "--kv-rank", paramLabel = "d_kv", description = "mha2mla: latent dims per KV head.")
+    Integer kvRank;
+
+    @Option(names = "--whiten", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "mha2mla: activation-aware SVD (whitened by the calibration covariance); --no-whiten for the "
+                    + "paper's weight SVD.")
+    boolean whiten;
+
+    @Option(names = "--refit", description = "mha2mla: least-squares refit of the up-projections on calibration data.")
+    boolean refit;
+
+    @Option(names = "--freqfold", description = "transmla: FreqFold F, or auto.")
+    String freqFold;
+
+    @Option(names = "--kv-lora-rank", paramLabel = "C", description = "transmla: latent size (default min(512, max)).")
+    Integer kvLoraRank;
+
+    @Option(names = "--rope-dim", paramLabel = "m", description = "transmla: shared rope key dims (default min(64, d_h)).")
+    Integer ropeDim;
+
+    @Option(names = "--pca", description = "transmla: BKV-PCA from activations (default) or weights.")
+    String pca;
+
+    @Option(names = "--latent-norm", description = "transmla: exact (default; identity by construction) or calibrated.")
+    String latentNorm;
+
+    @Option(names = "--paper-baseline", description = "The papers' own choices: 2-norm + joint weight SVD (mha2mla); "
+            + "RoRoPE + FreqFold + weight-only PCA (transmla).")
+    boolean paperBaseline;
+
+    @Option(names = "--type", description = "Weight type of the output: f32, f16, bf16, q8_0, q4_0 (default: the source's).")
+    String type;
+
+    @Option(names = "--calibration", paramLabel = "FILE", description = "Plain-text calibration file (default: text "
+            + "the model generates from BOS, seed --seed).")
+    Path calibration;
+
+    @Option(names = "--calib-tokens", defaultValue = "2048", description = "Calibration tokens (default 2048).")
+    int calibTokens;
+
+    @Option(names = "--calib-seq", defaultValue = "256", description = "Tokens per calibration sequence (default 256).")
+    int calibSeq;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated calibration text (default 42).")
+    long seed;
+
+    @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "Threads (default: all cores).")
+    int threads;
+
+    @Option(names = "--dry-run", description = "Print the plan (tensor shapes, KV cache before and after) and stop.")
+    boolean dryRun;
+
+    @Override
+    public Integer call() throws IOException {
+        ConvertOptions o = options();
+        if (dryRun) {
+            System.out.print(Converter.plan(sourceHparams(), o).describe());
+            return 0;
+        }
+        if (output == null) throw new Main.UsageException("-o OUTPUT is required (or --dry-run)");
+        if (!Files.isRegularFile(input)) throw new ConversionException(input + ": no such file");
+        ProgressBar bar = new ProgressBar("convert");
+        long t0 = System.nanoTime();
+        Converter.Result r = Converter.convert(input, output, o, (stage, done, total) -> bar.update(done, total, stage));
+        bar.finish();
+        ConversionPlan p = r.plan();
+        System.err.printf(Locale.ROOT, "wrote %s: %s, KV cache %d -> %d values per token per layer (%.2f%% removed), "
+                + "%d calibration tokens, %.1f s%n", output, p.arch(), p.sourceCacheValues(), p.cacheValues(),
+                p.reductionPercent(), r.calibrationTokens(), (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    private Hyperparameters sourceHparams() {
+        if (!Files.exists(input)) throw new ConversionException(input + ": no such file");
+        try (GgufFile g = GgufFile.open(input)) {
+            return SourceHparams.fromGguf(g);
+        }
+    }
+
+    private ConvertOptions options() {
+        Method m = switch (method.toLowerCase(Locale.ROOT)) {
+            case "mha2mla" -> Method.MHA2MLA;
+            case "transmla" -> Method.TRANSMLA;
+            default -> throw new Main.UsageException("--method must be mha2mla or transmla, not '" + method + "'");
+        };
+        ConvertOptions o = paperBaseline ? ConvertOptions.paperBaseline(m) : ConvertOptions.defaults(m);
+        o = o.withLossless(lossless).withThreads(threads).withCalibration(calibration, calibTokens, calibSeq, seed)
+                .withOutType(type == null ? null : outType(type));
+        if (!paperBaseline || !whiten) o = o.withWhiten(whiten && !paperBaseline);
+        if (kvCache != null) o = o.withCacheValues(kvCache);
+        if (ropeSelect != null) o = o.withRopeSelect(ropeSelect(ropeSelect));
+        if (ropeDims != null) o = o.withRopeDims(ropeDims);
+        if (svd != null) o = o.withSvd(switch (svd) {
+            case "joint" -> SvdMode.JOINT;
+            case "split" -> SvdMode.SPLIT;
+            default -> throw new Main.UsageException("--svd must be joint or split, not '" + svd + "'");
+        });
+        if (kvRank != null) o = o.withKvRank(kvRank);
+        if (refit) o = o.withRefit(true);
+        if (freqFold != null && !freqFold.equals("auto")) o = o.withFreqFold(positive("--freqfold", freqFold));
+        if (kvLoraRank != null) o = o.withKvLoraRank(kvLoraRank);
+        if (ropeDim != null) o = o.withRopeDim(ropeDim);
+        if (pca != null) o = o.withPcaFromActivations(switch (pca) {
+            case "activations" -> true;
+            case "weights" -> false;
+            default -> throw new Main.UsageException("--pca must be activations or weights, not '" + pca + "'");
+        });
+        if (latentNorm != null) o = o.withLatentNorm(switch (latentNorm) {
+            case "exact" -> LatentNorm.EXACT;
+            case "calibrated" -> LatentNorm.CALIBRATED;
+            default -> throw new Main.UsageException("--latent-norm must be exact or calibrated, not '" + latentNorm + "'");
+        });
+        if (calibTokens < 1 || calibSeq < 2) throw new Main.UsageException("--calib-tokens and --calib-seq must be positive");
+        return o;
+    }
+
+    private static RopeSelect ropeSelect(String s) {
+        return switch (s) {
+            case "high" -> RopeSelect.HIGH;
+            case "low" -> RopeSelect.LOW;
+            case "uniform" -> RopeSelect.UNIFORM;
+            case "2-norm" -> RopeSelect.TWO_NORM;
+            case "rotation-aware" -> RopeSelect.ROTATION_AWARE;
+            default -> throw new Main.UsageException("--rope-select must be high, low, uniform, 2-norm or rotation-aware, "
+                    + "not '" + s + "'");
+        };
+    }
+
+    private static GgmlType outType(String s) {
+        try {
+            GgmlType t = GgmlType.valueOf(s.toUpperCase(Locale.ROOT));
+            if (t == GgmlType.Q4_K || t == GgmlType.Q6_K) throw new IllegalArgumentException();
+            return t;
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException("--type must be f32, f16, bf16, q8_0 or q4_0, not '" + s + "'");
+        }
+    }
+
+    private static int positive(String option, String v) {
+        try {
+            int n = Integer.parseInt(v);
+            if (n > 0) return n;
+        } catch (NumberFormatException e) {
+            // falls through
+        }
+        throw new Main.UsageException(option + " must be a positive integer or auto, not '" + v + "'");
+    }
+}

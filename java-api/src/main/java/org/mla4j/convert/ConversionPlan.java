@@ -1,0 +1,201 @@
+package org.mla4j.convert;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import org.mla4j.Hyperparameters;
+import org.mla4j.convert.ConvertOptions.Method;
+import org.mla4j.convert.ConvertOptions.SvdMode;
+
+/**
+ * What a conversion will produce, resolved from the source hyperparameters and the options before any weight is
+ * read: the output architecture, its attention dimensions, the attention tensors of each layer and the KV cache
+ * size. {@code mla4j convert --dry-run} prints it; the converter follows it.
+ *
+ * @param arch output architecture: "mha2mla" or "deepseek2"
+ * @param ropeDims mha2mla: r per KV head; deepseek2: m (the one shared rope key)
+ * @param latent latent size C (kv_lora_rank)
+ * @param latentKey split factorisation: latent dims of the key part (the rest are the value part); else 0
+ * @param nope key dims per head scored through the latent (mha2mla d_h - r, deepseek2 d_h)
+ * @param freqFold transmla FreqFold F, or {@link ConvertOptions#AUTO} when it is chosen from calibration
+ * @param identity the exact form: latent = values, up-projection = identity, RoPE on every key dim
+ */
+public record ConversionPlan(Hyperparameters source, ConvertOptions options, String arch, int ropeDims, int latent,
+        int latentKey, int nope, int freqFold, boolean identity) {
+
+    public record TensorSpec(String name, long[] shape, String note) {
+    }
+
+    public static ConversionPlan of(Hyperparameters hp, ConvertOptions o) {
+        checkSource(hp);
+        int dh = hp.headDimK(), hkv = hp.kvHeads(), lat = hkv * dh;
+        if (o.lossless()) {
+            return new ConversionPlan(hp, o, "mha2mla", dh, lat, 0, 0, 0, true);
+        }
+        return o.method() == Method.MHA2MLA ? mha2mla(hp, o) : transmla(hp, o);
+    }
+
+    private static void checkSource(Hyperparameters hp) {
+        if (!hp.architecture().equals("llama") && !hp.architecture().equals("qwen2")) {
+            throw new ConversionException("the input's architecture is '" + hp.architecture()
+                    + "'; conversion reads llama and qwen2 models (MHA or GQA)");
+        }
+        if (hp.headDimK() != hp.headDimV() || hp.ropeDims() != hp.headDimK()) {
+            throw new ConversionException("conversion needs equal key and value head sizes with RoPE on the whole "
+                    + "head (key " + hp.headDimK() + ", value " + hp.headDimV() + ", rope " + hp.ropeDims() + ")");
+        }
+    }
+
+    private static ConversionPlan mha2mla(Hyperparameters hp, ConvertOptions o) {
+        int dh = hp.headDimK(), hkv = hp.kvHeads(), e = hp.embeddingLength();
+        int r = o.ropeDims(), dkv = o.kvRank();
+        if (o.cacheValues() != ConvertOptions.AUTO) {
+            if (o.cacheValues() % hkv != 0) {
+                throw new ConversionException("--kv-cache " + o.cacheValues() + " is not a multiple of the "
+                        + hkv + " KV heads (mha2mla caches r + d_kv values per KV head)");
+            }
+            int perHead = o.cacheValues() / hkv;
+            if (r == ConvertOptions.AUTO && dkv != ConvertOptions.AUTO) r = perHead - dkv;
+            if (r == ConvertOptions.AUTO) r = Math.min(dh, 2 * Math.max(1, perHead / 4));
+            if (dkv == ConvertOptions.AUTO) dkv = perHead - r;
+            if (r + dkv != perHead) {
+                throw new ConversionException("--rope-dims " + r + " + --kv-rank " + dkv + " = " + (r + dkv)
+                        + " values per KV head, but --kv-cache " + o.cacheValues() + " asks for " + perHead);
+            }
+        }
+        if (r == ConvertOptions.AUTO) r = Math.max(2, dh / 8 / 2 * 2);
+        if (dkv == ConvertOptions.AUTO) dkv = Math.max(1, dh / 4);
+        if (r < 0 || r > dh || r % 2 != 0) {
+            throw new ConversionException("--rope-dims " + r + " must be even and between 0 and the head size " + dh);
+        }
+        int nope = dh - r;
+        int rows = hkv * (nope + dh);
+        int c = dkv * hkv;
+        int latentKey = 0;
+        if (dkv < 1) throw new ConversionException("--kv-rank " + dkv + " must be at least 1");
+        if (o.svd() == SvdMode.SPLIT) {
+            if (nope == 0) throw new ConversionException("--svd split needs key dims without RoPE (--rope-dims < " + dh + ")");
+            latentKey = c / 2;
+            int maxK = Math.min(e, hkv * nope), maxV = Math.min(e, hkv * dh);
+            if (latentKey > maxK || c - latentKey > maxV || latentKey < 1) {
+                throw new ConversionException("--kv-rank " + dkv + " is larger than possible for --svd split: the key "
+                        + "and value latents of " + latentKey + " and " + (c - latentKey) + " dims exceed their ranks "
+                        + maxK + " and " + maxV);
+            }
+        } else if (c > Math.min(e, rows)) {
+            throw new ConversionException("--kv-rank " + dkv + " (latent " + c + " = " + dkv + " x " + hkv
+                    + " KV heads) is larger than possible: [W_k,nope ; W_v] has rank at most " + Math.min(e, rows)
+                    + " (" + Math.min(e, rows) / hkv + " per KV head)");
+        }
+        if (o.ropeSelect() == ConvertOptions.RopeSelect.UNIFORM && r > 0 && (dh / 2) % (dh / r) != 0) {
+            throw new ConversionException("--rope-select uniform needs (d_h/2) divisible by d_h/r (d_h " + dh + ", r " + r + ")");
+        }
+        return new ConversionPlan(hp, o, "mha2mla", r, c, latentKey, nope, 0, false);
+    }
+
+    private static ConversionPlan transmla(Hyperparameters hp, ConvertOptions o) {
+        int dh = hp.headDimK(), lat = hp.kvHeads() * dh;
+        if (hp.qkvBias()) {
+            throw new ConversionException("the input has attention biases (qwen2), which a stock deepseek2 file cannot "
+                    + "express (formats.md, 'What cannot be expressed'); use --method mha2mla or --lossless");
+        }
+        int m = o.ropeDim() == ConvertOptions.AUTO ? Math.min(64, dh) : o.ropeDim();
+        if (m < 2 || m > dh || m % 2 != 0 || dh % m != 0) {
+            throw new ConversionException("--rope-dim " + m + " must be even and divide the head size " + dh);
+        }
+        int c = o.kvLoraRank();
+        if (o.cacheValues() != ConvertOptions.AUTO) c = o.cacheValues() - m;
+        if (c == ConvertOptions.AUTO) c = Math.min(512, 2 * lat - m);
+        if (c < 1 || c > 2 * lat - m) {
+            throw new ConversionException("--kv-lora-rank " + c + " is larger than possible: between 1 and 2 x "
+                    + hp.kvHeads() + " x " + dh + " - " + m + " = " + (2 * lat - m));
+        }
+        int collapse = dh / m, f = o.freqFold();
+        if (f != ConvertOptions.AUTO && (f < 1 || f % collapse != 0 || (dh / 2) % f != 0)) {
+            throw new ConversionException("--freqfold " + f + " must be a multiple of d_h/m = " + collapse
+                    + " that divides d_h/2 = " + dh / 2);
+        }
+        return new ConversionPlan(hp, o, "deepseek2", m, c, 0, dh, f, false);
+    }
+
+    /** KV cache values per token and layer of the source (2 x n_kv x d_h). */
+    public int sourceCacheValues() {
+        return 2 * source.kvHeads() * source.headDimK();
+    }
+
+    /** KV cache values per token and layer of the output: latent + rope keys. */
+    public int cacheValues() {
+        return latent + (arch.equals("deepseek2") ? ropeDims : source.kvHeads() * ropeDims);
+    }
+
+    public double reductionPercent() {
+        return 100.0 * (1.0 - (double) cacheValues() / sourceCacheValues());
+    }
+
+    /** The attention tensors of one layer, ggml shapes (innermost first). */
+    public List<TensorSpec> layerTensors(int layer) {
+        Hyperparameters hp = source;
+        long e = hp.embeddingLength(), h = hp.heads(), hkv = hp.kvHeads(), dh = hp.headDimK();
+        String p = "blk." + layer + ".";
+        List<TensorSpec> t = new ArrayList<>();
+        if (arch.equals("deepseek2")) {
+            long m = ropeDims;
+            t.add(new TensorSpec(p + "attn_q.weight", new long[] {e, h * (dh + m)}, "per head [q_nope d_h | q_pe m]"));
+            t.add(new TensorSpec(p + "attn_kv_a_mqa.weight", new long[] {e, latent + m}, "[latent C | k_pe m], F32/BF16"));
+            t.add(new TensorSpec(p + "attn_kv_a_norm.weight", new long[] {latent}, "latent RMSNorm"));
+            t.add(new TensorSpec(p + "attn_k_b.weight", new long[] {dh, latent, h}, "W_UK per head, transposed"));
+            t.add(new TensorSpec(p + "attn_v_b.weight", new long[] {latent, dh, h}, "W_UV per head"));
+        } else {
+            long r = ropeDims;
+            t.add(new TensorSpec(p + "attn_q.weight", new long[] {e, h * dh}, "per head [q_nope " + nope + " | q_rope " + r + "]"));
+            if (hp.qkvBias()) t.add(new TensorSpec(p + "attn_q.bias", new long[] {h * dh}, ""));
+            if (r > 0) {
+                t.add(new TensorSpec(p + "attn_k_rope.weight", new long[] {e, hkv * r}, "kept rope rows"));
+                if (hp.qkvBias()) t.add(new TensorSpec(p + "attn_k_rope.bias", new long[] {hkv * r}, ""));
+                t.add(new TensorSpec(p + "attn_rope_freqs", new long[] {r / 2, hkv}, "F32 frequencies"));
+            }
+            t.add(new TensorSpec(p + "attn_kv_a.weight", new long[] {e, latent}, identity ? "= W_v" : "W_DKV"));
+            if (nope > 0) t.add(new TensorSpec(p + "attn_k_b.weight", new long[] {nope, latent, hkv}, "W_UK, transposed"));
+            t.add(new TensorSpec(p + "attn_v_b.weight", new long[] {latent, dh, hkv}, identity ? "identity" : "W_UV"));
+            if (hp.qkvBias()) t.add(new TensorSpec(p + "attn_v_b.bias", new long[] {hkv * dh}, "value bias"));
+        }
+        return t;
+    }
+
+    /** The plan as printed by --dry-run. */
+    public String describe() {
+        Hyperparameters hp = source;
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "source: %s, %d layers, n_embd %d, %d heads, %d KV heads, head dim %d%n",
+                hp.architecture(), hp.layers(), hp.embeddingLength(), hp.heads(), hp.kvHeads(), hp.headDimK()));
+        String method = options.lossless() ? options.method().name().toLowerCase(Locale.ROOT) + " (lossless)"
+                : options.method().name().toLowerCase(Locale.ROOT);
+        b.append("method: ").append(method).append(" -> ").append(arch).append('\n');
+        if (arch.equals("deepseek2")) {
+            b.append(String.format(Locale.ROOT, "  kv_lora_rank %d, rope dim %d (collapse %d), freqfold %s, latent norm %s, "
+                    + "BKV-PCA from %s%n", latent, ropeDims, hp.headDimK() / ropeDims,
+                    freqFold == ConvertOptions.AUTO ? "auto" : Integer.toString(freqFold),
+                    options.latentNorm().name().toLowerCase(Locale.ROOT),
+                    options.pcaFromActivations() ? "activations" : "weights"));
+        } else if (identity) {
+            b.append(String.format(Locale.ROOT, "  RoPE on all %d key dims per KV head, latent = the %d values (identity up-projection)%n",
+                    ropeDims, latent));
+        } else {
+            b.append(String.format(Locale.ROOT, "  rope dims r %d per KV head (%s), d_kv %d per KV head (latent %d), svd %s%s%s%n",
+                    ropeDims, options.ropeSelect().name().toLowerCase(Locale.ROOT).replace('_', '-'),
+                    latent / hp.kvHeads(), latent, options.svd().name().toLowerCase(Locale.ROOT),
+                    options.whiten() ? ", whitened" : "", options.refit() ? ", least-squares refit" : ""));
+        }
+        b.append("tensors of each layer (ggml shapes; the rest is copied):\n");
+        for (TensorSpec t : layerTensors(0)) {
+            StringBuilder shape = new StringBuilder("[");
+            for (int i = 0; i < t.shape().length; i++) shape.append(i == 0 ? "" : ", ").append(t.shape()[i]);
+            b.append(String.format(Locale.ROOT, "  %-28s %-20s %s%n", t.name().substring(t.name().indexOf('.', 4) + 1),
+                    shape.append(']'), t.note()));
+        }
+        b.append(String.format(Locale.ROOT, "KV cache values per token per layer: %d -> %d (%.2f%% removed)%n",
+                sourceCacheValues(), cacheValues(), reductionPercent()));
+        return b.toString();
+    }
+}

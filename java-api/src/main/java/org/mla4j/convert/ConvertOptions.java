@@ -1,0 +1,157 @@
+package org.mla4j.convert;
+
+import java.nio.file.Path;
+
+import org.mla4j.gguf.GgmlType;
+
+/**
+ * Everything {@code mla4j convert} can be told. A value of {@link #AUTO} lets the converter choose
+ * (documented per field). Use {@link #defaults(Method)} and the {@code with*} methods.
+ *
+ * @param method mha2mla (partial RoPE + low-rank K/V, output arch {@code mha2mla}) or transmla (RoRoPE, FreqFold,
+ *     BKV-PCA, output arch {@code deepseek2})
+ * @param lossless the exact form of the method: RoPE on every key dimension, a latent of all values; logits unchanged
+ * @param ropeSelect mha2mla: which frequencies keep RoPE, per (layer, KV head)
+ * @param ropeDims mha2mla: RoPE dims r kept per KV head (even); AUTO = chosen from the cache budget
+ * @param svd mha2mla: joint or split factorisation of [W_k,nope ; W_v]
+ * @param kvRank mha2mla: latent dims d_kv per KV head (the paper's d_kv); AUTO = from the cache budget
+ * @param whiten mha2mla: factorise in the metric of the calibration activations (activation-aware SVD)
+ * @param refit mha2mla: least-squares refit of the up-projections on the calibration statistics
+ * @param freqFold transmla: adjacent frequencies folded into one group (F); AUTO = chosen by calibration
+ * @param kvLoraRank transmla: latent size C; AUTO = min(512, 2*n_kv*d_h - m)
+ * @param ropeDim transmla: shared rope key dims m; AUTO = min(64, d_h)
+ * @param pcaFromActivations transmla: BKV-PCA on calibration activations (true) or on the weights only
+ * @param latentNorm transmla: exact (identity by construction) or calibrated (trainable) attn_kv_a_norm
+ * @param cacheValues total cache values per token and layer to aim for (overrides ranks when set); AUTO = unset
+ * @param outType weight type of the output's matrices (F32, F16, BF16, Q8_0, Q4_0); null = the source's
+ * @param calibration plain-text calibration file, or null to let the model generate its own text
+ * @param calibTokens calibration tokens
+ * @param calibSequence tokens per calibration sequence
+ * @param seed seed of the generated calibration text
+ * @param threads compute threads (0 = all)
+ */
+public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSelect, int ropeDims, SvdMode svd,
+        int kvRank, boolean whiten, boolean refit, int freqFold, int kvLoraRank, int ropeDim,
+        boolean pcaFromActivations, LatentNorm latentNorm, int cacheValues, GgmlType outType, Path calibration,
+        int calibTokens, int calibSequence, long seed, int threads) {
+
+    public static final int AUTO = -1;
+
+    public enum Method { MHA2MLA, TRANSMLA }
+
+    public enum RopeSelect {
+        HIGH, LOW, UNIFORM, TWO_NORM,
+        /** The 2-norm score weighted by how much each frequency rotates over the calibration context. */
+        ROTATION_AWARE
+    }
+
+    public enum SvdMode { JOINT, SPLIT }
+
+    public enum LatentNorm { EXACT, CALIBRATED }
+
+    public static ConvertOptions defaults(Method method) {
+        return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false,
+                AUTO, AUTO, AUTO, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
+    }
+
+    /** The papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla). */
+    public static ConvertOptions paperBaseline(Method method) {
+        return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withPcaFromActivations(false);
+    }
+
+    public ConvertOptions withLossless(boolean v) {
+        return new ConvertOptions(method, v, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withRopeSelect(RopeSelect v) {
+        return new ConvertOptions(method, lossless, v, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withRopeDims(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, v, svd, kvRank, whiten, refit, freqFold, kvLoraRank,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withSvd(SvdMode v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, v, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
+                calibSequence, seed, threads);
+    }
+
+    public ConvertOptions withKvRank(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, v, whiten, refit, freqFold, kvLoraRank,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withWhiten(boolean v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, v, refit, freqFold, kvLoraRank,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withRefit(boolean v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, v, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
+                calibSequence, seed, threads);
+    }
+
+    public ConvertOptions withFreqFold(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, v, kvLoraRank,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withKvLoraRank(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, v,
+                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withRopeDim(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, v, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
+                calibSequence, seed, threads);
+    }
+
+    public ConvertOptions withPcaFromActivations(boolean v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, v, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
+                seed, threads);
+    }
+
+    public ConvertOptions withLatentNorm(LatentNorm v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, v, cacheValues, outType, calibration, calibTokens,
+                calibSequence, seed, threads);
+    }
+
+    public ConvertOptions withCacheValues(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, v, outType, calibration, calibTokens,
+                calibSequence, seed, threads);
+    }
+
+    public ConvertOptions withOutType(GgmlType v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, v, calibration, calibTokens,
+                calibSequence, seed, threads);
+    }
+
+    public ConvertOptions withCalibration(Path file, int tokens, int sequence, long seedValue) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, file, tokens, sequence,
+                seedValue, threads);
+    }
+
+    public ConvertOptions withThreads(int v) {
+        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
+                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
+                calibSequence, seed, v);
+    }
+}

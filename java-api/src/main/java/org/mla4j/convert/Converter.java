@@ -1,0 +1,125 @@
+package org.mla4j.convert;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.mla4j.Hyperparameters;
+import org.mla4j.Model;
+import org.mla4j.calib.CalibrationStats;
+import org.mla4j.convert.ConvertOptions.Method;
+import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufFile;
+import org.mla4j.gguf.GgufTensorInfo;
+
+/**
+ * {@code mla4j convert}: an original llama/qwen2 model (a GGUF file) to an MLA model (mha2mla or deepseek2 GGUF).
+ * Steps: load the original, gather calibration statistics with its native forward pass (from a text file or from
+ * text the model generates itself), resolve the choices left to calibration, then write the output layer by layer
+ * to a temporary file that replaces the target only when complete.
+ */
+public final class Converter {
+    /** Told how far the conversion has come: stage "calibration" (tokens) or "layers" (layers written). */
+    @FunctionalInterface
+    public interface Progress {
+        Progress NONE = (stage, done, total) -> { };
+
+        void update(String stage, long done, long total);
+    }
+
+    /** What was done: the plan followed (auto choices resolved) and the calibration token count. */
+    public record Result(ConversionPlan plan, long calibrationTokens) {
+    }
+
+    private Converter() {
+    }
+
+    /** The plan for a source model's hyperparameters (no weights needed; --dry-run). */
+    public static ConversionPlan plan(Hyperparameters hp, ConvertOptions options) {
+        return ConversionPlan.of(hp, options);
+    }
+
+    public static Result convert(Path input, Path output, ConvertOptions options, Progress progress) throws IOException {
+        if (Files.isDirectory(output)) throw new ConversionException(output + " is a directory; give an output file name");
+        try (Model model = Model.load(input)) {
+            Hyperparameters hp = model.hparams();
+            GgufFile gguf = model.gguf();
+            ConvertOptions o = options.outType() == null ? options.withOutType(sourceType(gguf)) : options;
+            ConversionPlan plan = ConversionPlan.of(hp, o);
+            checkExpressible(plan, gguf);
+            List<int[]> sequences = CalibrationText.sequences(model, o, progress);
+            try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(),
+                    done -> progress.update("calibration", done, total(sequences)))) {
+                SourceWeights weights = new SourceWeights(gguf, hp);
+                int freqFold = plan.arch().equals("deepseek2") && plan.freqFold() == ConvertOptions.AUTO
+                        ? FreqFoldChoice.choose(plan) : plan.freqFold();
+                ConversionPlan resolved = new ConversionPlan(hp, o, plan.arch(), plan.ropeDims(), plan.latent(),
+                        plan.latentKey(), plan.nope(), freqFold, plan.identity());
+                MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, resolved,
+                        layerStats(arena, stats, il, hp), o.calibSequence());
+                new MlaGgufOutput(gguf, resolved, layers, il -> {
+                    progress.update("layers", il + 1, hp.layers());
+                    return null;
+                }).write(output);
+                return new Result(resolved, stats.tokens());
+            }
+        }
+    }
+
+    static java.util.Map<String, Object> convertLayer(Arena arena, SourceWeights w, GgufFile gguf, int il,
+            ConversionPlan plan, LayerStats stats, int context) {
+        if (plan.arch().equals("deepseek2")) {
+            float[] attnNorm = gguf.tensor("blk." + il + ".attn_norm.weight")
+                    .map(t -> gguf.tensorData(t).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT)).orElseThrow();
+            return TransMlaLayer.convert(arena, w, il, plan, stats, plan.freqFold(), attnNorm);
+        }
+        return Mha2MlaLayer.convert(arena, w, il, plan, stats, context);
+    }
+
+    static LayerStats layerStats(Arena arena, CalibrationStats stats, int il, Hyperparameters hp) {
+        double n = stats.tokens();
+        double[][] q = stats.queryPairNormSums(il), k = stats.keyPairNormSums(il);
+        for (double[] row : q) for (int i = 0; i < row.length; i++) row[i] /= n;
+        for (double[] row : k) for (int i = 0; i < row.length; i++) row[i] /= n;
+        return new LayerStats(stats.moment(arena, il), q, k);
+    }
+
+    /** deepseek2 cannot hold biases, per-frequency rope factors or rope scaling (formats.md). */
+    private static void checkExpressible(ConversionPlan plan, GgufFile gguf) {
+        if (!plan.arch().equals("deepseek2")) return;
+        if (gguf.tensor("rope_freqs.weight").isPresent()) {
+            throw new ConversionException(gguf.path() + " has llama3-style rope scaling (rope_freqs.weight), which "
+                    + "deepseek2 cannot express; use --method mha2mla (it stores every frequency explicitly)");
+        }
+        if (plan.source().ropeFreqScale() != 1.0f) {
+            throw new ConversionException(gguf.path() + " has linear rope scaling, which mla4j's deepseek2 reader does "
+                    + "not support yet; use --method mha2mla");
+        }
+    }
+
+    /** The type most of the source's matrices have (the output's default), among those the writer encodes. */
+    static GgmlType sourceType(GgufFile gguf) {
+        GgmlType t = gguf.tensor("blk.0.attn_q.weight").map(GgufTensorInfo::type).orElse(GgmlType.F32);
+        return switch (t) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> t;
+            default -> GgmlType.F16;
+        };
+    }
+
+    private static long total(List<int[]> sequences) {
+        long n = 0;
+        for (int[] s : sequences) n += s.length;
+        return n;
+    }
+
+    static List<int[]> copy(List<int[]> s) {
+        return new ArrayList<>(s);
+    }
+
+    static boolean isTransMla(ConvertOptions o) {
+        return o.method() == Method.TRANSMLA && !o.lossless();
+    }
+}

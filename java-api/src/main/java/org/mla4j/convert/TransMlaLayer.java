@@ -1,0 +1,163 @@
+package org.mla4j.convert;
+
+import java.lang.foreign.Arena;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.mla4j.Hyperparameters;
+import org.mla4j.convert.ConvertOptions.LatentNorm;
+import org.mla4j.linalg.Linalg;
+import org.mla4j.linalg.Matrix;
+
+/**
+ * TransMLA for one layer (mla-conversion.md, "TransMLA"), producing the layer's tensors of a stock {@code deepseek2}
+ * file:
+ * <ol>
+ *   <li>RoRoPE + FreqFold: per group of F adjacent frequencies, the eigenvectors U_g of the key second moment across
+ *       the KV heads and the group's frequencies (real and imaginary parts as separate samples) rotate the keys; the
+ *       top F/c components of each group keep RoPE (component fc of group g on frequency theta_{gF + fc c}), the rest
+ *       lose it. P below is that rotation of the concatenated key heads: rope rows first, as the adjacent pairs of
+ *       deepseek2's k_pe, then the NoPE rows.</li>
+ *   <li>BKV-PCA: the NoPE keys (divided by alpha, the key/value norm ratio) and the values share a latent of C dims,
+ *       the top eigenvectors R of their second moment (from the calibration activations, or the weights only).</li>
+ *   <li>The query keeps its original d_h dims as q_nope and gets q_pe = P_rope W_q; all of q is multiplied by
+ *       sqrt((d_h + m)/d_h) because deepseek2 scales scores by 1/sqrt(d_h + m).</li>
+ *   <li>The latent RMSNorm that deepseek2 always applies is made an identity by construction ("Exact latent RMSNorm
+ *       for stock engines"): the latent rows of attn_kv_a_mqa are scaled by a tiny s, the norm weight is sqrt(eps)/s.</li>
+ * </ol>
+ */
+final class TransMlaLayer {
+    /** Damping of the RoRoPE and BKV-PCA second moments, as TransMLA adds it (1% of the mean diagonal). */
+    private static final double DAMPING = 0.01;
+    /** Bound on the relative error of the exact latent norm per layer (mla-conversion.md recommends ~1e-10). */
+    private static final double NORM_DELTA = 1e-10;
+
+    private TransMlaLayer() {
+    }
+
+    static Map<String, Object> convert(Arena a, SourceWeights src, int layer, ConversionPlan plan, LayerStats stats,
+            int freqFold, float[] attnNorm) {
+        Hyperparameters hp = src.hparams();
+        int dh = hp.headDimK(), half = dh / 2, nh = hp.heads(), hkv = hp.kvHeads(), g = hp.groupSize();
+        int lat = hkv * dh, m = plan.ropeDims(), c = plan.latent(), collapse = dh / m, f = freqFold;
+        int groups = half / f, keptPerGroup = f / collapse;
+        Matrix wk = src.key(a, layer), wv = src.value(a, layer), wq = src.query(a, layer);
+
+        // 1. RoRoPE + FreqFold: the rotation P (lat x lat) of the concatenated key heads.
+        Matrix rot = Matrix.allocate(a, lat, lat);
+        int nopeAt = m;
+        for (int grp = 0; grp < groups; grp++) {
+            int feats = hkv * f;
+            int[] re = new int[feats], im = new int[feats];
+            for (int j = 0; j < hkv; j++) {
+                for (int fi = 0; fi < f; fi++) {
+                    re[j * f + fi] = j * dh + grp * f + fi;
+                    im[j * f + fi] = re[j * f + fi] + half;
+                }
+            }
+            Matrix h = sum(a, Dense.secondMoment(a, Dense.rows(a, wk, re), null, stats.moment()),
+                    Dense.secondMoment(a, Dense.rows(a, wk, im), null, stats.moment()));
+            Dense.damp(h, DAMPING);
+            Matrix u = Linalg.eigh(a, h, feats).vectors();
+            for (int k = 0; k < feats; k++) {
+                int rowRe, rowIm;
+                if (k < keptPerGroup) {
+                    int p = grp * keptPerGroup + k;
+                    rowRe = 2 * p;
+                    rowIm = 2 * p + 1;
+                } else {
+                    rowRe = nopeAt++;
+                    rowIm = nopeAt++;
+                }
+                for (int x = 0; x < feats; x++) {
+                    rot.set(rowRe, re[x], u.get(x, k));
+                    rot.set(rowIm, im[x], u.get(x, k));
+                }
+            }
+        }
+        Matrix wkRot = Linalg.multiply(a, rot, false, wk, false);
+        Matrix kPe = Dense.rowRange(a, wkRot, 0, m);
+        Matrix kNope = Dense.rowRange(a, wkRot, m, lat - m);
+
+        // 2. BKV-PCA of [K_nope / alpha ; V].
+        double alpha = meanRms(a, kNope, stats, plan.options().pcaFromActivations())
+                / meanRms(a, wv, stats, plan.options().pcaFromActivations());
+        Matrix y = Dense.stack(a, Dense.scaled(a, kNope, 1.0 / alpha), wv);
+        Matrix cy = plan.options().pcaFromActivations() ? Dense.secondMoment(a, y, null, stats.moment())
+                : Linalg.multiply(a, y, false, y, true);
+        Dense.damp(cy, DAMPING);
+        Matrix pcs = Linalg.eigh(a, cy, c).vectors(); // (2 lat - m) x C
+        Matrix down = Linalg.multiply(a, pcs, true, y, false); // C x E
+        Matrix rK = Dense.rowRange(a, pcs, 0, lat - m), rV = Dense.rowRange(a, pcs, lat - m, lat);
+
+        // 3. Queries and the per-head absorption matrices.
+        double qScale = Math.sqrt((double) (dh + m) / dh);
+        Matrix q = Matrix.allocate(a, nh * (dh + m), hp.embeddingLength());
+        Matrix kb = Matrix.allocate(a, nh * c, dh);
+        Matrix vb = Matrix.allocate(a, nh * dh, c);
+        for (int head = 0; head < nh; head++) {
+            int j = head / g;
+            Matrix wqh = Dense.rowRange(a, wq, head * dh, dh);
+            Matrix pj = Dense.colRange(a, rot, j * dh, dh); // lat x dh
+            Matrix qPe = Linalg.multiply(a, Dense.rowRange(a, pj, 0, m), false, wqh, false);
+            copyRows(Dense.scaled(a, wqh, qScale), q, head * (dh + m));
+            copyRows(Dense.scaled(a, qPe, qScale), q, head * (dh + m) + dh);
+            Matrix kbh = Dense.scaled(a, Linalg.multiply(a, Dense.rowRange(a, pj, m, lat - m), true, rK, false), alpha); // dh x C
+            for (int cc = 0; cc < c; cc++) for (int d = 0; d < dh; d++) kb.set(head * c + cc, d, kbh.get(d, cc));
+            copyRows(Dense.rowRange(a, rV, j * dh, dh), vb, head * dh);
+        }
+
+        // 4. The latent norm.
+        double eps = hp.rmsEps();
+        double[] normWeight = new double[c];
+        Matrix latentRows;
+        if (plan.options().latentNorm() == LatentNorm.EXACT) {
+            double maxG2 = 0;
+            for (float w : attnNorm) maxG2 = Math.max(maxG2, (double) w * w);
+            // ||c||^2 <= ||W_DKV||_F^2 ||x||^2 and ||x||^2 < E max(attn_norm^2): a bound on mean(c^2) for any token.
+            double bound = Dense.frobeniusSquared(down) * hp.embeddingLength() * maxG2 / c;
+            double s = Math.sqrt(2 * NORM_DELTA * eps / bound);
+            latentRows = Dense.scaled(a, down, s);
+            java.util.Arrays.fill(normWeight, Math.sqrt(eps) / s);
+        } else {
+            Matrix cc = Dense.secondMoment(a, down, null, stats.moment());
+            double ms = 0;
+            for (int i = 0; i < c; i++) ms += cc.get(i, i);
+            latentRows = down;
+            java.util.Arrays.fill(normWeight, Math.sqrt(ms / c));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("attn_q.weight", q);
+        out.put("attn_kv_a_mqa.weight", Dense.stack(a, latentRows, kPe));
+        out.put("attn_kv_a_norm.weight", normWeight);
+        out.put("attn_k_b.weight", kb);
+        out.put("attn_v_b.weight", vb);
+        return out;
+    }
+
+    /** Mean over the rows of W of the RMS of (W x) over the calibration inputs (or of the row norms of W). */
+    private static double meanRms(Arena a, Matrix w, LayerStats stats, boolean activations) {
+        double sum = 0;
+        if (activations) {
+            Matrix mm = Dense.secondMoment(a, w, null, stats.moment());
+            for (int i = 0; i < w.rows(); i++) sum += Math.sqrt(Math.max(mm.get(i, i), 0));
+        } else {
+            for (int i = 0; i < w.rows(); i++) {
+                double s = 0;
+                for (int k = 0; k < w.cols(); k++) s += w.get(i, k) * w.get(i, k);
+                sum += Math.sqrt(s);
+            }
+        }
+        return sum / w.rows();
+    }
+
+    private static Matrix sum(Arena a, Matrix x, Matrix y) {
+        Matrix out = x.copy(a);
+        for (int r = 0; r < x.rows(); r++) for (int k = 0; k < x.cols(); k++) out.set(r, k, x.get(r, k) + y.get(r, k));
+        return out;
+    }
+
+    private static void copyRows(Matrix from, Matrix to, int at) {
+        for (int r = 0; r < from.rows(); r++) for (int k = 0; k < from.cols(); k++) to.set(at + r, k, from.get(r, k));
+    }
+}

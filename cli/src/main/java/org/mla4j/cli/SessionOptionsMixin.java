@@ -27,13 +27,7 @@ final class SessionOptionsMixin {
     String simd;
 
     Session.Options toOptions() {
-        GgmlType kv = switch (kvType.toLowerCase()) {
-            case "f32" -> GgmlType.F32;
-            case "f16" -> GgmlType.F16;
-            case "q8_0" -> GgmlType.Q8_0;
-            case "q4_0" -> GgmlType.Q4_0;
-            default -> throw new Main.UsageException("--kv-type must be f32, f16, q8_0 or q4_0, not '" + kvType + "'");
-        };
+        GgmlType kv = parseKvType("--kv-type", kvType);
         Simd s;
         try {
             s = Simd.valueOf(simd.toUpperCase());
@@ -44,5 +38,16 @@ final class SessionOptionsMixin {
             throw new Main.UsageException("--threads and --ctx-size must be >= 0 and --batch-size >= 1");
         }
         return new Session.Options(contextSize, threads, batchSize, kv, s);
+    }
+
+    /** A KV cache type given to an option; anything else is a usage error naming the option. */
+    static GgmlType parseKvType(String option, String value) {
+        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+            case "f32" -> GgmlType.F32;
+            case "f16" -> GgmlType.F16;
+            case "q8_0" -> GgmlType.Q8_0;
+            case "q4_0" -> GgmlType.Q4_0;
+            default -> throw new Main.UsageException(option + " must be f32, f16, q8_0 or q4_0, not '" + value + "'");
+        };
     }
 }

@@ -13,6 +13,7 @@ import org.mla4j.Mla4jException;
 import org.mla4j.Model;
 import org.mla4j.Session;
 import org.mla4j.Simd;
+import org.mla4j.eval.ReferenceMetrics;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.synth.MlaSynthSpec;
 import org.mla4j.synth.ProgressListener;
@@ -25,23 +26,6 @@ class LatentCacheKlTest {
     Path tmp;
 
     static final int TOKENS = 512;
-
-    static double[] softmax(float[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : logits) max = Math.max(max, v);
-        double[] p = new double[logits.length];
-        double sum = 0;
-        for (int i = 0; i < p.length; i++) sum += p[i] = Math.exp(logits[i] - max);
-        for (int i = 0; i < p.length; i++) p[i] /= sum;
-        return p;
-    }
-
-    static double kl(float[] ref, float[] other) {
-        double[] p = softmax(ref), q = softmax(other);
-        double kl = 0;
-        for (int i = 0; i < p.length; i++) if (p[i] > 0) kl += p[i] * Math.log(p[i] / q[i]);
-        return kl;
-    }
 
     static float[][] logits(Model m, GgmlType cache, int[] tokens) {
         try (Session s = m.newSession(new Session.Options(TOKENS, 2, 512, cache, Simd.AUTO))) {
@@ -65,7 +49,7 @@ class LatentCacheKlTest {
             GgmlType[] types = {GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0};
             for (int k = 0; k < types.length; k++) {
                 float[][] got = logits(m, types[k], tokens);
-                for (int t = 0; t < TOKENS; t++) mean[k] += kl(ref[t], got[t]) / TOKENS;
+                for (int t = 0; t < TOKENS; t++) mean[k] += ReferenceMetrics.kl(ref[t], got[t]) / TOKENS;
             }
             // Recorded in docs/BENCHMARKS.md ("Latent cache types").
             System.out.printf(Locale.ROOT, "latent cache mean KL vs F32 over %d tokens: F16 %.3e, Q8_0 %.3e, Q4_0 %.3e%n",

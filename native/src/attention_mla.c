@@ -156,9 +156,13 @@ static void absorb_task(void *arg, int ith, int nth) {
         const int64_t tt = i / H, h = i % H;
         const float *q = c->q + ((a->t0 + tt) * H + h) * Dk;
         float *out = c->mla.qvec + i * W;
-        kern_matrix slice = rows_of(&w->k_b, (h / per_abs) * C, C);
-        kern_act_convert(slice.type, q, N, 0, 1, act);
-        kern_matmul(c->simd, &slice, act, 1, out, C, 0, C);
+        if (N > 0) {
+            kern_matrix slice = rows_of(&w->k_b, (h / per_abs) * C, C);
+            kern_act_convert(slice.type, q, N, 0, 1, act);
+            kern_matmul(c->simd, &slice, act, 1, out, C, 0, C);
+        } else {
+            memset(out, 0, (size_t)C * sizeof(float)); /* mha2mla with r = d_h: the latent holds values only */
+        }
         memset(out + C, 0, (size_t)(W - C) * sizeof(float));
         memcpy(out + C + (h / per_rope) * R, q + N, (size_t)R * sizeof(float));
     }

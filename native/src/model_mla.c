@@ -60,7 +60,7 @@ static mla4j_status read_mha2mla(loader *l, mla4j_hparams *hp) {
     const mla4j_gguf *g = l->g;
     TRY(get_int(l, "attention.key_length", 1, 0, 2, MAX_HEAD_DIM, &hp->head_dim_k));
     hp->head_dim_v = hp->head_dim_k;
-    TRY(get_int(l, "rope.dimension_count", 1, 0, 0, hp->head_dim_k - 1, &hp->rope_dim));
+    TRY(get_int(l, "rope.dimension_count", 1, 0, 0, hp->head_dim_k, &hp->rope_dim));
     TRY(get_int(l, "attention.kv_lora_rank", 1, 0, 1, MAX_EMBD, &hp->kv_lora_rank));
     hp->n_rope_heads = hp->n_head_kv;
     hp->latent_norm = gguf_find_tensor(g, "blk.0.attn_kv_a_norm.weight") >= 0;
@@ -149,7 +149,8 @@ static mla4j_status load_mha2mla_layer(const mla4j_gguf *g, const mla4j_hparams 
     }
     TRY(matrix(g, NAME("attn_kv_a.weight"), E, C, 0, &w->wkv_a));
     TRY(vector_f32(g, NAME("attn_kv_a_norm.weight"), C, !hp->latent_norm, &w->kv_a_norm));
-    TRY(matrix3(g, NAME("attn_k_b.weight"), N, C, Hkv, 0, &w->k_b));
+    /* RoPE on the whole key (r = d_h, the exact GQA-as-MLA form): no key dims go through the latent, no attn_k_b. */
+    if (N > 0) TRY(matrix3(g, NAME("attn_k_b.weight"), N, C, Hkv, 0, &w->k_b));
     TRY(matrix3(g, NAME("attn_v_b.weight"), C, Dv, Hkv, 0, &w->v_b));
     TRY(vector_f32(g, NAME("attn_v_b.bias"), Hkv * Dv, 1, &w->bv_b));
 #undef NAME

@@ -259,6 +259,72 @@ MLA4J_API mla4j_status mla4j_context_kv_bytes(const mla4j_context *ctx, uint64_t
  * one; the eval it cancels consumes it. cancel = 0 withdraws a pending request. Safe to call from any thread. */
 MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel);
 
+/* ------------------------------------------------------------------------------------------------ */
+/* Dense linear algebra (for model conversion)                                                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* LAPACK/BLAS is loaded at run time on first use (inference never needs it): the library at $MLA4J_LAPACK when
+ * that is set (and then only it), else libopenblas.so.0, else liblapack.so.3 (BLAS from libblas.so.3 if needed).
+ * When none loads, every function here returns MLA4J_ERR_UNSUPPORTED with a message naming each library tried.
+ *
+ * Every matrix is a dense ROW-MAJOR array of doubles: element (i, j) of an r x c matrix is at [i * c + j].
+ * Sizes are in [1, INT32_MAX] (LAPACK's integers); outputs are written only on success. */
+
+/* MLA4J_OK when LAPACK/BLAS could be loaded; else MLA4J_ERR_UNSUPPORTED and the message above. */
+MLA4J_API mla4j_status mla4j_linalg_available(void);
+/* The name or path of the loaded library (e.g. "libopenblas.so.0"); loads it if needed. */
+MLA4J_API mla4j_status mla4j_linalg_get_library(const char **out);
+/* C (m x n) = alpha op(A) op(B) + beta C, op(X) = X (trans 0) or X^T (trans 1); op(A) is m x k, op(B) k x n.
+ * With beta = 0, C is only written. */
+MLA4J_API mla4j_status mla4j_linalg_gemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                                         const double *a, const double *b, double beta, double *c);
+/* The k largest eigenvalues of the symmetric n x n matrix a, in descending order, into values (k), and their
+ * orthonormal eigenvectors as the columns of vectors (n x k). Only these k are computed (dsyevr RANGE = 'I').
+ * A matrix that is not symmetric (beyond 1e-9 of its largest element) or holds NaN/Inf is refused. */
+MLA4J_API mla4j_status mla4j_linalg_eigh(const double *a, int64_t n, int64_t k, double *values, double *vectors);
+/* The top k singular triplets of a (m x n), 1 <= k <= min(m, n): a ~ u diag(s) vt with u (m x k), s (k,
+ * descending) and vt (k x n); orthonormal columns of u and rows of vt (dgesdd). */
+MLA4J_API mla4j_status mla4j_linalg_svd(const double *a, int64_t m, int64_t n, int64_t k, double *u, double *s,
+                                        double *vt);
+/* x (n x nrhs) minimising ||a x - b||_F for a (m x n) and b (m x nrhs); the minimum-norm solution when a is rank
+ * deficient (singular values below machine precision times the largest count as zero; dgelsd). */
+MLA4J_API mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n, const double *b, int64_t nrhs,
+                                          double *x);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Calibration statistics (for model conversion)                                                    */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Statistics of the attention inputs of a llama/qwen2 model, gathered by the forward pass of the contexts it is
+ * attached to. Per layer, over every evaluated token t, with x_t = RMSNorm(h_t) * attn_norm (the input of the q, k
+ * and v projections, E = n_embd values):
+ *  - the moment M = sum_t [x_t; 1] [x_t; 1]^T, an (E+1) x (E+1) symmetric row-major matrix of doubles: the top-left
+ *    E x E block is sum_t x_t x_t^T, the last row and column hold sum_t x_t, the bottom-right the token count;
+ *  - pair norms: sum_t sqrt(a^2 + b^2) over the pairs (a, b) that RoPE rotates by frequency i (theta_i =
+ *    base^(-2i/n_rot)), of the query (n_head x n_rot/2 sums) and key (n_head_kv x n_rot/2) heads before RoPE,
+ *    biases included. The pair is (2i, 2i+1) for MLA4J_ROPE_NORM and (i, i + n_rot/2) for MLA4J_ROPE_NEOX.
+ * Accumulation uses BLAS (dsyrk), so creating one needs LAPACK/BLAS as described above.
+ * A calibration is used by one thread at a time, like its context. */
+typedef struct mla4j_calib mla4j_calib;
+
+/* Creates empty statistics for model (llama or qwen2; MLA models are refused with MLA4J_ERR_UNSUPPORTED). All
+ * memory, n_layer * (E+1)^2 doubles plus the pair norms, is allocated here. */
+MLA4J_API mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out);
+/* Frees the statistics, detaching them from their context first. */
+MLA4J_API void mla4j_calib_free(mla4j_calib *calib);
+/* Attaches calib to ctx (NULL detaches): every later mla4j_context_eval adds its tokens. calib must be of the
+ * context's model and attached to no other context. An eval that fails after it started (cancelled) leaves the
+ * statistics incomplete: then every getter returns MLA4J_ERR_STATE until mla4j_calib_reset. */
+MLA4J_API mla4j_status mla4j_context_set_calib(mla4j_context *ctx, mla4j_calib *calib);
+/* Zeroes every statistic (also after an incomplete eval). */
+MLA4J_API mla4j_status mla4j_calib_reset(mla4j_calib *calib);
+/* Tokens accumulated so far. */
+MLA4J_API mla4j_status mla4j_calib_get_token_count(const mla4j_calib *calib, int64_t *out);
+/* The moment of layer (E+1) x (E+1) into out (full symmetric matrix, row-major). */
+MLA4J_API mla4j_status mla4j_calib_get_moment(const mla4j_calib *calib, int32_t layer, double *out);
+/* The pair norm sums of layer: q (n_head x n_rot/2, row-major) and k (n_head_kv x n_rot/2). */
+MLA4J_API mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *calib, int32_t layer, double *q, double *k);
+
 #ifdef __cplusplus
 }
 #endif

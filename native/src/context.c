@@ -4,8 +4,11 @@
  *   per layer: h = x + Wo * attention(rope(Wq*rmsnorm(x)), rope(Wk*..), Wv*..)   (grouped-query attention)
  *              x = h + Wdown * (silu(Wgate*rmsnorm(h)) * Wup*rmsnorm(h))
  *   logits = Woutput * rmsnorm(x)
+ * An attached calibration (calib.c) sees every layer's attention input and pre-RoPE queries and keys.
  * Matrix products take all tokens of the batch at once (prompt processing is matrix-matrix, not matrix-vector). */
 #include "context.h"
+
+#include "calib.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -31,6 +34,7 @@ static void free_buffers(mla4j_context *c) {
 
 MLA4J_API void mla4j_context_free(mla4j_context *c) {
     if (c == NULL) return;
+    if (c->calib != NULL) calib_detach(c->calib);
     mla4j_pool_free(c->pool);
     if (c->model->hp.is_mla) mla_context_free(c);
     free_buffers(c);
@@ -125,8 +129,7 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
     }
     /* A cache larger than the machine's memory can never be used: refuse it before allocating, with a message
      * that says what to change, instead of relying on malloc (which overcommit may let succeed). */
-    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-    uint64_t phys = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
+    uint64_t phys = mla4j_physical_memory();
     if (phys > 0 && (uint64_t)k_total + (uint64_t)v_total > phys) {
         mla4j_context_free(c);
         return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY,
@@ -296,6 +299,7 @@ static void gqa_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0)
     add_bias(c->q, lw->bq, n_tok, H * dk);
     add_bias(c->k, lw->bk, n_tok, Hkv * dk);
     add_bias(c->v, lw->bv, n_tok, Hkv * dv);
+    if (c->calib != NULL) calib_add_pairs(c->calib, il, c->q, c->k, n_tok);
     for (int64_t t = 0; t < n_tok; t++) {
         for (int64_t h = 0; h < H; h++)
             rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
@@ -324,6 +328,7 @@ static mla4j_status forward_batch(mla4j_context *c, const int32_t *tokens, int64
         if (atomic_load_explicit(&c->cancel, memory_order_relaxed)) return MLA4J_ERR_CANCELLED;
         const layer_weights *lw = &m->layers[il];
         for (int64_t t = 0; t < n_tok; t++) rms_norm(c->x + t * E, lw->attn_norm, c->xn + t * E, E, hp->rms_eps);
+        if (c->calib != NULL) calib_add_inputs(c->calib, il, c->xn, n_tok);
         if (hp->is_mla) {
             mla_attention(c, il, n_tok, pos0);
         } else {
@@ -369,6 +374,7 @@ MLA4J_API mla4j_status mla4j_context_eval(mla4j_context *c, const int32_t *token
         if (n > c->params.n_batch) n = c->params.n_batch;
         float *lo = all_logits != NULL ? all_logits + (size_t)done * (size_t)n_vocab : NULL;
         mla4j_status st = forward_batch(c, tokens + done, n, c->n_past + done, lo);
+        if (st != MLA4J_OK && c->calib != NULL) calib_end_eval(c->calib, 0, 0);
         if (st == MLA4J_ERR_CANCELLED) {
             atomic_store(&c->cancel, 0);
             return mla4j_fail(MLA4J_ERR_CANCELLED, "evaluation cancelled; the context keeps its %d earlier tokens", c->n_past);
@@ -377,6 +383,7 @@ MLA4J_API mla4j_status mla4j_context_eval(mla4j_context *c, const int32_t *token
         done += n;
     }
     c->n_past += n_tokens;
+    if (c->calib != NULL) calib_end_eval(c->calib, 1, n_tokens);
     mla4j_clear_error();
     return MLA4J_OK;
 }

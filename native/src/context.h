@@ -51,6 +51,7 @@ struct mla4j_context {
     size_t act_scratch_size;
 
     mla_state mla;     /* MLA models only */
+    mla4j_calib *calib; /* calibration statistics fed by every eval (calib.c), or NULL */
 };
 
 

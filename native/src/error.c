@@ -1,9 +1,10 @@
-/* error.c - the thread-local last-error message, status names and checked allocation. */
+/* error.c - the thread-local last-error message, status names, checked allocation and the memory size. */
 #include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Thread_local char last_error[1024];
 
@@ -51,4 +52,9 @@ void *mla4j_alloc_aligned(size_t size, const char *what) {
         return NULL;
     }
     return p;
+}
+
+uint64_t mla4j_physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
 }

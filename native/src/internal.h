@@ -24,6 +24,10 @@ static inline bool mla4j_add_u64(uint64_t a, uint64_t b, uint64_t *out) { return
 void *mla4j_alloc(size_t size, const char *what);
 void *mla4j_alloc_aligned(size_t size, const char *what);
 
+/* Bytes of physical memory of this machine, or 0 when unknown: buffers larger than this can never be used and are
+ * refused up front with a message saying what to change (overcommit may let malloc succeed). */
+uint64_t mla4j_physical_memory(void);
+
 #define MLA4J_CHECK_ARG(cond, ...)                                                                                    \
     do {                                                                                                              \
         if (!(cond)) return mla4j_fail(MLA4J_ERR_INVALID_ARGUMENT, __VA_ARGS__);                                     \

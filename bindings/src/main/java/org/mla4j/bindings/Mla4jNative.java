@@ -2920,5 +2920,814 @@ public class Mla4jNative extends Mla4jNative$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class mla4j_linalg_available {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_available").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_available()
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_available$descriptor() {
+        return mla4j_linalg_available.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_available()
+     * }
+     */
+    public static MethodHandle mla4j_linalg_available$handle() {
+        return mla4j_linalg_available.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_available()
+     * }
+     */
+    public static MemorySegment mla4j_linalg_available$address() {
+        return mla4j_linalg_available.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_available()
+     * }
+     */
+    public static int mla4j_linalg_available() {
+        var mh$ = mla4j_linalg_available.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_available");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_linalg_get_library {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_get_library").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_get_library(const char **out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_get_library$descriptor() {
+        return mla4j_linalg_get_library.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_get_library(const char **out)
+     * }
+     */
+    public static MethodHandle mla4j_linalg_get_library$handle() {
+        return mla4j_linalg_get_library.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_get_library(const char **out)
+     * }
+     */
+    public static MemorySegment mla4j_linalg_get_library$address() {
+        return mla4j_linalg_get_library.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_get_library(const char **out)
+     * }
+     */
+    public static int mla4j_linalg_get_library(MemorySegment out) {
+        var mh$ = mla4j_linalg_get_library.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_get_library", out);
+            }
+            return (int)mh$.invokeExact(out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_linalg_gemm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_DOUBLE,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_DOUBLE,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_gemm").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_gemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, const double *b, double beta, double *c)
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_gemm$descriptor() {
+        return mla4j_linalg_gemm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_gemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, const double *b, double beta, double *c)
+     * }
+     */
+    public static MethodHandle mla4j_linalg_gemm$handle() {
+        return mla4j_linalg_gemm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_gemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, const double *b, double beta, double *c)
+     * }
+     */
+    public static MemorySegment mla4j_linalg_gemm$address() {
+        return mla4j_linalg_gemm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_gemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, const double *b, double beta, double *c)
+     * }
+     */
+    public static int mla4j_linalg_gemm(int trans_a, int trans_b, long m, long n, long k, double alpha, MemorySegment a, MemorySegment b, double beta, MemorySegment c) {
+        var mh$ = mla4j_linalg_gemm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_gemm", trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+            }
+            return (int)mh$.invokeExact(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_linalg_eigh {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_eigh").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_eigh(const double *a, int64_t n, int64_t k, double *values, double *vectors)
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_eigh$descriptor() {
+        return mla4j_linalg_eigh.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_eigh(const double *a, int64_t n, int64_t k, double *values, double *vectors)
+     * }
+     */
+    public static MethodHandle mla4j_linalg_eigh$handle() {
+        return mla4j_linalg_eigh.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_eigh(const double *a, int64_t n, int64_t k, double *values, double *vectors)
+     * }
+     */
+    public static MemorySegment mla4j_linalg_eigh$address() {
+        return mla4j_linalg_eigh.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_eigh(const double *a, int64_t n, int64_t k, double *values, double *vectors)
+     * }
+     */
+    public static int mla4j_linalg_eigh(MemorySegment a, long n, long k, MemorySegment values, MemorySegment vectors) {
+        var mh$ = mla4j_linalg_eigh.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_eigh", a, n, k, values, vectors);
+            }
+            return (int)mh$.invokeExact(a, n, k, values, vectors);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_linalg_svd {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_svd").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_svd(const double *a, int64_t m, int64_t n, int64_t k, double *u, double *s, double *vt)
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_svd$descriptor() {
+        return mla4j_linalg_svd.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_svd(const double *a, int64_t m, int64_t n, int64_t k, double *u, double *s, double *vt)
+     * }
+     */
+    public static MethodHandle mla4j_linalg_svd$handle() {
+        return mla4j_linalg_svd.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_svd(const double *a, int64_t m, int64_t n, int64_t k, double *u, double *s, double *vt)
+     * }
+     */
+    public static MemorySegment mla4j_linalg_svd$address() {
+        return mla4j_linalg_svd.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_svd(const double *a, int64_t m, int64_t n, int64_t k, double *u, double *s, double *vt)
+     * }
+     */
+    public static int mla4j_linalg_svd(MemorySegment a, long m, long n, long k, MemorySegment u, MemorySegment s, MemorySegment vt) {
+        var mh$ = mla4j_linalg_svd.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_svd", a, m, n, k, u, s, vt);
+            }
+            return (int)mh$.invokeExact(a, m, n, k, u, s, vt);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_linalg_lstsq {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_LONG,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_lstsq").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n, const double *b, int64_t nrhs, double *x)
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_lstsq$descriptor() {
+        return mla4j_linalg_lstsq.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n, const double *b, int64_t nrhs, double *x)
+     * }
+     */
+    public static MethodHandle mla4j_linalg_lstsq$handle() {
+        return mla4j_linalg_lstsq.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n, const double *b, int64_t nrhs, double *x)
+     * }
+     */
+    public static MemorySegment mla4j_linalg_lstsq$address() {
+        return mla4j_linalg_lstsq.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n, const double *b, int64_t nrhs, double *x)
+     * }
+     */
+    public static int mla4j_linalg_lstsq(MemorySegment a, long m, long n, MemorySegment b, long nrhs, MemorySegment x) {
+        var mh$ = mla4j_linalg_lstsq.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_lstsq", a, m, n, b, nrhs, x);
+            }
+            return (int)mh$.invokeExact(a, m, n, b, nrhs, x);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_create").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_create$descriptor() {
+        return mla4j_calib_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out)
+     * }
+     */
+    public static MethodHandle mla4j_calib_create$handle() {
+        return mla4j_calib_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out)
+     * }
+     */
+    public static MemorySegment mla4j_calib_create$address() {
+        return mla4j_calib_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out)
+     * }
+     */
+    public static int mla4j_calib_create(MemorySegment model, MemorySegment out) {
+        var mh$ = mla4j_calib_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_create", model, out);
+            }
+            return (int)mh$.invokeExact(model, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_free").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void mla4j_calib_free(mla4j_calib *calib)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_free$descriptor() {
+        return mla4j_calib_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void mla4j_calib_free(mla4j_calib *calib)
+     * }
+     */
+    public static MethodHandle mla4j_calib_free$handle() {
+        return mla4j_calib_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void mla4j_calib_free(mla4j_calib *calib)
+     * }
+     */
+    public static MemorySegment mla4j_calib_free$address() {
+        return mla4j_calib_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void mla4j_calib_free(mla4j_calib *calib)
+     * }
+     */
+    public static void mla4j_calib_free(MemorySegment calib) {
+        var mh$ = mla4j_calib_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_free", calib);
+            }
+            mh$.invokeExact(calib);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_context_set_calib {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_context_set_calib").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_context_set_calib(mla4j_context *ctx, mla4j_calib *calib)
+     * }
+     */
+    public static FunctionDescriptor mla4j_context_set_calib$descriptor() {
+        return mla4j_context_set_calib.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_context_set_calib(mla4j_context *ctx, mla4j_calib *calib)
+     * }
+     */
+    public static MethodHandle mla4j_context_set_calib$handle() {
+        return mla4j_context_set_calib.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_context_set_calib(mla4j_context *ctx, mla4j_calib *calib)
+     * }
+     */
+    public static MemorySegment mla4j_context_set_calib$address() {
+        return mla4j_context_set_calib.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_context_set_calib(mla4j_context *ctx, mla4j_calib *calib)
+     * }
+     */
+    public static int mla4j_context_set_calib(MemorySegment ctx, MemorySegment calib) {
+        var mh$ = mla4j_context_set_calib.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_context_set_calib", ctx, calib);
+            }
+            return (int)mh$.invokeExact(ctx, calib);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_reset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_reset").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_reset(mla4j_calib *calib)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_reset$descriptor() {
+        return mla4j_calib_reset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_reset(mla4j_calib *calib)
+     * }
+     */
+    public static MethodHandle mla4j_calib_reset$handle() {
+        return mla4j_calib_reset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_reset(mla4j_calib *calib)
+     * }
+     */
+    public static MemorySegment mla4j_calib_reset$address() {
+        return mla4j_calib_reset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_reset(mla4j_calib *calib)
+     * }
+     */
+    public static int mla4j_calib_reset(MemorySegment calib) {
+        var mh$ = mla4j_calib_reset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_reset", calib);
+            }
+            return (int)mh$.invokeExact(calib);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_get_token_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_get_token_count").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_token_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_get_token_count$descriptor() {
+        return mla4j_calib_get_token_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_token_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static MethodHandle mla4j_calib_get_token_count$handle() {
+        return mla4j_calib_get_token_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_token_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static MemorySegment mla4j_calib_get_token_count$address() {
+        return mla4j_calib_get_token_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_token_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static int mla4j_calib_get_token_count(MemorySegment calib, MemorySegment out) {
+        var mh$ = mla4j_calib_get_token_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_get_token_count", calib, out);
+            }
+            return (int)mh$.invokeExact(calib, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_get_moment {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_get_moment").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_moment(const mla4j_calib *calib, int32_t layer, double *out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_get_moment$descriptor() {
+        return mla4j_calib_get_moment.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_moment(const mla4j_calib *calib, int32_t layer, double *out)
+     * }
+     */
+    public static MethodHandle mla4j_calib_get_moment$handle() {
+        return mla4j_calib_get_moment.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_moment(const mla4j_calib *calib, int32_t layer, double *out)
+     * }
+     */
+    public static MemorySegment mla4j_calib_get_moment$address() {
+        return mla4j_calib_get_moment.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_moment(const mla4j_calib *calib, int32_t layer, double *out)
+     * }
+     */
+    public static int mla4j_calib_get_moment(MemorySegment calib, int layer, MemorySegment out) {
+        var mh$ = mla4j_calib_get_moment.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_get_moment", calib, layer, out);
+            }
+            return (int)mh$.invokeExact(calib, layer, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_get_pair_norms {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_get_pair_norms").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *calib, int32_t layer, double *q, double *k)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_get_pair_norms$descriptor() {
+        return mla4j_calib_get_pair_norms.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *calib, int32_t layer, double *q, double *k)
+     * }
+     */
+    public static MethodHandle mla4j_calib_get_pair_norms$handle() {
+        return mla4j_calib_get_pair_norms.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *calib, int32_t layer, double *q, double *k)
+     * }
+     */
+    public static MemorySegment mla4j_calib_get_pair_norms$address() {
+        return mla4j_calib_get_pair_norms.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *calib, int32_t layer, double *q, double *k)
+     * }
+     */
+    public static int mla4j_calib_get_pair_norms(MemorySegment calib, int layer, MemorySegment q, MemorySegment k) {
+        var mh$ = mla4j_calib_get_pair_norms.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_get_pair_norms", calib, layer, q, k);
+            }
+            return (int)mh$.invokeExact(calib, layer, q, k);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

@@ -75,7 +75,7 @@ final class Mha2MlaLayer {
         // The key-nope bias only adds q.b_k, the same for every key: softmax drops it (mla-conversion.md, biases).
         int[] kNope = new int[hkv * n];
         for (int j = 0; j < hkv; j++) for (int d = 0; d < n; d++) kNope[j * n + d] = j * dh + nopeRows[j][d];
-        Matrix wkn = Dense.rows(a, wk, kNope);
+        Matrix wkn = n > 0 ? Dense.rows(a, wk, kNope) : null;
         Matrix wv = src.value(a, layer);
 
         Matrix down, upK, upV;

@@ -77,18 +77,21 @@ final class TransMlaLayer {
         }
         Matrix wkRot = Linalg.multiply(a, rot, false, wk, false);
         Matrix kPe = Dense.rowRange(a, wkRot, 0, m);
-        Matrix kNope = Dense.rowRange(a, wkRot, m, lat - m);
+        // With one KV head and m = d_h every key dim keeps RoPE: the latent holds the values alone.
+        boolean keysInLatent = lat > m;
+        Matrix kNope = keysInLatent ? Dense.rowRange(a, wkRot, m, lat - m) : null;
 
         // 2. BKV-PCA of [K_nope / alpha ; V].
-        double alpha = meanRms(a, kNope, stats, plan.options().pcaFromActivations())
-                / meanRms(a, wv, stats, plan.options().pcaFromActivations());
-        Matrix y = Dense.stack(a, Dense.scaled(a, kNope, 1.0 / alpha), wv);
+        double alpha = keysInLatent ? meanRms(a, kNope, stats, plan.options().pcaFromActivations())
+                / meanRms(a, wv, stats, plan.options().pcaFromActivations()) : 1.0;
+        Matrix y = keysInLatent ? Dense.stack(a, Dense.scaled(a, kNope, 1.0 / alpha), wv) : wv;
         Matrix cy = plan.options().pcaFromActivations() ? Dense.secondMoment(a, y, null, stats.moment())
                 : Linalg.multiply(a, y, false, y, true);
         Dense.damp(cy, DAMPING);
         Matrix pcs = Linalg.eigh(a, cy, c).vectors(); // (2 lat - m) x C
         Matrix down = Linalg.multiply(a, pcs, true, y, false); // C x E
-        Matrix rK = Dense.rowRange(a, pcs, 0, lat - m), rV = Dense.rowRange(a, pcs, lat - m, lat);
+        Matrix rK = keysInLatent ? Dense.rowRange(a, pcs, 0, lat - m) : null;
+        Matrix rV = Dense.rowRange(a, pcs, lat - m, lat);
 
         // 3. Queries and the per-head absorption matrices.
         double qScale = Math.sqrt((double) (dh + m) / dh);
@@ -102,8 +105,10 @@ final class TransMlaLayer {
             Matrix qPe = Linalg.multiply(a, Dense.rowRange(a, pj, 0, m), false, wqh, false);
             copyRows(Dense.scaled(a, wqh, qScale), q, head * (dh + m));
             copyRows(Dense.scaled(a, qPe, qScale), q, head * (dh + m) + dh);
-            Matrix kbh = Dense.scaled(a, Linalg.multiply(a, Dense.rowRange(a, pj, m, lat - m), true, rK, false), alpha); // dh x C
-            for (int cc = 0; cc < c; cc++) for (int d = 0; d < dh; d++) kb.set(head * c + cc, d, kbh.get(d, cc));
+            if (keysInLatent) {
+                Matrix kbh = Dense.scaled(a, Linalg.multiply(a, Dense.rowRange(a, pj, m, lat - m), true, rK, false), alpha);
+                for (int cc = 0; cc < c; cc++) for (int d = 0; d < dh; d++) kb.set(head * c + cc, d, kbh.get(d, cc));
+            }
             copyRows(Dense.rowRange(a, rV, j * dh, dh), vb, head * dh);
         }
 

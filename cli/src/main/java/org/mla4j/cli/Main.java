@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
  * The mla4j command line. Exit codes: 0 success, 1 runtime failure, 2 usage error. Errors are one line on stderr;
  * --verbose adds the stack trace.
  */
-@Command(name = "mla4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "mla4j", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
+        versionProvider = Main.Version.class,
         description = "Run GGUF language models from Java, and convert them to Multi-head Latent Attention.",
         subcommands = {InfoCommand.class, RunCommand.class, ChatCommand.class, BenchCommand.class, EvalCommand.class,
                 QuantizeCommand.class, SynthCommand.class, TokenizeCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})

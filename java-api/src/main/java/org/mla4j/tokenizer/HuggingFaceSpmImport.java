@@ -170,7 +170,7 @@ final class HuggingFaceSpmImport {
         }
         float[] scores = new float[n];
         for (int t = 0; t < n; t++) {
-            scores[t] = first[t] < 0 ? -(float) (rank + 1) : -(float) first[t];
+            scores[t] = first[t] < 0 ? (float) -(rank + 1) : (float) -first[t];
             if (types[t] != Vocabulary.TYPE_NORMAL) continue;
             String s = tokens.get(t);
             for (int i = s.offsetByCodePoints(0, 1); i < s.length(); i = s.offsetByCodePoints(i, 1)) {

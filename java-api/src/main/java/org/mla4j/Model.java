@@ -61,8 +61,13 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** Loads a model; a missing, malformed or unsupported file throws {@link Mla4jException} naming the problem. */
+    /**
+     * Loads a model; a missing, malformed or unsupported file throws {@link Mla4jException} naming the problem. A
+     * Hugging Face directory (config.json + safetensors + tokenizer.json) is converted to a temporary GGUF first
+     * ({@link org.mla4j.hf.HfToGguf}), which is deleted once loaded: the model keeps its own copy or mapping.
+     */
     public static Model load(Path path) {
+        if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path);
         NativeLibrary.load();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
@@ -73,6 +78,24 @@ public final class Model implements AutoCloseable {
             } catch (RuntimeException e) {
                 Mla4jNative.mla4j_model_free(handle);
                 throw e;
+            }
+        }
+    }
+
+    private static Model loadHfDirectory(Path dir) {
+        Path gguf;
+        try {
+            gguf = org.mla4j.hf.HfToGguf.toTemporaryGguf(dir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(dir + ": " + e.getMessage(), e);
+        }
+        try {
+            return load(gguf);
+        } finally {
+            try {
+                java.nio.file.Files.deleteIfExists(gguf);
+            } catch (java.io.IOException e) {
+                // a temporary file left in java.io.tmpdir; the model is loaded either way
             }
         }
     }

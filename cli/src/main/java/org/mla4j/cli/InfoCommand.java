@@ -13,6 +13,8 @@ import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
 import org.mla4j.gguf.GgufType;
+import org.mla4j.hf.HfModelDir;
+import org.mla4j.hf.HfToGguf;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,7 +23,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "info", description = "Show a GGUF model's architecture, hyperparameters, tensors and KV cache size.")
 final class InfoCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file.")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file or Hugging Face model directory.")
     Path model;
 
     @Option(names = "--keys", description = "Also list every metadata key and value.")
@@ -31,9 +33,22 @@ final class InfoCommand implements Callable<Integer> {
     boolean noTensors;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
+        if (!HfModelDir.isModelDir(model)) return show(model);
+        // A Hugging Face directory: shown as the GGUF it converts to (what Model.load runs).
+        Path shown = model;
+        model = HfToGguf.toTemporaryGguf(shown);
+        try {
+            System.out.printf(Locale.ROOT, "directory:       %s (Hugging Face, converted to GGUF for inspection)%n", shown);
+            return show(model);
+        } finally {
+            java.nio.file.Files.deleteIfExists(model);
+        }
+    }
+
+    private int show(Path file) {
         PrintStream out = System.out;
-        try (GgufFile gguf = GgufFile.open(model)) {
+        try (GgufFile gguf = GgufFile.open(file)) {
             ModelStats stats = ModelStats.of(gguf);
             out.printf(Locale.ROOT, "file:            %s (%s, %d bytes)%n", model, Format.bytes(gguf.fileSize()),
                     gguf.fileSize());

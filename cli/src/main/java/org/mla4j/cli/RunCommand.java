@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 @Command(name = "run", description = "Generate text from a prompt, streaming it as it is produced.")
 final class RunCommand implements Callable<Integer> {
 
-    @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file.")
+    @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file or Hugging Face model directory.")
     Path model;
 
     @Option(names = {"-p", "--prompt"}, required = true, description = "Prompt text.")

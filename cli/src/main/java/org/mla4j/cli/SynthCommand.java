@@ -7,6 +7,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.mla4j.gguf.GgmlType;
+import org.mla4j.gguf.GgufFile;
+import org.mla4j.hf.GgufToHf;
 import org.mla4j.synth.MlaSynthSpec;
 import org.mla4j.synth.Synth;
 import org.mla4j.synth.SynthSpec;
@@ -31,8 +33,14 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Random seed (same seed, same file).")
     long seed;
 
-    @Option(names = {"-o", "--output"}, required = true, description = "Output GGUF file (written atomically).")
+    @Option(names = {"-o", "--output"}, required = true,
+            description = "Output GGUF file, or directory with --format hf (written atomically).")
     Path out;
+
+    @Option(names = "--format", defaultValue = "gguf",
+            description = "Output format: gguf, or hf (a Hugging Face directory: safetensors in the --type dtype "
+                    + "f32, f16 or bf16, config.json, tokenizer.json).")
+    String format;
 
     @Override
     public Integer call() throws IOException {
@@ -42,13 +50,30 @@ final class SynthCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException("--type must be f32, f16, bf16, q8_0 or q4_0, not '" + type + "'");
         }
+        boolean hf = switch (format.toLowerCase(Locale.ROOT)) {
+            case "gguf" -> false;
+            case "hf" -> true;
+            default -> throw new Main.UsageException("--format must be gguf or hf, not '" + format + "'");
+        };
+        if (hf && t != GgmlType.F32 && t != GgmlType.F16 && t != GgmlType.BF16) {
+            throw new Main.UsageException("--format hf needs --type f32, f16 or bf16, not " + type);
+        }
+        Path gguf = hf ? Files.createTempFile("mla4j-synth-", ".gguf") : out;
+        try {
+            return write(t, gguf, hf);
+        } finally {
+            if (hf) Files.deleteIfExists(gguf);
+        }
+    }
+
+    private int write(GgmlType t, Path gguf, boolean hf) throws IOException {
         ProgressBar bar = new ProgressBar("synth");
         long t0 = System.nanoTime();
         String shape;
         long params;
         if (MlaSynthSpec.ARCHITECTURES.contains(arch)) {
             MlaSynthSpec spec = MlaSynthSpec.preset(lookup(arch, MlaSynthSpec.presetNames()));
-            Synth.write(spec, t, seed, out, (tensor, done, total) -> bar.update(done, total, tensor));
+            Synth.write(spec, t, seed, gguf, (tensor, done, total) -> bar.update(done, total, tensor));
             shape = spec.arch() + " " + spec.name();
             params = spec.parameterCount();
         } else {
@@ -56,13 +81,22 @@ final class SynthCommand implements Callable<Integer> {
             if (!spec.arch().equals(arch)) {
                 throw new Main.UsageException("preset '" + preset + "' is a " + spec.arch() + " model, not " + arch);
             }
-            Synth.write(spec, t, seed, out, (tensor, done, total) -> bar.update(done, total, tensor));
+            Synth.write(spec, t, seed, gguf, (tensor, done, total) -> bar.update(done, total, tensor));
             shape = spec.arch() + " " + spec.name();
             params = spec.parameterCount();
         }
         bar.finish();
-        System.err.printf(Locale.ROOT, "wrote %s: %s (%s parameters, %s) with RANDOM weights (seed %d) in %.1f s%n",
-                out, shape, Format.count(params), Format.bytes(Files.size(out)), seed, (System.nanoTime() - t0) / 1e9);
+        long bytes = Files.size(gguf);
+        if (hf) {
+            ProgressBar hfBar = new ProgressBar("hf");
+            try (GgufFile g = GgufFile.open(gguf)) {
+                GgufToHf.write(g, out, t, (tensor, done, total) -> hfBar.update(done, total, tensor));
+            }
+            hfBar.finish();
+        }
+        System.err.printf(Locale.ROOT, "wrote %s: %s (%s parameters, %s%s) with RANDOM weights (seed %d) in %.1f s%n",
+                out, shape, Format.count(params), Format.bytes(bytes), hf ? " as GGUF; Hugging Face safetensors "
+                + t.name().toLowerCase(Locale.ROOT) : "", seed, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 

@@ -94,7 +94,7 @@ public final class Synth {
     }
 
     /** The general keys and the shape keys every architecture has, under the "arch." prefix. */
-    static void putCommon(GgufWriter w, String arch, String name, int fileType, int ctx, int embd, int layers, int ff,
+    public static void putCommon(GgufWriter w, String arch, String name, int fileType, int ctx, int embd, int layers, int ff,
             int heads, int ropeDims, float ropeBase, float rmsEps) {
         String a = arch + ".";
         w.putString("general.architecture", arch);

@@ -17,7 +17,8 @@ import java.util.Optional;
  * {@code tokenizer_config.json}) into the GGUF metadata llama.cpp's converter writes for it
  * ({@code convert_hf_to_gguf.py}, {@code _set_vocab_gpt2}): model "gpt2", the pre-tokenizer name, tokens in id
  * order (gaps become "[PADi]", unused), token types (added tokens: control when special or when they look special,
- * else user-defined), merges, special token ids, add_bos/add_eos and the chat template.
+ * else user-defined), merges, special token ids, add_bos/add_eos and the chat template. A SentencePiece-style
+ * tokenizer.json (BPE with byte_fallback, as Llama 2 and Mistral ship it) goes to {@link HuggingFaceSpmImport}.
  */
 public final class HuggingFaceImport {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,7 +38,7 @@ public final class HuggingFaceImport {
         return convert(tokenizer, config, tokenizerJson.toString());
     }
 
-    private static JsonNode parse(Path file) throws IOException {
+    static JsonNode parse(Path file) throws IOException {
         try {
             return JSON.readTree(Files.readString(file));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -52,8 +53,7 @@ public final class HuggingFaceImport {
                     + "' is not supported (only byte-level BPE)");
         }
         if (model.path("byte_fallback").asBoolean(false)) {
-            throw new IllegalArgumentException(where + ": BPE with byte_fallback is SentencePiece-style; "
-                    + "convert it from tokenizer.model instead");
+            return HuggingFaceSpmImport.convert(tokenizer, config, where);
         }
         Map<Integer, String> byId = new HashMap<>();
         model.path("vocab").properties().forEach(e -> byId.put(e.getValue().asInt(), e.getKey()));
@@ -151,14 +151,14 @@ public final class HuggingFaceImport {
         }
     }
 
-    private static Optional<Integer> specialId(JsonNode config, String kind, Map<String, Integer> ids) {
+    static Optional<Integer> specialId(JsonNode config, String kind, Map<String, Integer> ids) {
         JsonNode token = config.path(kind + "_token");
         String text = token.isTextual() ? token.asText() : token.path("content").asText(null);
         return text == null ? Optional.empty() : Optional.ofNullable(ids.get(text));
     }
 
     /** A string, or the "default" entry of a list of {name, template}. */
-    private static Optional<String> chatTemplate(JsonNode node) {
+    static Optional<String> chatTemplate(JsonNode node) {
         if (node.isTextual()) {
             return Optional.of(node.asText());
         }

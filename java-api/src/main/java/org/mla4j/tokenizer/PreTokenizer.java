@@ -111,6 +111,23 @@ final class PreTokenizer {
         return java.util.Optional.ofNullable(HF_FAMILIES.get(new HfDefinition(List.copyOf(splits), byteLevelRegex)));
     }
 
+    /**
+     * The Hugging Face definition that {@link #identify} maps back to {@code pre}, or else to a name of the same
+     * family (the same regexes and flags): its Split regexes and whether its ByteLevel step uses the GPT-2 regex.
+     */
+    static java.util.Optional<Map.Entry<List<String>, Boolean>> hfDefinition(String pre) {
+        Family family = FAMILIES.get(pre.isEmpty() ? "default" : pre);
+        HfDefinition same = null;
+        for (Map.Entry<HfDefinition, String> e : HF_FAMILIES.entrySet()) {
+            if (e.getValue().equals(pre)) {
+                same = e.getKey();
+                break;
+            }
+            if (family != null && FAMILIES.get(e.getValue()) == family) same = e.getKey();
+        }
+        return java.util.Optional.ofNullable(same).map(d -> Map.entry(d.splits(), d.byteLevelRegex()));
+    }
+
     private final String name;
     private final Pattern[] patterns;
     private final boolean ignoreMerges;

@@ -18,6 +18,9 @@ import org.mla4j.convert.Converter;
 import org.mla4j.convert.SourceHparams;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
+import org.mla4j.hf.GgufToHf;
+import org.mla4j.hf.HfConfig;
+import org.mla4j.hf.HfModelDir;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,8 +30,8 @@ import picocli.CommandLine.Parameters;
         + "MHA2MLA (arch mha2mla) or TransMLA (arch deepseek2, runs in llama.cpp too).")
 final class ConvertCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "INPUT", description = "A GGUF file (llama, qwen2); for --dry-run also a "
-            + "Hugging Face config.json or directory.")
+    @Parameters(index = "0", paramLabel = "INPUT", description = "A GGUF file (llama, qwen2) or a Hugging Face directory; for "
+            + "--dry-run also a config.json alone.")
     Path input;
 
     @Option(names = {"-o", "--output"}, description = "Output GGUF file (written to a temporary file, then renamed).")
@@ -106,6 +109,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print the plan (tensor shapes, KV cache before and after) and stop.")
     boolean dryRun;
 
+    @Option(names = "--format", defaultValue = "gguf", description = "gguf (default), or hf: also write a Hugging Face "
+            + "directory (safetensors + DeepSeek-V3 config.json; transmla output) next to the GGUF, named OUTPUT-hf.")
+    String format;
+
     @Override
     public Integer call() throws IOException {
         ConvertOptions o = options();
@@ -114,7 +121,12 @@ final class ConvertCommand implements Callable<Integer> {
             return 0;
         }
         if (output == null) throw new Main.UsageException("-o OUTPUT is required (or --dry-run)");
-        if (!Files.isRegularFile(input)) throw new ConversionException(input + ": no such file");
+        if (!format.equals("gguf") && !format.equals("hf")) {
+            throw new Main.UsageException("--format must be gguf or hf, not '" + format + "'");
+        }
+        if (!Files.isRegularFile(input) && !HfModelDir.isModelDir(input)) {
+            throw new ConversionException(input + ": no such file (give a GGUF file or a Hugging Face directory)");
+        }
         ProgressBar bar = new ProgressBar("convert");
         long t0 = System.nanoTime();
         Converter.Result r = Converter.convert(input, output, o, (stage, done, total) -> bar.update(done, total, stage));
@@ -123,11 +135,30 @@ final class ConvertCommand implements Callable<Integer> {
         System.err.printf(Locale.ROOT, "wrote %s: %s, KV cache %d -> %d values per token per layer (%.2f%% removed), "
                 + "%d calibration tokens, %.1f s%n", output, p.arch(), p.sourceCacheValues(), p.cacheValues(),
                 p.reductionPercent(), r.calibrationTokens(), (System.nanoTime() - t0) / 1e9);
+        if (format.equals("hf")) {
+            Path dir = hfDirectory(output);
+            try (GgufFile g = GgufFile.open(output)) {
+                GgufToHf.write(g, dir, null, (tensor, done, total) -> bar.update(done, total, tensor));
+            }
+            bar.finish();
+            System.err.println("wrote " + dir + ": Hugging Face directory (safetensors, DeepSeek-V3 config.json)");
+        }
         return 0;
     }
 
-    private Hyperparameters sourceHparams() {
+    /** OUTPUT.gguf -> OUTPUT-hf */
+    static Path hfDirectory(Path output) {
+        String name = output.getFileName().toString();
+        if (name.endsWith(".gguf")) name = name.substring(0, name.length() - 5);
+        return output.resolveSibling(name + "-hf");
+    }
+
+    /** From a GGUF file's metadata, or a Hugging Face config.json (or the directory holding it): no weights read. */
+    private Hyperparameters sourceHparams() throws IOException {
         if (!Files.exists(input)) throw new ConversionException(input + ": no such file");
+        Path config = Files.isDirectory(input) ? input.resolve(HfModelDir.CONFIG)
+                : input.getFileName().toString().endsWith(".json") ? input : null;
+        if (config != null) return SourceHparams.fromHfConfig(HfConfig.read(config));
         try (GgufFile g = GgufFile.open(input)) {
             return SourceHparams.fromGguf(g);
         }

@@ -38,6 +38,18 @@ public final class SourceHparams {
                 g.tensor("output.weight").isEmpty(), g.tensor("blk.0.attn_q.bias").isPresent());
     }
 
+    /** From a Hugging Face config.json (llama, mistral, qwen2). */
+    public static Hyperparameters fromHfConfig(org.mla4j.hf.HfConfig c) {
+        if (c.family() == org.mla4j.hf.HfConfig.Family.DEEPSEEK_V3) {
+            throw new ConversionException(c.path() + ": the model is already MLA (deepseek_v3)");
+        }
+        boolean qwen = c.family() == org.mla4j.hf.HfConfig.Family.QWEN2;
+        double scale = c.ropeScaling().type().equals("linear") ? 1.0 / c.ropeScaling().factor() : 1.0;
+        return new Hyperparameters(qwen ? "qwen2" : "llama", c.vocabSize(), c.maxPositions(), c.hiddenSize(), c.layers(),
+                c.heads(), c.kvHeads(), c.headDim(), c.headDim(), c.intermediateSize(), c.headDim(), qwen,
+                (float) c.ropeTheta(), (float) scale, (float) c.rmsEps(), c.tieWordEmbeddings(), qwen);
+    }
+
     private static int required(GgufFile g, String arch, String key) {
         return (int) g.getLong(arch + "." + key).orElseThrow(() -> new ConversionException(
                 g.path() + ": required key '" + arch + "." + key + "' is missing"));

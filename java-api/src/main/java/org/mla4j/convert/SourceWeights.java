@@ -48,6 +48,18 @@ public final class SourceWeights {
         return projection(arena, layer, "attn_v", hp.kvHeads(), false);
     }
 
+    /** W_o [E][H*dh] (attn_output; its columns are the concatenated value heads, never permuted). */
+    public Matrix output(Arena arena, int layer) {
+        String name = "blk." + layer + ".attn_output.weight";
+        GgufTensorInfo t = gguf.tensor(name).orElseThrow(() -> new ConversionException(
+                gguf.path() + ": tensor '" + name + "' is missing"));
+        int rows = hp.embeddingLength(), cols = hp.heads() * hp.headDimV();
+        MemorySegment f32 = decodeSegment(arena, t, cols, rows);
+        Matrix m = Matrix.allocate(arena, rows, cols);
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) m.set(r, c, f32.getAtIndex(JAVA_FLOAT, (long) r * cols + c));
+        return m;
+    }
+
     /** Bias of attn_q, attn_k or attn_v in the same row order as the weight, or null when the model has none. */
     public double[] bias(int layer, String which) {
         String name = "blk." + layer + "." + which + ".bias";

@@ -75,11 +75,13 @@ class NativeLibraryTest {
     }
 
     @Test
-    void bundledLibraryIsExtractedToTheVersionedCacheAndLoaded(@TempDir Path cacheRoot) throws IOException {
+    void bundledLibraryIsExtractedToTheVersionedCacheAndLoaded(@TempDir Path cacheRoot) throws Exception {
         String version = NativeLibrary.apiVersion();
-        var options = new NativeLibrary.Options(null, null, BUNDLED, cacheRoot, version);
 
-        Path loaded = NativeLibrary.load(options);
+        // In a child JVM: loading this second copy into the test JVM would leave two libmla4j.so there, and
+        // SymbolLookup.loaderLookup() could then bind symbols looked up later by other tests to either copy (whose
+        // globals and thread-local last errors are separate: a failing call's message would read as empty).
+        Path loaded = Path.of(LoadBundled.run(cacheRoot));
 
         assertEquals(cacheRoot.resolve("mla4j").resolve(version).resolve(LIB), loaded);
         assertArrayEquals(resourceBytes(BUNDLED), Files.readAllBytes(loaded));
@@ -175,6 +177,26 @@ class NativeLibraryTest {
     private static List<Path> list(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.sorted().toList();
+        }
+    }
+
+    /** Child JVM of {@link #bundledLibraryIsExtractedToTheVersionedCacheAndLoaded}: loads the bundled library. */
+    static final class LoadBundled {
+        public static void main(String[] args) {
+            var options = new NativeLibrary.Options(null, null, BUNDLED, Path.of(args[0]), NativeLibrary.apiVersion());
+            System.out.println("loaded " + NativeLibrary.load(options));
+        }
+
+        /** Runs main in a child JVM and returns the path it loaded the library from. */
+        static String run(Path cacheRoot) throws IOException, InterruptedException {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    LoadBundled.class.getName(), cacheRoot.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            String line = out.lines().filter(l -> l.startsWith("loaded ")).findFirst()
+                    .orElseThrow(() -> new AssertionError("the child JVM did not load the library: " + out));
+            return line.substring("loaded ".length());
         }
     }
 }

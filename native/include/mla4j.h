@@ -307,8 +307,10 @@ MLA4J_API mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n,
  * A calibration is used by one thread at a time, like its context. */
 typedef struct mla4j_calib mla4j_calib;
 
-/* Creates empty statistics for model (llama or qwen2; MLA models are refused with MLA4J_ERR_UNSUPPORTED). All
- * memory, n_layer * (E+1)^2 doubles plus the pair norms, is allocated here. */
+/* Creates empty statistics for model (llama or qwen2; MLA models are refused with MLA4J_ERR_UNSUPPORTED). Their
+ * memory, n_layer * (E+1)^2 doubles plus the pair norms, is allocated here (refused when larger than the machine's
+ * memory); attaching adds one batch of n_batch x (E+1) doubles. The statistics stay readable after the model is
+ * freed. */
 MLA4J_API mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out);
 /* Frees the statistics, detaching them from their context first. */
 MLA4J_API void mla4j_calib_free(mla4j_calib *calib);

@@ -12,7 +12,8 @@
 #include <string.h>
 
 struct mla4j_calib {
-    const mla4j_model *model;
+    const mla4j_model *model; /* identity only (set_calib): everything else reads the copy below */
+    mla4j_hparams hp;         /* the model's, copied: a calibration may outlive its model */
     mla4j_context *ctx;     /* the context it is attached to, or NULL */
     const linalg_fns *blas;
     int64_t e1;             /* n_embd + 1 */
@@ -55,6 +56,7 @@ MLA4J_API mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib 
     mla4j_calib *c = calloc(1, sizeof *c);
     if (c == NULL) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "out of memory creating calibration statistics");
     c->model = model;
+    c->hp = *hp;
     c->blas = blas;
     c->e1 = e1;
     c->n_pairs = n_pairs;
@@ -110,7 +112,7 @@ MLA4J_API mla4j_status mla4j_context_set_calib(mla4j_context *ctx, mla4j_calib *
 
 MLA4J_API mla4j_status mla4j_calib_reset(mla4j_calib *c) {
     MLA4J_CHECK_ARG(c != NULL, "mla4j_calib_reset: calibration must not be NULL");
-    const mla4j_hparams *hp = &c->model->hp;
+    const mla4j_hparams *hp = &c->hp;
     memset(c->moment, 0, (size_t)hp->n_layer * (size_t)c->e1 * (size_t)c->e1 * sizeof(double));
     memset(c->q_pairs, 0, (size_t)hp->n_layer * (size_t)hp->n_head * (size_t)c->n_pairs * sizeof(double));
     memset(c->k_pairs, 0, (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)c->n_pairs * sizeof(double));
@@ -153,7 +155,7 @@ static void add_pair_norms(double *sums, const float *v, int64_t n_tok, int64_t 
 }
 
 void calib_add_pairs(mla4j_calib *c, int il, const float *q, const float *k, int64_t n_tok) {
-    const mla4j_hparams *hp = &c->model->hp;
+    const mla4j_hparams *hp = &c->ctx->model->hp; /* pairs as the forward pass rotates them (c->hp has the sizes) */
     const int neox = hp->rope_type == MLA4J_ROPE_NEOX;
     add_pair_norms(c->q_pairs + (size_t)il * (size_t)hp->n_head * (size_t)c->n_pairs, q, n_tok, hp->n_head,
                    hp->head_dim_k, c->n_pairs, neox);
@@ -175,8 +177,7 @@ void calib_end_eval(mla4j_calib *c, int ok, int64_t n_tokens) {
 
 static mla4j_status check_readable(const mla4j_calib *c, int32_t layer, const char *fn) {
     MLA4J_CHECK_ARG(c != NULL, "%s: calibration must not be NULL", fn);
-    MLA4J_CHECK_ARG(layer >= 0 && layer < c->model->hp.n_layer, "%s: layer %d out of range [0, %d)", fn, layer,
-                    c->model->hp.n_layer);
+    MLA4J_CHECK_ARG(layer >= 0 && layer < c->hp.n_layer, "%s: layer %d out of range [0, %d)", fn, layer, c->hp.n_layer);
     if (c->incomplete) {
         return mla4j_fail(MLA4J_ERR_STATE, "%s: the statistics are incomplete (an evaluation was cancelled after it "
                           "had added part of its tokens); reset them and evaluate again", fn);
@@ -210,7 +211,7 @@ MLA4J_API mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *c, int32_t 
     MLA4J_CHECK_ARG(q != NULL && k != NULL, "mla4j_calib_get_pair_norms: q and k must not be NULL");
     mla4j_status st = check_readable(c, layer, "mla4j_calib_get_pair_norms");
     if (st != MLA4J_OK) return st;
-    const mla4j_hparams *hp = &c->model->hp;
+    const mla4j_hparams *hp = &c->hp;
     const size_t nq = (size_t)hp->n_head * (size_t)c->n_pairs, nk = (size_t)hp->n_head_kv * (size_t)c->n_pairs;
     memcpy(q, c->q_pairs + (size_t)layer * nq, nq * sizeof(double));
     memcpy(k, c->k_pairs + (size_t)layer * nk, nk * sizeof(double));

@@ -131,11 +131,16 @@ static int all_finite(const double *a, size_t n) {
     return 1;
 }
 
-/* A LAPACK workspace size returned by a query (work[0]), as an f_int; 0 when it does not fit. */
-static f_int work_size(double w) {
-    if (!(w >= 1.0)) return 1;
-    if (w > (double)INT32_MAX) return 0;
-    return (f_int)ceil(w);
+/* The workspace a LAPACK size query asked for (query = its work[0]): allocated, with its length in *lwork; NULL
+ * with the error recorded when it does not fit LAPACK's integers or memory. */
+static double *lapack_work(double query, const char *fn, int64_t m, int64_t n, f_int *lwork) {
+    if (query > (double)INT32_MAX) {
+        mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "%s: LAPACK workspace for %lld x %lld is too large", fn, (long long)m,
+                   (long long)n);
+        return NULL;
+    }
+    *lwork = query >= 1.0 ? (f_int)ceil(query) : 1;
+    return mla4j_alloc((size_t)*lwork * sizeof(double), "LAPACK workspace");
 }
 
 static mla4j_status lapack_info(const char *routine, f_int info, int64_t m, int64_t n) {
@@ -219,14 +224,9 @@ MLA4J_API mla4j_status mla4j_linalg_eigh(const double *a, int64_t n, int64_t k, 
         st = lapack_info("dsyevr", info, n, n);
         goto done;
     }
-    lwork = work_size(work_query);
     liwork = iwork_query > 0 ? iwork_query : 1;
-    if (lwork == 0) {
-        st = mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "mla4j_linalg_eigh: LAPACK workspace for n = %lld is too large", (long long)n);
-        goto done;
-    }
-    work = mla4j_alloc((size_t)lwork * sizeof(double), "LAPACK workspace");
-    iwork = mla4j_alloc((size_t)liwork * sizeof(f_int), "LAPACK workspace");
+    work = lapack_work(work_query, "mla4j_linalg_eigh", n, n, &lwork);
+    iwork = work != NULL ? mla4j_alloc((size_t)liwork * sizeof(f_int), "LAPACK workspace") : NULL;
     if (work == NULL || iwork == NULL) {
         st = MLA4J_ERR_OUT_OF_MEMORY;
         goto done;
@@ -300,13 +300,7 @@ MLA4J_API mla4j_status mla4j_linalg_svd(const double *a, int64_t m, int64_t n, i
         st = lapack_info("dgesdd", info, m, n);
         goto done;
     }
-    lwork = work_size(work_query);
-    if (lwork == 0) {
-        st = mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "mla4j_linalg_svd: LAPACK workspace for %lld x %lld is too large",
-                        (long long)m, (long long)n);
-        goto done;
-    }
-    if ((work = mla4j_alloc((size_t)lwork * sizeof(double), "LAPACK workspace")) == NULL) {
+    if ((work = lapack_work(work_query, "mla4j_linalg_svd", m, n, &lwork)) == NULL) {
         st = MLA4J_ERR_OUT_OF_MEMORY;
         goto done;
     }
@@ -373,14 +367,8 @@ MLA4J_API mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n,
         st = lapack_info("dgelsd", info, m, n);
         goto done;
     }
-    lwork = work_size(work_query);
-    if (lwork == 0) {
-        st = mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "mla4j_linalg_lstsq: LAPACK workspace for %lld x %lld is too large",
-                        (long long)m, (long long)n);
-        goto done;
-    }
-    work = mla4j_alloc((size_t)lwork * sizeof(double), "LAPACK workspace");
-    iwork = mla4j_alloc((size_t)(iwork_query > 0 ? iwork_query : 1) * sizeof(f_int), "LAPACK workspace");
+    work = lapack_work(work_query, "mla4j_linalg_lstsq", m, n, &lwork);
+    iwork = work != NULL ? mla4j_alloc((size_t)(iwork_query > 0 ? iwork_query : 1) * sizeof(f_int), "LAPACK workspace") : NULL;
     if (work == NULL || iwork == NULL) {
         st = MLA4J_ERR_OUT_OF_MEMORY;
         goto done;

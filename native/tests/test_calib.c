@@ -214,10 +214,17 @@ static void test_refused(mla4j_model *m, const char *path, mla4j_calib *cal) {
     const int32_t t[3] = {1, 2, 3};
     CHECK(mla4j_context_eval(c1, t, 3, NULL) == MLA4J_OK);
     CHECK(mla4j_context_eval(c2, t, 3, NULL) == MLA4J_OK && mla4j_calib_get_token_count(cal, &n) == MLA4J_OK && n == 3);
+    /* Statistics outlive their model and context. */
+    mla4j_calib *oc = NULL;
+    CHECK(mla4j_calib_create(other, &oc) == MLA4J_OK && mla4j_context_set_calib(co, oc) == MLA4J_OK);
+    CHECK(mla4j_context_eval(co, t, 3, NULL) == MLA4J_OK);
     mla4j_context_free(c1);
     mla4j_context_free(c2);
     mla4j_context_free(co);
     mla4j_model_free(other);
+    CHECK(mla4j_calib_get_token_count(oc, &n) == MLA4J_OK && n == 3);
+    CHECK(mla4j_calib_get_moment(oc, 4, buf) == MLA4J_OK && buf[65 * 65 - 1] == 3.0);
+    mla4j_calib_free(oc);
     mla4j_calib_free(NULL);
 }
 

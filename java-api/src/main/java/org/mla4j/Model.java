@@ -14,6 +14,7 @@ import org.mla4j.bindings.Mla4jNative;
 import org.mla4j.bindings.mla4j_hparams;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
+import org.mla4j.internal.NativeHandles;
 import org.mla4j.internal.Status;
 import org.mla4j.internal.UseGuard;
 import org.mla4j.tokenizer.Tokenizer;
@@ -35,6 +36,10 @@ public final class Model implements AutoCloseable {
     /** Open sessions, closed by {@link #close()} before the model is freed. */
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private volatile Tokenizer tokenizer;
+
+    static {
+        NativeHandles.register(new NativeHandlesAccess());
+    }
 
     private Model(Path path, MemorySegment handle) {
         this.path = path;
@@ -157,6 +162,13 @@ public final class Model implements AutoCloseable {
             Session s = new Session(this, handle, options);
             sessions.add(s);
             return s;
+        }
+    }
+
+    /** Runs action on the native model while the model stays open (for {@link NativeHandlesAccess}). */
+    <T> T withHandle(java.util.function.Function<MemorySegment, T> action) {
+        try (UseGuard.Use u = guard.enter()) {
+            return action.apply(handle);
         }
     }
 

@@ -195,6 +195,16 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    /** Runs action on the native context under the session's lock (for {@link NativeHandlesAccess}). */
+    <T> T withHandle(java.util.function.Function<MemorySegment, T> action) {
+        lock.lock();
+        try {
+            return action.apply(live());
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Empties the KV cache. */
     public void reset() {
         setPosition(0);

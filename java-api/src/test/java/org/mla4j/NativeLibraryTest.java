@@ -75,11 +75,13 @@ class NativeLibraryTest {
     }
 
     @Test
-    void bundledLibraryIsExtractedToTheVersionedCacheAndLoaded(@TempDir Path cacheRoot) throws IOException {
+    void bundledLibraryIsExtractedToTheVersionedCacheAndLoaded(@TempDir Path cacheRoot) throws Exception {
         String version = NativeLibrary.apiVersion();
-        var options = new NativeLibrary.Options(null, null, BUNDLED, cacheRoot, version);
 
-        Path loaded = NativeLibrary.load(options);
+        // In a child JVM (LoadBundled): this second copy must stay out of the test JVM.
+        String out = LoadBundled.run(cacheRoot, version);
+        assertTrue(out.startsWith("loaded "), out);
+        Path loaded = Path.of(out.substring("loaded ".length()));
 
         assertEquals(cacheRoot.resolve("mla4j").resolve(version).resolve(LIB), loaded);
         assertArrayEquals(resourceBytes(BUNDLED), Files.readAllBytes(loaded));
@@ -157,10 +159,10 @@ class NativeLibraryTest {
     }
 
     @Test
-    void versionMismatchFailsWithBothVersions(@TempDir Path cacheRoot) {
-        var options = new NativeLibrary.Options(null, null, BUNDLED, cacheRoot, "9.9.9");
-
-        String msg = assertThrows(UnsatisfiedLinkError.class, () -> NativeLibrary.load(options)).getMessage();
+    void versionMismatchFailsWithBothVersions(@TempDir Path cacheRoot) throws Exception {
+        // The library loads before its version is checked: a child JVM, as above.
+        String msg = LoadBundled.run(cacheRoot, "9.9.9");
+        assertTrue(msg.startsWith("failed "), msg);
         assertTrue(msg.contains("version mismatch"), msg);
         assertTrue(msg.contains("is version " + NativeLibrary.apiVersion() + " but the mla4j Java API is version 9.9.9"), msg);
         assertTrue(msg.contains(cacheRoot.resolve("mla4j/9.9.9/" + LIB).toString()), msg);
@@ -175,6 +177,34 @@ class NativeLibraryTest {
     private static List<Path> list(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.sorted().toList();
+        }
+    }
+
+    /**
+     * Child JVM of the tests that System.load a second copy of the library (extracted to their own cache), which must
+     * stay out of the test JVM: with two libmla4j.so there, SymbolLookup.loaderLookup() may bind symbols that later
+     * tests look up to either copy, whose globals and thread-local last errors are separate (a failing call's
+     * message then reads as empty). Prints "loaded PATH" or "failed MESSAGE".
+     */
+    static final class LoadBundled {
+        public static void main(String[] args) {
+            var options = new NativeLibrary.Options(null, null, BUNDLED, Path.of(args[0]), args[1]);
+            try {
+                System.out.println("loaded " + NativeLibrary.load(options));
+            } catch (UnsatisfiedLinkError e) {
+                System.out.println("failed " + e.getMessage().replace('\n', ' '));
+            }
+        }
+
+        /** Runs main in a child JVM; returns its "loaded ..." or "failed ..." line. */
+        static String run(Path cacheRoot, String expectedVersion) throws IOException, InterruptedException {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    LoadBundled.class.getName(), cacheRoot.toString(), expectedVersion).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(0, p.waitFor(), out);
+            return out.lines().filter(l -> l.startsWith("loaded ") || l.startsWith("failed ")).findFirst()
+                    .orElseThrow(() -> new AssertionError("the child JVM printed no result: " + out));
         }
     }
 }

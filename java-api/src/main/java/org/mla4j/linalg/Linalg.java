@@ -1,0 +1,116 @@
+package org.mla4j.linalg;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import org.mla4j.NativeLibrary;
+import org.mla4j.bindings.Mla4jNative;
+import org.mla4j.internal.Status;
+
+/**
+ * Dense linear algebra for model conversion, computed by LAPACK/BLAS (OpenBLAS) that the native library loads at
+ * run time: {@code $MLA4J_LAPACK} when set, else libopenblas.so.0, else liblapack.so.3. Inference never needs it.
+ * When no LAPACK can be loaded every method throws {@link org.mla4j.Mla4jException} (MLA4J_ERR_UNSUPPORTED) whose
+ * message lists the libraries tried and how to install one. Results are allocated in the caller's arena.
+ */
+public final class Linalg {
+
+    /** The top-k eigenpairs: values descending, vectors n x k (eigenvector j is column j, unit length). */
+    public record Eigen(double[] values, Matrix vectors) {
+    }
+
+    /** The top-k singular triplets: a ~ u diag(s) vt with u m x k, s descending, vt k x n. */
+    public record Svd(Matrix u, double[] s, Matrix vt) {
+    }
+
+    private Linalg() {
+    }
+
+    /** True when LAPACK/BLAS could be loaded. */
+    public static boolean available() {
+        NativeLibrary.load();
+        return Mla4jNative.mla4j_linalg_available() == Mla4jNative.MLA4J_OK();
+    }
+
+    /** Throws {@link org.mla4j.Mla4jException} naming the libraries tried when LAPACK/BLAS cannot be loaded. */
+    public static void requireAvailable() {
+        NativeLibrary.load();
+        Status.check(Mla4jNative.mla4j_linalg_available());
+    }
+
+    /** The library loaded, e.g. "libopenblas.so.0". */
+    public static String library() {
+        NativeLibrary.load();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            Status.check(Mla4jNative.mla4j_linalg_get_library(out));
+            return out.get(ADDRESS, 0).reinterpret(4096).getString(0);
+        }
+    }
+
+    /** op(a) op(b) in arena, op(x) = x or its transpose. */
+    public static Matrix multiply(Arena arena, Matrix a, boolean transA, Matrix b, boolean transB) {
+        int m = transA ? a.cols() : a.rows(), n = transB ? b.rows() : b.cols();
+        Matrix c = Matrix.allocate(arena, m, n);
+        gemm(1.0, a, transA, b, transB, 0.0, c);
+        return c;
+    }
+
+    /** c = alpha op(a) op(b) + beta c, in place (c is only written when beta is 0). */
+    public static void gemm(double alpha, Matrix a, boolean transA, Matrix b, boolean transB, double beta, Matrix c) {
+        int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols();
+        int kb = transB ? b.cols() : b.rows(), n = transB ? b.rows() : b.cols();
+        if (k != kb || c.rows() != m || c.cols() != n) {
+            throw new IllegalArgumentException("cannot multiply " + shape(a, transA) + " by " + shape(b, transB) + " into "
+                    + c.rows() + " x " + c.cols());
+        }
+        NativeLibrary.load();
+        Status.check(Mla4jNative.mla4j_linalg_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a.segment(), b.segment(),
+                beta, c.segment()));
+    }
+
+    private static String shape(Matrix x, boolean trans) {
+        return trans ? x.cols() + " x " + x.rows() + " (transposed)" : x.rows() + " x " + x.cols();
+    }
+
+    /** The k largest eigenvalues of a symmetric matrix and their eigenvectors (only those k are computed). */
+    public static Eigen eigh(Arena arena, Matrix symmetric, int k) {
+        int n = symmetric.rows();
+        if (symmetric.cols() != n) throw new IllegalArgumentException("eigh needs a square matrix, got " + symmetric);
+        if (k < 1 || k > n) throw new IllegalArgumentException("k must be in [1, " + n + "], got " + k);
+        Matrix vectors = Matrix.allocate(arena, n, k);
+        NativeLibrary.load();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment values = tmp.allocate(JAVA_DOUBLE, k);
+            Status.check(Mla4jNative.mla4j_linalg_eigh(symmetric.segment(), n, k, values, vectors.segment()));
+            return new Eigen(values.toArray(JAVA_DOUBLE), vectors);
+        }
+    }
+
+    /** The top k singular triplets of a (1 <= k <= min(rows, cols)). */
+    public static Svd svd(Arena arena, Matrix a, int k) {
+        int m = a.rows(), n = a.cols();
+        if (k < 1 || k > Math.min(m, n)) throw new IllegalArgumentException("k must be in [1, " + Math.min(m, n) + "], got " + k);
+        Matrix u = Matrix.allocate(arena, m, k), vt = Matrix.allocate(arena, k, n);
+        NativeLibrary.load();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment s = tmp.allocate(JAVA_DOUBLE, k);
+            Status.check(Mla4jNative.mla4j_linalg_svd(a.segment(), m, n, k, u.segment(), s, vt.segment()));
+            return new Svd(u, s.toArray(JAVA_DOUBLE), vt);
+        }
+    }
+
+    /** x (a.cols() x b.cols()) minimising ||a x - b||_F; the minimum-norm solution when a is rank deficient. */
+    public static Matrix lstsq(Arena arena, Matrix a, Matrix b) {
+        if (a.rows() != b.rows()) {
+            throw new IllegalArgumentException("lstsq: a has " + a.rows() + " rows, b has " + b.rows());
+        }
+        Matrix x = Matrix.allocate(arena, a.cols(), b.cols());
+        NativeLibrary.load();
+        Status.check(Mla4jNative.mla4j_linalg_lstsq(a.segment(), a.rows(), a.cols(), b.segment(), b.cols(), x.segment()));
+        return x;
+    }
+}

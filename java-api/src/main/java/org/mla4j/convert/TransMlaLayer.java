@@ -43,10 +43,8 @@ final class TransMlaLayer {
         int groups = half / f, keptPerGroup = f / collapse;
         Matrix wk = src.key(a, layer), wv = src.value(a, layer), wq = src.query(a, layer);
 
-        // 1. RoRoPE + FreqFold: the key transform A (lat x lat) of the concatenated key heads, and A^-1 for the queries
-        //    (q.k = (A^-T q).(A k) for any invertible A, and A commutes with RoPE because it mixes heads, not pairs).
+        // 1. RoRoPE + FreqFold: the rotation P (lat x lat) of the concatenated key heads.
         Matrix rot = Matrix.allocate(a, lat, lat);
-        Matrix inv = Matrix.allocate(a, lat, lat);
         int nopeAt = m;
         for (int grp = 0; grp < groups; grp++) {
             int feats = hkv * f;
@@ -60,8 +58,6 @@ final class TransMlaLayer {
             Matrix h = sum(a, Dense.secondMoment(a, Dense.rows(a, wk, re), null, stats.moment()),
                     Dense.secondMoment(a, Dense.rows(a, wk, im), null, stats.moment()));
             Dense.damp(h, DAMPING);
-            double[] qw = queryAware ? queryEnergy(a, wq, hp, re, im, stats) : ones(feats);
-            for (int x = 0; x < feats; x++) for (int y = 0; y < feats; y++) h.set(x, y, h.get(x, y) * qw[x] * qw[y]);
             Matrix u = Linalg.eigh(a, h, feats).vectors();
             for (int k = 0; k < feats; k++) {
                 int rowRe, rowIm;
@@ -74,10 +70,8 @@ final class TransMlaLayer {
                     rowIm = nopeAt++;
                 }
                 for (int x = 0; x < feats; x++) {
-                    rot.set(rowRe, re[x], u.get(x, k) * qw[x]);
-                    rot.set(rowIm, im[x], u.get(x, k) * qw[x]);
-                    inv.set(re[x], rowRe, u.get(x, k) / qw[x]);
-                    inv.set(im[x], rowIm, u.get(x, k) / qw[x]);
+                    rot.set(rowRe, re[x], u.get(x, k));
+                    rot.set(rowIm, im[x], u.get(x, k));
                 }
             }
         }
@@ -107,7 +101,7 @@ final class TransMlaLayer {
         for (int head = 0; head < nh; head++) {
             int j = head / g;
             Matrix wqh = Dense.rowRange(a, wq, head * dh, dh);
-            Matrix pj = Dense.rowRange(a, inv, j * dh, dh).transpose(a); // (A^-1 rows of head j)^T: lat x dh
+            Matrix pj = Dense.colRange(a, rot, j * dh, dh); // lat x dh
             Matrix qPe = Linalg.multiply(a, Dense.rowRange(a, pj, 0, m), false, wqh, false);
             copyRows(Dense.scaled(a, wqh, qScale), q, head * (dh + m));
             copyRows(Dense.scaled(a, qPe, qScale), q, head * (dh + m) + dh);
@@ -144,40 +138,6 @@ final class TransMlaLayer {
         out.put("attn_k_b.weight", kb);
         out.put("attn_v_b.weight", vb);
         return out;
-    }
-
-    static final boolean queryAware = !Boolean.getBoolean("mla4j.energyRorope");
-
-    /**
-     * Per feature (KV head j, frequency) the square root of the query energy that scores against it:
-     * sqrt(sum over the query heads of group j of E[q_re^2 + q_im^2]) of that frequency, normalised to mean 1.
-     */
-    private static double[] queryEnergy(Arena a, Matrix wq, Hyperparameters hp, int[] re, int[] im, LayerStats stats) {
-        int dh = hp.headDimK(), g = hp.groupSize();
-        double[] w = new double[re.length];
-        double mean = 0;
-        for (int x = 0; x < re.length; x++) {
-            int j = re[x] / dh, within = re[x] % dh, wIm = im[x] % dh;
-            int[] rows = new int[2 * g];
-            for (int h = 0; h < g; h++) {
-                rows[2 * h] = (j * g + h) * dh + within;
-                rows[2 * h + 1] = (j * g + h) * dh + wIm;
-            }
-            Matrix mm = Dense.secondMoment(a, Dense.rows(a, wq, rows), null, stats.moment());
-            double e = 0;
-            for (int i = 0; i < rows.length; i++) e += mm.get(i, i);
-            w[x] = Math.sqrt(Math.max(e, 0));
-            mean += w[x];
-        }
-        mean /= w.length;
-        for (int x = 0; x < w.length; x++) w[x] = Math.max(w[x], 1e-6 * mean) / mean;
-        return w;
-    }
-
-    private static double[] ones(int n) {
-        double[] o = new double[n];
-        java.util.Arrays.fill(o, 1.0);
-        return o;
     }
 
     /** Mean over the rows of W of the RMS of (W x) over the calibration inputs (or of the row norms of W). */

@@ -29,6 +29,33 @@ class ConvertCommandTest {
         assertTrue(r.out().contains("64 -> 16 (75.00% removed)"), r.out());
     }
 
+    /** Llama-2-7B's config.json as published (meta-llama/Llama-2-7b-hf), no weights. */
+    static final String LLAMA2_7B_CONFIG = """
+            {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+             "intermediate_size": 11008, "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+             "max_position_embeddings": 4096, "rms_norm_eps": 1e-05, "rope_scaling": null, "tie_word_embeddings": false,
+             "torch_dtype": "float16", "vocab_size": 32000, "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu"}
+            """;
+
+    @Test
+    void dryRunOnLlama2ConfigGivesThePapersFigures() throws Exception {
+        Path config = tmp.resolve("config.json");
+        Files.writeString(config, LLAMA2_7B_CONFIG);
+        String[] dkv = {"64", "32", "16"};
+        String[] removed = {"68.75", "81.25", "87.50"};
+        for (int i = 0; i < 3; i++) {
+            CliTest.Run r = CliTest.run("convert", config.toString(), "--dry-run", "--method", "mha2mla", "--rope-dims", "16",
+                    "--kv-rank", dkv[i]);
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("8192 -> " + (32 * (16 + Integer.parseInt(dkv[i]))) + " (" + removed[i] + "% removed)"),
+                    r.out());
+        }
+        CliTest.Run r = CliTest.run("convert", tmp.toString(), "--dry-run", "--method", "transmla");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("KV cache values per token per layer: 8192 -> 576 (92.97% removed)"), r.out());
+        assertTrue(r.out().contains("kv_lora_rank 512, rope dim 64"), r.out());
+    }
+
     @Test
     void convertsStories260KAndSaysWhatItWrote() throws Exception {
         String stories = Fixtures.require("models/stories260K.gguf").toString();

@@ -15,6 +15,7 @@ import org.mla4j.convert.ConvertOptions.Method;
 import org.mla4j.convert.ConvertOptions.RopeSelect;
 import org.mla4j.convert.ConvertOptions.SvdMode;
 import org.mla4j.convert.Converter;
+import org.mla4j.convert.Search;
 import org.mla4j.convert.SourceHparams;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
@@ -109,6 +110,11 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print the plan (tensor shapes, KV cache before and after) and stop.")
     boolean dryRun;
 
+    @Option(names = "--search", defaultValue = "auto", description = "Settle the choices left open (budget split, "
+            + "kept frequencies, FreqFold, K/V balance) by measuring candidates on held-out text: on, off, or auto "
+            + "(on for models under 50M parameters).")
+    String search;
+
     @Option(names = "--format", defaultValue = "gguf", description = "gguf (default), or hf: also write a Hugging Face "
             + "directory (safetensors + DeepSeek-V3 config.json; transmla output) next to the GGUF, named OUTPUT-hf.")
     String format;
@@ -129,7 +135,14 @@ final class ConvertCommand implements Callable<Integer> {
         }
         ProgressBar bar = new ProgressBar("convert");
         long t0 = System.nanoTime();
-        Converter.Result r = Converter.convert(input, output, o, (stage, done, total) -> bar.update(done, total, stage));
+        Search.Mode mode = switch (search) {
+            case "auto" -> Search.Mode.AUTO;
+            case "on" -> Search.Mode.ON;
+            case "off" -> Search.Mode.OFF;
+            default -> throw new Main.UsageException("--search must be on, off or auto, not '" + search + "'");
+        };
+        Converter.Result r = Converter.convert(input, output, o, mode,
+                (stage, done, total) -> bar.update(done, total > 0 ? total : done + 1, stage));
         bar.finish();
         ConversionPlan p = r.plan();
         System.err.printf(Locale.ROOT, "wrote %s: %s, KV cache %d -> %d values per token per layer (%.2f%% removed), "

@@ -20,9 +20,32 @@ import org.mla4j.convert.ConvertOptions.SvdMode;
  * @param nope key dims per head scored through the latent (mha2mla d_h - r, deepseek2 d_h)
  * @param freqFold transmla FreqFold F, or {@link ConvertOptions#AUTO} when it is chosen from calibration
  * @param identity the exact form: latent = values, up-projection = identity, RoPE on every key dim
+ * @param keptFrequencies mha2mla: [layer][KV head] frequency indices that keep RoPE, chosen by the search; null =
+ *     options().ropeSelect()
+ * @param keyBalance transmla: extra weight divisor of the keys against the values in BKV-PCA (1 = TransMLA's alpha)
  */
 public record ConversionPlan(Hyperparameters source, ConvertOptions options, String arch, int ropeDims, int latent,
-        int latentKey, int nope, int freqFold, boolean identity) {
+        int latentKey, int nope, int freqFold, boolean identity, int[][][] keptFrequencies, double keyBalance) {
+
+    public ConversionPlan withRope(int r, int c) {
+        return new ConversionPlan(source, options, arch, r, c, latentKey, arch.equals("deepseek2") ? nope : source.headDimK() - r,
+                freqFold, identity, null, keyBalance);
+    }
+
+    public ConversionPlan withFreqFold(int f) {
+        return new ConversionPlan(source, options, arch, ropeDims, latent, latentKey, nope, f, identity, keptFrequencies,
+                keyBalance);
+    }
+
+    public ConversionPlan withKeptFrequencies(int[][][] kept) {
+        return new ConversionPlan(source, options, arch, ropeDims, latent, latentKey, nope, freqFold, identity, kept,
+                keyBalance);
+    }
+
+    public ConversionPlan withKeyBalance(double b) {
+        return new ConversionPlan(source, options, arch, ropeDims, latent, latentKey, nope, freqFold, identity,
+                keptFrequencies, b);
+    }
 
     public record TensorSpec(String name, long[] shape, String note) {
     }
@@ -31,7 +54,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         checkSource(hp);
         int dh = hp.headDimK(), hkv = hp.kvHeads(), lat = hkv * dh;
         if (o.lossless()) {
-            return new ConversionPlan(hp, o, "mha2mla", dh, lat, 0, 0, 0, true);
+            return new ConversionPlan(hp, o, "mha2mla", dh, lat, 0, 0, 0, true, null, 1.0);
         }
         return o.method() == Method.MHA2MLA ? mha2mla(hp, o) : transmla(hp, o);
     }
@@ -91,7 +114,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         if (o.ropeSelect() == ConvertOptions.RopeSelect.UNIFORM && r > 0 && (dh / 2) % (dh / r) != 0) {
             throw new ConversionException("--rope-select uniform needs (d_h/2) divisible by d_h/r (d_h " + dh + ", r " + r + ")");
         }
-        return new ConversionPlan(hp, o, "mha2mla", r, c, latentKey, nope, 0, false);
+        return new ConversionPlan(hp, o, "mha2mla", r, c, latentKey, nope, 0, false, null, 1.0);
     }
 
     private static ConversionPlan transmla(Hyperparameters hp, ConvertOptions o) {
@@ -116,7 +139,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
             throw new ConversionException("--freqfold " + f + " must be a multiple of d_h/m = " + collapse
                     + " that divides d_h/2 = " + dh / 2);
         }
-        return new ConversionPlan(hp, o, "deepseek2", m, c, 0, dh, f, false);
+        return new ConversionPlan(hp, o, "deepseek2", m, c, 0, dh, f, false, null, 1.0);
     }
 
     /** KV cache values per token and layer of the source (2 x n_kv x d_h). */

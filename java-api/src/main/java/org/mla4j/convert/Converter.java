@@ -42,7 +42,20 @@ public final class Converter {
         return ConversionPlan.of(hp, options);
     }
 
+    /** Writes the conversion a plan describes (the statistics and weights are fixed; the search writes many). */
+    interface Writer {
+        void write(ConversionPlan plan, Path out) throws IOException;
+    }
+
     public static Result convert(Path input, Path output, ConvertOptions options, Progress progress) throws IOException {
+        return convert(input, output, options, Search.Mode.AUTO, progress);
+    }
+
+    /**
+     * @param search whether the choices left open are settled by measurement (AUTO: for models under 50M parameters)
+     */
+    public static Result convert(Path input, Path output, ConvertOptions options, Search.Mode search, Progress progress)
+            throws IOException {
         if (Files.isDirectory(output)) throw new ConversionException(output + " is a directory; give an output file name");
         try (Model model = Model.load(input)) {
             Hyperparameters hp = model.hparams();
@@ -54,19 +67,40 @@ public final class Converter {
             try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(),
                     done -> progress.update("calibration", done, total(sequences)))) {
                 SourceWeights weights = new SourceWeights(gguf, hp);
-                int freqFold = plan.arch().equals("deepseek2") && plan.freqFold() == ConvertOptions.AUTO
-                        ? FreqFoldChoice.choose(plan) : plan.freqFold();
-                ConversionPlan resolved = new ConversionPlan(hp, o, plan.arch(), plan.ropeDims(), plan.latent(),
-                        plan.latentKey(), plan.nope(), freqFold, plan.identity());
-                MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, resolved,
-                        layerStats(arena, stats, il, hp), o.calibSequence());
-                new MlaGgufOutput(gguf, resolved, layers, il -> {
-                    progress.update("layers", il + 1, hp.layers());
-                    return null;
-                }).write(output);
+                Writer writer = (p, out) -> {
+                    MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, p,
+                            layerStats(arena, stats, il, hp), o.calibSequence());
+                    new MlaGgufOutput(gguf, p, layers, il -> {
+                        progress.update("layers", il + 1, hp.layers());
+                        return null;
+                    }).write(out);
+                };
+                ConversionPlan resolved = plan;
+                if (Search.enabled(search, hp)) {
+                    resolved = Search.tune(model, writer, plan, p -> selectedFrequencies(p, stats, weights), progress);
+                }
+                if (resolved.arch().equals("deepseek2") && resolved.freqFold() == ConvertOptions.AUTO) {
+                    resolved = resolved.withFreqFold(FreqFoldChoice.choose(resolved));
+                }
+                writer.write(resolved, output);
                 return new Result(resolved, stats.tokens());
             }
         }
+    }
+
+    /** The kept frequencies of every (layer, KV head) that the plan's rope selection gives (mha2mla). */
+    static int[][][] selectedFrequencies(ConversionPlan plan, CalibrationStats stats, SourceWeights weights) {
+        Hyperparameters hp = plan.source();
+        double[] theta = new double[hp.headDimK() / 2];
+        for (int i = 0; i < theta.length; i++) theta[i] = weights.theta(i);
+        int[][][] kept = new int[hp.layers()][][];
+        for (int il = 0; il < hp.layers(); il++) {
+            try (Arena a = Arena.ofConfined()) {
+                kept[il] = RopeSelection.select(plan.options().ropeSelect(), hp, plan.ropeDims(), layerStats(a, stats, il, hp),
+                        theta, plan.options().calibSequence());
+            }
+        }
+        return kept;
     }
 
     static java.util.Map<String, Object> convertLayer(Arena arena, SourceWeights w, GgufFile gguf, int il,

@@ -34,6 +34,8 @@ final class Mha2MlaLayer {
         int[][] kept = new int[hkv][];
         if (r == dh) {
             for (int j = 0; j < hkv; j++) kept[j] = java.util.stream.IntStream.range(0, half).toArray();
+        } else if (plan.keptFrequencies() != null) {
+            kept = plan.keptFrequencies()[layer];
         } else {
             kept = RopeSelection.select(plan.options().ropeSelect(), hp, r, stats, theta, context);
         }

@@ -83,7 +83,7 @@ final class TransMlaLayer {
 
         // 2. BKV-PCA of [K_nope / alpha ; V].
         double alpha = keysInLatent ? meanRms(a, kNope, stats, plan.options().pcaFromActivations())
-                / meanRms(a, wv, stats, plan.options().pcaFromActivations()) : 1.0;
+                / meanRms(a, wv, stats, plan.options().pcaFromActivations()) * plan.keyBalance() : 1.0;
         Matrix y = keysInLatent ? Dense.stack(a, Dense.scaled(a, kNope, 1.0 / alpha), wv) : wv;
         Matrix cy = plan.options().pcaFromActivations() ? Dense.secondMoment(a, y, null, stats.moment())
                 : Linalg.multiply(a, y, false, y, true);

@@ -60,98 +60,114 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
     }
 
     public ConvertOptions withLossless(boolean v) {
-        return new ConvertOptions(method, v, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.lossless = v);
     }
-
     public ConvertOptions withRopeSelect(RopeSelect v) {
-        return new ConvertOptions(method, lossless, v, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.ropeSelect = v);
     }
-
     public ConvertOptions withRopeDims(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, v, svd, kvRank, whiten, refit, freqFold, kvLoraRank,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.ropeDims = v);
     }
-
     public ConvertOptions withSvd(SvdMode v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, v, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
-                calibSequence, seed, threads);
+        return with(b -> b.svd = v);
     }
-
     public ConvertOptions withKvRank(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, v, whiten, refit, freqFold, kvLoraRank,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.kvRank = v);
     }
-
     public ConvertOptions withWhiten(boolean v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, v, refit, freqFold, kvLoraRank,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.whiten = v);
     }
-
     public ConvertOptions withRefit(boolean v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, v, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
-                calibSequence, seed, threads);
+        return with(b -> b.refit = v);
     }
-
     public ConvertOptions withFreqFold(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, v, kvLoraRank,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.freqFold = v);
     }
-
     public ConvertOptions withKvLoraRank(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, v,
-                ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.kvLoraRank = v);
     }
-
     public ConvertOptions withRopeDim(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, v, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
-                calibSequence, seed, threads);
+        return with(b -> b.ropeDim = v);
     }
-
     public ConvertOptions withPcaFromActivations(boolean v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, v, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence,
-                seed, threads);
+        return with(b -> b.pcaFromActivations = v);
     }
-
     public ConvertOptions withLatentNorm(LatentNorm v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, v, cacheValues, outType, calibration, calibTokens,
-                calibSequence, seed, threads);
+        return with(b -> b.latentNorm = v);
     }
-
     public ConvertOptions withCacheValues(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, v, outType, calibration, calibTokens,
-                calibSequence, seed, threads);
+        return with(b -> b.cacheValues = v);
     }
-
     public ConvertOptions withOutType(GgmlType v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, v, calibration, calibTokens,
-                calibSequence, seed, threads);
+        return with(b -> b.outType = v);
     }
-
-    public ConvertOptions withCalibration(Path file, int tokens, int sequence, long seedValue) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, file, tokens, sequence,
-                seedValue, threads);
-    }
-
     public ConvertOptions withThreads(int v) {
-        return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold,
-                kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens,
-                calibSequence, seed, v);
+        return with(b -> b.threads = v);
+    }
+    public ConvertOptions withCalibration(Path file, int tokens, int sequence, long seedValue) {
+        return with(b -> {
+            b.calibration = file;
+            b.calibTokens = tokens;
+            b.calibSequence = sequence;
+            b.seed = seedValue;
+        });
+    }
+
+    /** A copy with one or more fields changed (the with* methods). */
+    private ConvertOptions with(java.util.function.Consumer<Fields> change) {
+        Fields f = new Fields(this);
+        change.accept(f);
+        return f.build();
+    }
+
+    /** The mutable fields behind the with* methods. */
+    private static final class Fields {
+        Method method;
+        boolean lossless;
+        RopeSelect ropeSelect;
+        int ropeDims;
+        SvdMode svd;
+        int kvRank;
+        boolean whiten;
+        boolean refit;
+        int freqFold;
+        int kvLoraRank;
+        int ropeDim;
+        boolean pcaFromActivations;
+        LatentNorm latentNorm;
+        int cacheValues;
+        GgmlType outType;
+        Path calibration;
+        int calibTokens;
+        int calibSequence;
+        long seed;
+        int threads;
+
+        Fields(ConvertOptions o) {
+            method = o.method();
+            lossless = o.lossless();
+            ropeSelect = o.ropeSelect();
+            ropeDims = o.ropeDims();
+            svd = o.svd();
+            kvRank = o.kvRank();
+            whiten = o.whiten();
+            refit = o.refit();
+            freqFold = o.freqFold();
+            kvLoraRank = o.kvLoraRank();
+            ropeDim = o.ropeDim();
+            pcaFromActivations = o.pcaFromActivations();
+            latentNorm = o.latentNorm();
+            cacheValues = o.cacheValues();
+            outType = o.outType();
+            calibration = o.calibration();
+            calibTokens = o.calibTokens();
+            calibSequence = o.calibSequence();
+            seed = o.seed();
+            threads = o.threads();
+        }
+
+        ConvertOptions build() {
+            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
+        }
     }
 }

@@ -4,13 +4,11 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 import org.mla4j.Hyperparameters;
 import org.mla4j.Model;
 import org.mla4j.calib.CalibrationStats;
-import org.mla4j.convert.ConvertOptions.Method;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
@@ -147,13 +145,5 @@ public final class Converter {
         long n = 0;
         for (int[] s : sequences) n += s.length;
         return n;
-    }
-
-    static List<int[]> copy(List<int[]> s) {
-        return new ArrayList<>(s);
-    }
-
-    static boolean isTransMla(ConvertOptions o) {
-        return o.method() == Method.TRANSMLA && !o.lossless();
     }
 }

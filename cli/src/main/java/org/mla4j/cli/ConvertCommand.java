@@ -78,6 +78,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--rope-dim", paramLabel = "m", description = "transmla: shared rope key dims (default min(64, d_h)).")
     Integer ropeDim;
 
+    @Option(names = "--q-lora-rank", paramLabel = "Q", description = "transmla: compress the query to Q dims "
+            + "(attn_q_a/attn_q_b, as DeepSeek-V2); default 0 (a plain attn_q).")
+    Integer qLoraRank;
+
     @Option(names = "--pca", description = "transmla: BKV-PCA from activations (default) or weights.")
     String pca;
 
@@ -200,6 +204,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (freqFold != null && !freqFold.equals("auto")) o = o.withFreqFold(positive("--freqfold", freqFold));
         if (kvLoraRank != null) o = o.withKvLoraRank(kvLoraRank);
         if (ropeDim != null) o = o.withRopeDim(ropeDim);
+        if (qLoraRank != null) o = o.withQLoraRank(qLoraRank);
         if (pca != null) o = o.withPcaFromActivations(switch (pca) {
             case "activations" -> true;
             case "weights" -> false;

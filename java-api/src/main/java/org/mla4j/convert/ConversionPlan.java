@@ -134,6 +134,15 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
             throw new ConversionException("--kv-lora-rank " + c + " is larger than possible: between 1 and 2 x "
                     + hp.kvHeads() + " x " + dh + " - " + m + " = " + (2 * lat - m));
         }
+        int q = o.qLoraRank();
+        if (q < 0 || q > Math.min(hp.embeddingLength(), hp.heads() * dh)) {
+            throw new ConversionException("--q-lora-rank " + q + " is larger than possible: at most min(n_embd, n_head x d_h) = "
+                    + Math.min(hp.embeddingLength(), hp.heads() * dh));
+        }
+        if (q > 0 && (hp.layers() == 26 || hp.layers() == 27)) {
+            throw new ConversionException("--q-lora-rank: llama.cpp reads deepseek2 models of " + hp.layers()
+                    + " layers as 'lite' models without query compression (formats.md); leave it 0");
+        }
         int collapse = dh / m, f = o.freqFold();
         if (f != ConvertOptions.AUTO && (f < 1 || f % collapse != 0 || (dh / 2) % f != 0)) {
             throw new ConversionException("--freqfold " + f + " must be a multiple of d_h/m = " + collapse
@@ -164,7 +173,14 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         List<TensorSpec> t = new ArrayList<>();
         if (arch.equals("deepseek2")) {
             long m = ropeDims;
-            t.add(new TensorSpec(p + "attn_q.weight", new long[] {e, h * (dh + m)}, "per head [q_nope d_h | q_pe m]"));
+            long q = options.qLoraRank();
+            if (q > 0) {
+                t.add(new TensorSpec(p + "attn_q_a.weight", new long[] {e, q}, "query compression, F32/BF16"));
+                t.add(new TensorSpec(p + "attn_q_a_norm.weight", new long[] {q}, "query latent RMSNorm"));
+                t.add(new TensorSpec(p + "attn_q_b.weight", new long[] {q, h * (dh + m)}, "per head [q_nope d_h | q_pe m]"));
+            } else {
+                t.add(new TensorSpec(p + "attn_q.weight", new long[] {e, h * (dh + m)}, "per head [q_nope d_h | q_pe m]"));
+            }
             t.add(new TensorSpec(p + "attn_kv_a_mqa.weight", new long[] {e, latent + m}, "[latent C | k_pe m], F32/BF16"));
             t.add(new TensorSpec(p + "attn_kv_a_norm.weight", new long[] {latent}, "latent RMSNorm"));
             t.add(new TensorSpec(p + "attn_k_b.weight", new long[] {dh, latent, h}, "W_UK per head, transposed"));
@@ -196,8 +212,8 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
                 : options.method().name().toLowerCase(Locale.ROOT);
         b.append("method: ").append(method).append(" -> ").append(arch).append('\n');
         if (arch.equals("deepseek2")) {
-            b.append(String.format(Locale.ROOT, "  kv_lora_rank %d, rope dim %d (collapse %d), freqfold %s, latent norm %s, "
-                    + "BKV-PCA from %s%n", latent, ropeDims, hp.headDimK() / ropeDims,
+            b.append(String.format(Locale.ROOT, "  kv_lora_rank %d, q_lora_rank %d, rope dim %d (collapse %d), freqfold %s, "
+                    + "latent norm %s, BKV-PCA from %s%n", latent, options.qLoraRank(), ropeDims, hp.headDimK() / ropeDims,
                     freqFold == ConvertOptions.AUTO ? "auto" : Integer.toString(freqFold),
                     options.latentNorm().name().toLowerCase(Locale.ROOT),
                     options.pcaFromActivations() ? "activations" : "weights"));

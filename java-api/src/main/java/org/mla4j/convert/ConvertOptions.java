@@ -20,6 +20,7 @@ import org.mla4j.gguf.GgmlType;
  * @param freqFold transmla: adjacent frequencies folded into one group (F); AUTO = chosen by calibration
  * @param kvLoraRank transmla: latent size C; AUTO = min(512, 2*n_kv*d_h - m)
  * @param ropeDim transmla: shared rope key dims m; AUTO = min(64, d_h)
+ * @param qLoraRank transmla: rank of the query compression (attn_q_a/attn_q_b, q-LoRA); 0 = a plain attn_q
  * @param pcaFromActivations transmla: BKV-PCA on calibration activations (true) or on the weights only
  * @param latentNorm transmla: exact (identity by construction) or calibrated (trainable) attn_kv_a_norm
  * @param cacheValues total cache values per token and layer to aim for (overrides ranks when set); AUTO = unset
@@ -31,7 +32,7 @@ import org.mla4j.gguf.GgmlType;
  * @param threads compute threads (0 = all)
  */
 public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSelect, int ropeDims, SvdMode svd,
-        int kvRank, boolean whiten, boolean refit, int freqFold, int kvLoraRank, int ropeDim,
+        int kvRank, boolean whiten, boolean refit, int freqFold, int kvLoraRank, int ropeDim, int qLoraRank,
         boolean pcaFromActivations, LatentNorm latentNorm, int cacheValues, GgmlType outType, Path calibration,
         int calibTokens, int calibSequence, long seed, int threads) {
 
@@ -51,7 +52,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
 
     public static ConvertOptions defaults(Method method) {
         return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false,
-                AUTO, AUTO, AUTO, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
+                AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
     }
 
     /** The papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla). */
@@ -89,6 +90,10 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
     public ConvertOptions withRopeDim(int v) {
         return with(b -> b.ropeDim = v);
     }
+    public ConvertOptions withQLoraRank(int v) {
+        return with(b -> b.qLoraRank = v);
+    }
+
     public ConvertOptions withPcaFromActivations(boolean v) {
         return with(b -> b.pcaFromActivations = v);
     }
@@ -133,6 +138,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         int freqFold;
         int kvLoraRank;
         int ropeDim;
+        int qLoraRank;
         boolean pcaFromActivations;
         LatentNorm latentNorm;
         int cacheValues;
@@ -155,6 +161,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
             freqFold = o.freqFold();
             kvLoraRank = o.kvLoraRank();
             ropeDim = o.ropeDim();
+            qLoraRank = o.qLoraRank();
             pcaFromActivations = o.pcaFromActivations();
             latentNorm = o.latentNorm();
             cacheValues = o.cacheValues();
@@ -167,7 +174,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         }
 
         ConvertOptions build() {
-            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank, ropeDim, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
+            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
         }
     }
 }

@@ -114,7 +114,7 @@ final class MlaGgufOutput {
             w.putUInt32(a + "attention.value_length", c);
             w.putUInt32(a + "attention.key_length_mla", dh + m);
             w.putUInt32(a + "attention.value_length_mla", dh);
-            w.putUInt32(a + "attention.q_lora_rank", 0);
+            w.putUInt32(a + "attention.q_lora_rank", plan.options().qLoraRank());
             w.putUInt32(a + "leading_dense_block_count", hp.layers());
             w.putUInt32(a + "expert_feed_forward_length", hp.feedForwardLength());
             w.putUInt32(a + "expert_shared_count", 0);
@@ -128,7 +128,7 @@ final class MlaGgufOutput {
     private GgmlType convertedType(ConversionPlan.TensorSpec s) {
         GgmlType type = plan.options().outType();
         if (s.shape().length == 1 || s.name().endsWith("attn_rope_freqs")) return GgmlType.F32;
-        if (s.name().endsWith("attn_kv_a_mqa.weight")) return type == GgmlType.BF16 ? GgmlType.BF16 : GgmlType.F32;
+        if (s.name().endsWith("attn_kv_a_mqa.weight") || s.name().endsWith("attn_q_a.weight")) return type == GgmlType.BF16 ? GgmlType.BF16 : GgmlType.F32;
         return s.shape()[0] % type.blockSize() == 0 ? type : GgmlType.F32;
     }
 

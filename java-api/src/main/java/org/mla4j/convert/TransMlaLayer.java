@@ -113,31 +113,69 @@ final class TransMlaLayer {
         }
 
         // 4. The latent norm.
-        double eps = hp.rmsEps();
-        double[] normWeight = new double[c];
-        Matrix latentRows;
-        if (plan.options().latentNorm() == LatentNorm.EXACT) {
-            double maxG2 = 0;
-            for (float w : attnNorm) maxG2 = Math.max(maxG2, (double) w * w);
-            // ||c||^2 <= ||W_DKV||_F^2 ||x||^2 and ||x||^2 < E max(attn_norm^2): a bound on mean(c^2) for any token.
-            double bound = Dense.frobeniusSquared(down) * hp.embeddingLength() * maxG2 / c;
-            double s = Math.sqrt(2 * NORM_DELTA * eps / bound);
-            latentRows = Dense.scaled(a, down, s);
-            java.util.Arrays.fill(normWeight, Math.sqrt(eps) / s);
-        } else {
-            Matrix cc = Dense.secondMoment(a, down, null, stats.moment());
-            double ms = 0;
-            for (int i = 0; i < c; i++) ms += cc.get(i, i);
-            latentRows = down;
-            java.util.Arrays.fill(normWeight, Math.sqrt(ms / c));
-        }
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("attn_q.weight", q);
-        out.put("attn_kv_a_mqa.weight", Dense.stack(a, latentRows, kPe));
-        out.put("attn_kv_a_norm.weight", normWeight);
+        LatentNorm kind = plan.options().latentNorm();
+        Normed latent = normed(a, down, kind, hp, attnNorm, stats);
+        int qRank = plan.options().qLoraRank();
+        if (qRank > 0) {
+            // q-LoRA: the top principal directions R_q of the queries; q = W_qb RMSNorm(W_qa x) with W_qa = R_q^T W_q and
+            // W_qb = [full query rows] R_q, the norm made an identity like the latent's.
+            Matrix qPca = Linalg.eigh(a, damped(Dense.secondMoment(a, wq, null, stats.moment())), qRank).vectors();
+            Normed qa = normed(a, Linalg.multiply(a, qPca, true, wq, false), kind, hp, attnNorm, stats);
+            Matrix qb = Matrix.allocate(a, nh * (dh + m), qRank);
+            for (int head = 0; head < nh; head++) {
+                int j = head / g;
+                Matrix rq = Dense.rowRange(a, qPca, head * dh, dh); // dh x Q
+                Matrix pj = Dense.colRange(a, rot, j * dh, dh);
+                copyRows(Dense.scaled(a, rq, qScale), qb, head * (dh + m));
+                copyRows(Dense.scaled(a, Linalg.multiply(a, Dense.rowRange(a, pj, 0, m), false, rq, false), qScale), qb,
+                        head * (dh + m) + dh);
+            }
+            out.put("attn_q_a.weight", qa.rows);
+            out.put("attn_q_a_norm.weight", qa.weight);
+            out.put("attn_q_b.weight", qb);
+        } else {
+            out.put("attn_q.weight", q);
+        }
+        out.put("attn_kv_a_mqa.weight", Dense.stack(a, latent.rows, kPe));
+        out.put("attn_kv_a_norm.weight", latent.weight);
         out.put("attn_k_b.weight", kb);
         out.put("attn_v_b.weight", vb);
         return out;
+    }
+
+    /** Rows that feed an RMSNorm, and the norm's weight. */
+    private record Normed(Matrix rows, double[] weight) {
+    }
+
+    /**
+     * The rows W of a projection whose output z = W x passes an RMSNorm in deepseek2, made to leave z unchanged:
+     * EXACT scales W by a tiny s (the norm then works in its linear regime, eps dominating) and sets the weight to
+     * sqrt(eps)/s; CALIBRATED keeps W and sets the weight to the RMS of z over the calibration tokens.
+     */
+    private static Normed normed(Arena a, Matrix w, LatentNorm kind, Hyperparameters hp, float[] attnNorm, LayerStats stats) {
+        int n = w.rows();
+        double eps = hp.rmsEps();
+        double[] weight = new double[n];
+        if (kind == LatentNorm.EXACT) {
+            double maxG2 = 0;
+            for (float g : attnNorm) maxG2 = Math.max(maxG2, (double) g * g);
+            // ||z||^2 <= ||W||_F^2 ||x||^2 and ||x||^2 < E max(attn_norm^2): a bound on mean(z^2) for any token.
+            double bound = Dense.frobeniusSquared(w) * hp.embeddingLength() * maxG2 / n;
+            double s = Math.sqrt(2 * NORM_DELTA * eps / bound);
+            java.util.Arrays.fill(weight, Math.sqrt(eps) / s);
+            return new Normed(Dense.scaled(a, w, s), weight);
+        }
+        Matrix zz = Dense.secondMoment(a, w, null, stats.moment());
+        double ms = 0;
+        for (int i = 0; i < n; i++) ms += zz.get(i, i);
+        java.util.Arrays.fill(weight, Math.sqrt(ms / n));
+        return new Normed(w, weight);
+    }
+
+    private static Matrix damped(Matrix m) {
+        Dense.damp(m, DAMPING);
+        return m;
     }
 
     /** Mean over the rows of W of the RMS of (W x) over the calibration inputs (or of the row norms of W). */

@@ -35,12 +35,19 @@ class TransMlaExactnessTest {
             Path out = dir.resolve("mqa-" + ranks[i] + ".gguf");
             ConvertOptions o = ConvertOptions.defaults(Method.TRANSMLA).withRopeDim(16).withFreqFold(1)
                     .withKvLoraRank(ranks[i]).withCalibration(null, 256, 64, 42).withThreads(2);
-            Converter.Result r = Converter.convert(src, out, o, Converter.Progress.NONE);
+            Converter.Result r = Converter.convert(src, out, o, Search.Mode.OFF, Converter.Progress.NONE);
             assertEquals("deepseek2", r.plan().arch());
             diffs[i] = Logits.maxAbsDiff(ref, Logits.of(out, tokens, GgmlType.F32));
             System.err.printf("MQA transmla m=16 F=1 C=%d: max |logit diff| %.3g%n", ranks[i], diffs[i]);
         }
         assertTrue(diffs[0] < 1e-4, "full rank: " + diffs[0]);
+        // q-LoRA at full rank (Q = n_head x d_h = 64): the query compression and its exact norm change nothing either.
+        Path q = dir.resolve("mqa-qlora.gguf");
+        Converter.convert(src, q, ConvertOptions.defaults(Method.TRANSMLA).withRopeDim(16).withFreqFold(1).withKvLoraRank(16)
+                .withQLoraRank(64).withCalibration(null, 256, 64, 42).withThreads(2), Search.Mode.OFF, Converter.Progress.NONE);
+        double qDiff = Logits.maxAbsDiff(ref, Logits.of(q, tokens, GgmlType.F32));
+        System.err.printf("MQA transmla q-LoRA 64: max |logit diff| %.3g%n", qDiff);
+        assertTrue(qDiff < 1e-4, "q-LoRA full rank: " + qDiff);
         assertTrue(diffs[1] > 1e-3 && diffs[2] > diffs[1], "truncation must cost: " + java.util.Arrays.toString(diffs));
     }
 }

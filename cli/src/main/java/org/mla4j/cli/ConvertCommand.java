@@ -89,7 +89,7 @@ final class ConvertCommand implements Callable<Integer> {
     String latentNorm;
 
     @Option(names = "--paper-baseline", description = "The papers' own choices: 2-norm + joint weight SVD (mha2mla); "
-            + "RoRoPE + FreqFold + weight-only PCA (transmla).")
+            + "RoRoPE + FreqFold + weight-only PCA (transmla); no search.")
     boolean paperBaseline;
 
     @Option(names = "--type", description = "Weight type of the output: f32, f16, bf16, q8_0, q4_0 (default: the source's).")
@@ -140,7 +140,7 @@ final class ConvertCommand implements Callable<Integer> {
         ProgressBar bar = new ProgressBar("convert");
         long t0 = System.nanoTime();
         Search.Mode mode = switch (search) {
-            case "auto" -> Search.Mode.AUTO;
+            case "auto" -> paperBaseline ? Search.Mode.OFF : Search.Mode.AUTO; // the papers search nothing
             case "on" -> Search.Mode.ON;
             case "off" -> Search.Mode.OFF;
             default -> throw new Main.UsageException("--search must be on, off or auto, not '" + search + "'");

@@ -295,7 +295,7 @@ MLA4J_API mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n,
 /* Calibration statistics (for model conversion)                                                    */
 /* ------------------------------------------------------------------------------------------------ */
 
-/* Statistics of the attention inputs of a llama/qwen2 model, gathered by the forward pass of the contexts it is
+/* Statistics of the attention inputs of a model, gathered by the forward pass of the contexts it is
  * attached to. Per layer, over every evaluated token t, with x_t = RMSNorm(h_t) * attn_norm (the input of the q, k
  * and v projections, E = n_embd values):
  *  - the moment M = sum_t [x_t; 1] [x_t; 1]^T, an (E+1) x (E+1) symmetric row-major matrix of doubles: the top-left
@@ -307,7 +307,8 @@ MLA4J_API mla4j_status mla4j_linalg_lstsq(const double *a, int64_t m, int64_t n,
  * A calibration is used by one thread at a time, like its context. */
 typedef struct mla4j_calib mla4j_calib;
 
-/* Creates empty statistics for model (llama or qwen2; MLA models are refused with MLA4J_ERR_UNSUPPORTED). Their
+/* Creates empty statistics for model (any architecture; the pair norms are gathered for llama and qwen2 only and stay
+ * 0 for MLA models, whose converter re-measures only the moments). Their
  * memory, n_layer * (E+1)^2 doubles plus the pair norms, is allocated here (refused when larger than the machine's
  * memory); attaching adds one batch of n_batch x (E+1) doubles. The statistics stay readable after the model is
  * freed. */

@@ -31,10 +31,7 @@ struct mla4j_calib {
 MLA4J_API mla4j_status mla4j_calib_create(const mla4j_model *model, mla4j_calib **out) {
     MLA4J_CHECK_ARG(model != NULL && out != NULL, "mla4j_calib_create: model and out must not be NULL");
     const mla4j_hparams *hp = &model->hp;
-    if (hp->is_mla) {
-        return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "calibration statistics are gathered on the original model (llama or "
-                          "qwen2), not on an MLA model (architecture %s)", hp->arch);
-    }
+    /* MLA models (a converted model, measured again by the converter's refit) get the moments; their pair norms stay 0. */
     const linalg_fns *blas = linalg_load();
     if (blas == NULL) return MLA4J_ERR_UNSUPPORTED;
     const int64_t e1 = (int64_t)hp->n_embd + 1, n_pairs = hp->n_rot / 2;

@@ -50,7 +50,8 @@ public final class Converter {
     }
 
     /**
-     * @param search whether the choices left open are settled by measurement (AUTO: for models under 50M parameters)
+     * @param search whether the choices left open are settled by measurement, and each layer is then fitted again on
+     *     the converted model's own inputs (AUTO: for models under 50M parameters; both cost whole conversions)
      */
     public static Result convert(Path input, Path output, ConvertOptions options, Search.Mode search, Progress progress)
             throws IOException {
@@ -65,9 +66,10 @@ public final class Converter {
             try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(),
                     done -> progress.update("calibration", done, total(sequences)))) {
                 SourceWeights weights = new SourceWeights(gguf, hp);
+                double[][] inputsOfConverted = new double[hp.layers()][];
                 Writer writer = (p, out) -> {
                     MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, p,
-                            layerStats(arena, stats, il, hp), o.calibSequence());
+                            withMoment(arena, layerStats(arena, stats, il, hp), inputsOfConverted[il], hp), o.calibSequence());
                     new MlaGgufOutput(gguf, p, layers, il -> {
                         progress.update("layers", il + 1, hp.layers());
                         return null;
@@ -80,10 +82,46 @@ public final class Converter {
                 if (resolved.arch().equals("deepseek2") && resolved.freqFold() == ConvertOptions.AUTO) {
                     resolved = resolved.withFreqFold(FreqFoldChoice.choose(resolved));
                 }
+                if (Search.enabled(search, hp) && !resolved.identity()) {
+                    recalibrate(resolved, writer, sequences, o.threads(), inputsOfConverted, progress);
+                }
                 writer.write(resolved, output);
                 return new Result(resolved, stats.tokens());
             }
         }
+    }
+
+    /**
+     * Layer by layer, in order: converts, measures the converted model's own input moment of layer il on the
+     * calibration text, and fits layer il again on it (so each layer is fitted to the inputs the layers before it,
+     * already refitted, really give it).
+     */
+    static void recalibrate(ConversionPlan plan, Writer writer, List<int[]> sequences, int threads,
+            double[][] inputsOfConverted, Progress progress) throws IOException {
+        Hyperparameters hp = plan.source();
+        for (int il = 1; il < hp.layers(); il++) {
+            Path tmp = Files.createTempFile("mla4j-refit-", ".gguf");
+            try {
+                writer.write(plan, tmp);
+                try (Model converted = Model.load(tmp);
+                     CalibrationStats s = CalibrationStats.collect(converted, sequences, threads, null);
+                     Arena a = Arena.ofConfined()) {
+                    inputsOfConverted[il] = s.moment(a, il).segment().toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
+                }
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+            progress.update("refit", il, hp.layers() - 1);
+        }
+    }
+
+    /** The layer's statistics with the moment measured on the converted model, when there is one. */
+    private static LayerStats withMoment(Arena a, LayerStats s, double[] moment, Hyperparameters hp) {
+        if (moment == null) return s;
+        int n = hp.embeddingLength() + 1;
+        org.mla4j.linalg.Matrix m = org.mla4j.linalg.Matrix.allocate(a, n, n);
+        java.lang.foreign.MemorySegment.copy(moment, 0, m.segment(), java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0, moment.length);
+        return new LayerStats(m, s.queryPairNorm(), s.keyPairNorm());
     }
 
     /** The kept frequencies of every (layer, KV head) that the plan's rope selection gives (mha2mla). */

@@ -173,13 +173,20 @@ class CalibrationStatsTest {
     }
 
     @Test
-    void mlaModelsAndBadSequencesAreRefused() throws Exception {
+    void mlaModelsGetMomentsAndBadSequencesAreRefused() throws Exception {
         Path file = tmp.resolve("mha2mla-tiny.gguf");
         Synth.write(MlaSynthSpec.preset("mha2mla-tiny"), GgmlType.F16, 1, file, ProgressListener.NONE);
         try (Model model = Model.load(file)) {
-            Mla4jException e = assertThrows(Mla4jException.class,
-                    () -> CalibrationStats.collect(model, List.of(new int[] {1, 2}), 1, null));
-            assertTrue(e.getMessage().contains("MLA model"), e.getMessage());
+            // A converted (MLA) model is measured again by the converter's refit: moments only, pair norms stay 0.
+            try (CalibrationStats stats = CalibrationStats.collect(model, List.of(new int[] {1, 2, 3}), 1, null);
+                 Arena arena = Arena.ofConfined()) {
+                assertEquals(3, stats.tokens());
+                Matrix m = stats.moment(arena, 0);
+                int e = model.hparams().embeddingLength();
+                assertEquals(3.0, m.get(e, e), 0.0);
+                assertTrue(m.get(0, 0) > 0, "the moment holds the layer inputs");
+                for (double[] row : stats.queryPairNormSums(0)) for (double v : row) assertEquals(0.0, v, 0.0);
+            }
             assertThrows(IllegalArgumentException.class, () -> CalibrationStats.collect(model, List.of(), 1, null));
             assertThrows(IllegalArgumentException.class, () -> CalibrationStats.collect(model, List.of(new int[0]), 1, null));
         }

@@ -183,14 +183,7 @@ static void test_refused(mla4j_model *m, const char *path, mla4j_calib *cal) {
     CHECK(mla4j_calib_get_pair_norms(NULL, 0, q, k) == MLA4J_ERR_INVALID_ARGUMENT);
     CHECK(mla4j_context_set_calib(NULL, cal) == MLA4J_ERR_INVALID_ARGUMENT);
 
-    /* MLA models: the statistics are for the original model. */
-    mla4j_model fake;
-    memset(&fake, 0, sizeof fake);
-    fake.hp.is_mla = 1;
-    strcpy(fake.hp.arch, "deepseek2");
-    mla4j_calib *x = NULL;
-    CHECK(mla4j_calib_create(&fake, &x) == MLA4J_ERR_UNSUPPORTED && x == NULL &&
-          strstr(mla4j_last_error(), "deepseek2") != NULL);
+    /* MLA models are accepted (moments only): CalibrationStatsTest measures a real mha2mla file. */
 
     /* Another model's context, and a second context while attached. */
     mla4j_model *other = NULL;

@@ -101,6 +101,7 @@ public final class Converter {
         Hyperparameters hp = plan.source();
         for (int il = 1; il < hp.layers(); il++) {
             Path tmp = Files.createTempFile("mla4j-refit-", ".gguf");
+        tmp.toFile().deleteOnExit();
             try {
                 writer.write(plan, tmp);
                 try (Model converted = Model.load(tmp);

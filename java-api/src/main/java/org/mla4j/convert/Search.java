@@ -79,6 +79,7 @@ public final class Search {
     /** Mean KL of the conversion on the held-out text. */
     private double score(ConversionPlan p) throws IOException {
         Path tmp = Files.createTempFile("mla4j-search-", ".gguf");
+        tmp.toFile().deleteOnExit();
         try {
             writer.write(p, tmp);
             try (Model converted = Model.load(tmp)) {

@@ -391,7 +391,9 @@ public final class GgufWriter implements AutoCloseable {
             Path p = dir.resolve("." + target.getFileName() + "." + ProcessHandle.current().pid() + "."
                     + Long.toHexString(System.nanoTime()) + ".tmp");
             try {
-                return Files.createFile(p);
+                Path created = Files.createFile(p);
+                created.toFile().deleteOnExit(); // Ctrl-C (SIGINT/SIGTERM) runs the JVM's exit hooks: no debris left
+                return created;
             } catch (FileAlreadyExistsException e) {
                 if (attempt == 100) {
                     throw e;

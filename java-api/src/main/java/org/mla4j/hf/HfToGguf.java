@@ -90,6 +90,7 @@ public final class HfToGguf {
     /** Converts {@code dir} to a new GGUF file under java.io.tmpdir, which the caller deletes. */
     public static Path toTemporaryGguf(Path dir) throws IOException {
         Path tmp = Files.createTempFile("mla4j-hf-", ".gguf");
+        tmp.toFile().deleteOnExit();
         try (HfModelDir d = HfModelDir.open(dir)) {
             write(d, tmp, ProgressListener.NONE);
             return tmp;

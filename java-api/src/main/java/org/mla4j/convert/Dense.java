@@ -123,4 +123,35 @@ final class Dense {
         if (!(add > 0)) add = frac;
         for (int i = 0; i < sym.rows(); i++) sym.set(i, i, sym.get(i, i) + add);
     }
+
+    /** G^1/2 and G^-1/2 of a symmetric positive semi-definite metric G scaled to a mean eigenvalue of 1. */
+    record Roots(Matrix root, Matrix inverse) {
+    }
+
+    static Roots metricRoots(Arena a, Matrix g) {
+        int n = g.rows();
+        for (int r = 0; r < n; r++) for (int c = r + 1; c < n; c++) { // gemm round-off: eigh wants exact symmetry
+            double v = 0.5 * (g.get(r, c) + g.get(c, r));
+            g.set(r, c, v);
+            g.set(c, r, v);
+        }
+        Linalg.Eigen e = Linalg.eigh(a, g, n);
+        double mean = java.util.Arrays.stream(e.values()).map(v -> Math.max(v, 0)).average().orElse(1);
+        if (!(mean > 0)) mean = 1;
+        Matrix root = Matrix.allocate(a, n, n), inv = Matrix.allocate(a, n, n);
+        for (int i = 0; i < n; i++) {
+            double lam = Math.max(e.values()[i], 1e-12 * Math.max(e.values()[0], 1e-300)) / mean;
+            double sq = Math.sqrt(lam);
+            for (int r = 0; r < n; r++) {
+                double vr = e.vectors().get(r, i);
+                if (vr == 0) continue;
+                for (int c = 0; c < n; c++) {
+                    double v = vr * e.vectors().get(c, i);
+                    root.set(r, c, root.get(r, c) + v * sq);
+                    inv.set(r, c, inv.get(r, c) + v / sq);
+                }
+            }
+        }
+        return new Roots(root, inv);
+    }
 }

@@ -92,10 +92,13 @@ final class Mha2MlaLayer {
             upK = padColumns(a, fk.up, 0, c);
             upV = padColumns(a, fv.up, plan.latentKey(), c);
         } else {
-            Matrix joint = n > 0 ? Dense.stack(a, wkn, wv) : wv;
+            Dense.Roots keyMetric = n > 0 && plan.options().whiten() ? queryMetric(a, wq, nopeRows, hp, stats) : null;
+            Matrix keys = keyMetric != null ? Linalg.multiply(a, keyMetric.root(), false, wkn, false) : wkn;
+            Matrix joint = n > 0 ? Dense.stack(a, keys, wv) : wv;
             Factor f = factor(a, joint, c, stats, plan.options());
             down = f.down;
             upK = n > 0 ? Dense.rowRange(a, f.up, 0, hkv * n) : null;
+            if (keyMetric != null) upK = Linalg.multiply(a, keyMetric.inverse(), false, upK, false);
             upV = Dense.rowRange(a, f.up, hkv * n, hkv * dh);
         }
         out.put("attn_kv_a.weight", down);
@@ -110,6 +113,27 @@ final class Mha2MlaLayer {
         double[] bv = src.bias(layer, "attn_v");
         if (bv != null) out.put("attn_v_b.bias", bv);
         return out;
+    }
+
+    /**
+     * The metric in which key-nope errors are measured when factorising with activations: E[(q . dk)^2] = dk^T G dk,
+     * G block-diagonal over the KV heads, block j = sum over the query heads h of group j of E[q_nope,h q_nope,h^T].
+     */
+    static Dense.Roots queryMetric(Arena a, Matrix wq, int[][] nopeRows, Hyperparameters hp, LayerStats stats) {
+        int dh = hp.headDimK(), g = hp.groupSize(), hkv = hp.kvHeads(), n = nopeRows[0].length;
+        Matrix gm = Matrix.allocate(a, hkv * n, hkv * n);
+        for (int j = 0; j < hkv; j++) {
+            for (int h = j * g; h < (j + 1) * g; h++) {
+                int[] rows = new int[n];
+                for (int d = 0; d < n; d++) rows[d] = h * dh + nopeRows[j][d];
+                Matrix mm = Dense.secondMoment(a, Dense.rows(a, wq, rows), null, stats.moment());
+                for (int x = 0; x < n; x++) for (int y = 0; y < n; y++) {
+                    gm.set(j * n + x, j * n + y, gm.get(j * n + x, j * n + y) + mm.get(x, y));
+                }
+            }
+        }
+        Dense.damp(gm, 0.01);
+        return Dense.metricRoots(a, gm);
     }
 
     /** W ~ up * down with down (rank x E) and up (rows x rank). */

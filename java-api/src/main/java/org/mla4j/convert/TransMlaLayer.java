@@ -19,7 +19,9 @@ import org.mla4j.linalg.Matrix;
  *       lose it. P below is that rotation of the concatenated key heads: rope rows first, as the adjacent pairs of
  *       deepseek2's k_pe, then the NoPE rows.</li>
  *   <li>BKV-PCA: the NoPE keys (divided by alpha, the key/value norm ratio) and the values share a latent of C dims,
- *       the top eigenvectors R of their second moment (from the calibration activations, or the weights only).</li>
+ *       the top eigenvectors R of their second moment (from the calibration activations, or the weights only). With
+ *       activations the key errors are also weighed as the queries see them (G^1/2 K_nope, G the queries' second
+ *       moment in the rotated key coordinates), so the latent keeps the key directions that move scores.</li>
  *   <li>The query keeps its original d_h dims as q_nope and gets q_pe = P_rope W_q; all of q is multiplied by
  *       sqrt((d_h + m)/d_h) because deepseek2 scales scores by 1/sqrt(d_h + m).</li>
  *   <li>The latent RMSNorm that deepseek2 always applies is made an identity by construction ("Exact latent RMSNorm
@@ -80,6 +82,26 @@ final class TransMlaLayer {
         // With one KV head and m = d_h every key dim keeps RoPE: the latent holds the values alone.
         boolean keysInLatent = lat > m;
         Matrix kNope = keysInLatent ? Dense.rowRange(a, wkRot, m, lat - m) : null;
+        Matrix metricInv = null;
+        if (keysInLatent && plan.options().pcaFromActivations()) {
+            // Weigh the NoPE key errors as the queries see them: E[(q.dk)^2] = dk^T G dk with G the query second moment
+            // in the rotated key coordinates, G = sum_j P_nope,j (sum over heads h of group j of E[q_h q_h^T]) P_nope,j^T.
+            Matrix gm = Matrix.allocate(a, lat - m, lat - m);
+            for (int j = 0; j < hkv; j++) {
+                Matrix qj = Matrix.allocate(a, dh, dh);
+                for (int head = j * g; head < (j + 1) * g; head++) {
+                    Matrix mm = Dense.secondMoment(a, Dense.rowRange(a, wq, head * dh, dh), null, stats.moment());
+                    for (int x = 0; x < dh; x++) for (int y2 = 0; y2 < dh; y2++) qj.set(x, y2, qj.get(x, y2) + mm.get(x, y2));
+                }
+                Matrix pn = Dense.colRange(a, Dense.rowRange(a, rot, m, lat - m), j * dh, dh);
+                Linalg.gemm(1.0, Linalg.multiply(a, pn, false, qj, false), false, pn, true, 1.0, gm);
+            }
+            Dense.damp(gm, DAMPING);
+            Dense.Roots roots = Dense.metricRoots(a, gm);
+            metricInv = roots.inverse();
+            Matrix root = roots.root();
+            kNope = Linalg.multiply(a, root, false, kNope, false);
+        }
 
         // 2. BKV-PCA of [K_nope / alpha ; V].
         double alpha = keysInLatent ? meanRms(a, kNope, stats, plan.options().pcaFromActivations())
@@ -91,6 +113,7 @@ final class TransMlaLayer {
         Matrix pcs = Linalg.eigh(a, cy, c).vectors(); // (2 lat - m) x C
         Matrix down = Linalg.multiply(a, pcs, true, y, false); // C x E
         Matrix rK = keysInLatent ? Dense.rowRange(a, pcs, 0, lat - m) : null;
+        if (metricInv != null) rK = Linalg.multiply(a, metricInv, false, rK, false); // back to unweighted keys
         Matrix rV = Dense.rowRange(a, pcs, lat - m, lat);
 
         // 3. Queries and the per-head absorption matrices.

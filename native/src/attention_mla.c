@@ -96,6 +96,20 @@ mla4j_status mla_context_init(mla4j_context *c) {
     ALLOC(partial, nth * T * H * C * sizeof(float), "split-K accumulators");
     ALLOC(row_f32, nth * MLA_ROW_TILE * W * sizeof(float), "dequantized cache rows");
     ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
+    if (nb >= MLA_MHA_MIN_BATCH) {
+        const size_t N = (size_t)hp->head_dim_nope, Dv = (size_t)hp->head_dim_v, Dk = (size_t)hp->head_dim_k;
+        const size_t KB = MLA_MHA_KEY_BLOCK, group = H / (size_t)m->n_abs;
+        if (group > 64) {
+            return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: %zu query heads per latent slice (at most 64)", m->gguf->name, group);
+        }
+        ALLOC(mha_b, nth * C * (N + Dv) * sizeof(float), "decompression matrices");
+        ALLOC(mha_x, nth * KB * W * sizeof(float), "cache rows of the MHA-form prefill");
+        ALLOC(mha_kv, nth * KB * (N + Dv) * sizeof(float), "decompressed keys and values");
+        ALLOC(mha_kt, nth * Dk * KB * sizeof(float), "transposed keys");
+        ALLOC(mha_s, nth * nb * KB * sizeof(float), "prefill attention scores");
+        ALLOC(mha_ml, nth * 2 * nb * group * sizeof(float), "prefill softmax state");
+        ALLOC(mha_row, nth * C * sizeof(float), "a decompression row");
+    }
 #undef ALLOC
     if (st != MLA4J_OK) return st;
     return MLA4J_OK;
@@ -103,7 +117,8 @@ mla4j_status mla_context_init(mla4j_context *c) {
 
 void mla_context_free(mla4j_context *c) {
     mla_state *s = &c->mla;
-    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->ml, s->o_lat, s->partial, s->row_f32, s->head_act};
+    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->ml, s->o_lat, s->partial, s->row_f32, s->head_act,
+                    s->mha_b, s->mha_x, s->mha_kv, s->mha_kt, s->mha_s, s->mha_ml, s->mha_row};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
 }
 
@@ -369,6 +384,11 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
             rope_pairs(c->q + (t * H + h) * Dk + N, (int)R, pos, w->rope_theta ? w->rope_theta + rh * (R / 2) : NULL,
                        hp->rope_freq_base);
         }
+    }
+    const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && n_tok >= MLA_MHA_MIN_BATCH));
+    if (mha) {
+        mla_attention_mha(c, il, n_tok, pos0);
+        return;
     }
     /* Attention, MLA_TOKEN_CHUNK tokens at a time. */
     for (int64_t t0 = 0; t0 < n_tok; t0 += MLA_TOKEN_CHUNK) {

@@ -192,3 +192,51 @@ float mla_exp_sum_avx512(float *row, int64_t n, float max) {
     }
     return _mm512_reduce_add_ps(sum);
 }
+
+/* ---- the small f32 matrix product of the MHA-form prefill (attention_mla_mha.c has the reference) ------------ */
+
+/* mr rows (<= 6) x 64 columns of Cm (+)= A B: 4 x mr accumulators stay in registers (the function is inlined
+ * with a constant mr, so the loops over r unroll) while k runs over the shared dimension; mk masks a column
+ * tail (a zero mask loads zeros and stores nothing). */
+static inline __attribute__((always_inline)) void gemm_micro(int mr, const float *A, int64_t lda, const float *B,
+                                                             int64_t ldb, float *Cm, int64_t ldc, int64_t K,
+                                                             const __mmask16 mk[4], int accumulate) {
+    __m512 acc[6][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = B + k * ldb;
+        __m512 bv[4];
+        for (int v = 0; v < 4; v++) bv[v] = _mm512_maskz_loadu_ps(mk[v], b + 16 * v);
+        for (int r = 0; r < mr; r++) {
+            const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+            for (int v = 0; v < 4; v++) acc[r][v] = _mm512_fmadd_ps(a, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = Cm + r * ldc;
+        for (int v = 0; v < 4; v++) {
+            __m512 x = acc[r][v];
+            if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+}
+
+/* Cm[i*ldc + j] (+)= sum_k A[i*lda + k] * B[k*ldb + j] for i < M, j < N, k < K (accumulate: add to Cm). */
+void mla_gemm_nn_avx512(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float *Cm, int64_t ldc, int accumulate) {
+    for (int64_t j0 = 0; j0 < N; j0 += 64) {
+        __mmask16 mk[4];
+        for (int v = 0; v < 4; v++) {
+            const int64_t left = N - j0 - 16 * v;
+            mk[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        }
+        const float *Bj = B + j0;
+        float *Cj = Cm + j0;
+        int64_t i = 0;
+        for (; i + 6 <= M; i += 6) gemm_micro(6, A + i * lda, lda, Bj, ldb, Cj + i * ldc, ldc, K, mk, accumulate);
+        for (; i + 3 <= M; i += 3) gemm_micro(3, A + i * lda, lda, Bj, ldb, Cj + i * ldc, ldc, K, mk, accumulate);
+        for (; i < M; i++) gemm_micro(1, A + i * lda, lda, Bj, ldb, Cj + i * ldc, ldc, K, mk, accumulate);
+    }
+}

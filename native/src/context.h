@@ -32,6 +32,9 @@ typedef struct mla_state {
     float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
     float *row_f32;    /* n_threads x MLA_ROW_TILE x width: dequantized cache rows */
     uint8_t *head_act; /* n_threads x head_act_stride: converted activations of the per-head products */
+    void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product */
+    uint16_t *pairs;   /* Q8_0/Q4_0 cache with AVX-512: n_threads x MLA_ROW_TILE/2 x C bf16 pairs of tile rows */
+    uint16_t *p_bf16;  /* ... and n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE weights in bf16 */
     size_t head_act_stride;
     /* MHA-form prefill (only when n_batch >= MLA_MHA_MIN_BATCH), per thread: */
     float *mha_b;      /* C x (N + Dv): [W_UK | W_UV^T] of one slice */
@@ -97,6 +100,17 @@ void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes,
 /* attention_mla_avx512.c: row[s] *= scale, returning the maximum; row[s] = e^(row[s] - max), returning the sum. */
 float mla_scale_max_avx512(float *row, int64_t n, float scale);
 float mla_exp_sum_avx512(float *row, int64_t n, float max);
+/* attention_mla_avx512.c, bf16 weighted sum of quantized caches: rows (n x C floats, ld apart) into bf16 row
+ * pairs out[(j*C + c)*2 + e] = rows[2j+e][c]; a weight row into bf16 (odd n padded with a zero); and
+ * acc[i][0..C) += sum_j pp[i*pp_stride + j] . pairs[j] in f32. */
+void mla_pack_pairs_bf16_avx512(const float *rows, int64_t n, int64_t ld, int64_t C, uint16_t *out);
+void mla_row_to_bf16_avx512(const float *x, int64_t n, uint16_t *out);
+void mla_weighted_sum_bf16_avx512(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                                  int64_t n_q, float *acc, int64_t C);
+/* attention_mla.c: the reference of that sum (the same bf16 roundings, products exact, f32 sums in vdpbf16ps's
+ * order: odd element, then even). */
+void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                               int64_t n_q, float *acc, int64_t C);
 /* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
 void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
 

@@ -1,7 +1,9 @@
 /* bench_mla.c - decode speed of an MLA model at a given context depth, without evaluating the depth first:
  * the latent cache rows below the depth are filled with valid random rows (decode time does not depend on their
  * values), so long contexts can be profiled in seconds. Not a test; run by hand:
- *   build/native/bench_mla MODEL DEPTH [threads] [cache type: 0 F32, 1 F16, 8 Q8_0, 2 Q4_0] [tokens] */
+ *   build/native/bench_mla MODEL DEPTH [threads] [cache type: 0 F32, 1 F16, 8 Q8_0, 2 Q4_0] [tokens] [batch] [form]
+ * With a batch size, it times `tokens` evaluations of one batch of that many tokens at the depth instead
+ * (prompt processing), in the attention form given (0 by batch size, 1 absorbed, 2 MHA): the crossover. */
 #include "context.h"
 
 #include <stdio.h>
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
     }
     const int depth = atoi(argv[2]), threads = argc > 3 ? atoi(argv[3]) : 2;
     const int type = argc > 4 ? atoi(argv[4]) : MLA4J_TYPE_F16, n = argc > 5 ? atoi(argv[5]) : 16;
+    const int batch = argc > 6 ? atoi(argv[6]) : 0, form = argc > 7 ? atoi(argv[7]) : MLA_FORM_AUTO;
     mla4j_model *m;
     if (mla4j_model_load(argv[1], &m) != MLA4J_OK) {
         fprintf(stderr, "%s\n", mla4j_last_error());
@@ -56,7 +59,8 @@ int main(int argc, char **argv) {
     const long rss_model = rss_bytes();
     mla4j_context_params p;
     mla4j_context_params_init(&p);
-    p.n_ctx = depth + n + 1;
+    p.n_ctx = depth + (batch > 0 ? batch : n + 1);
+    if (batch > p.n_batch) p.n_batch = batch;
     p.n_threads = threads;
     p.kv_type = type;
     mla4j_context *c;
@@ -74,7 +78,29 @@ int main(int argc, char **argv) {
         }
     }
     c->n_past = depth;
+    c->mla.form = form;
     uint64_t kv_bytes = 0;
+    if (batch > 0) {
+        int32_t *toks = malloc(sizeof(int32_t) * (size_t)batch);
+        for (int i = 0; i < batch; i++) toks[i] = (i * 31 + 7) % m->hp.n_vocab;
+        double best = 1e30;
+        for (int r = 0; r < n; r++) {
+            c->n_past = depth;
+            double t0 = now();
+            if (mla4j_context_eval(c, toks, batch, NULL) != MLA4J_OK) {
+                fprintf(stderr, "%s\n", mla4j_last_error());
+                return 1;
+            }
+            double dt = now() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("depth %d, batch %d, form %d, cache type %d, %d threads: %.2f tokens/s (best of %d: %.1f ms)\n", depth, batch,
+               form, type, threads, batch / best, n, best * 1e3);
+        free(toks);
+        mla4j_context_free(c);
+        mla4j_model_free(m);
+        return 0;
+    }
     mla4j_context_kv_bytes(c, &kv_bytes);
     int32_t tok = 1;
     mla4j_context_eval(c, &tok, 1, NULL); /* warm-up */

@@ -7,8 +7,9 @@
  *   o_lat,h = sum_s softmax(score_h)_s c_s               (split over threads by position, then merged)
  *   o_h = W_UV(h) o_lat,h (+ value bias)                 then attn_output as usual.
  * All heads share the cache, so the scores of all heads are one matrix product with the cache rows as the
- * "weights" ([q_abs,h ; q_R,h] padded with zeros at the other rope heads' columns): the same kernels as the
- * weights, int8 dot products included for a Q8_0 or Q4_0 cache. */
+ * "weights" ([q_abs,h ; q_R,h] padded with zeros at the other rope heads' columns). For a Q8_0 or Q4_0 cache
+ * that product is the weights' int8 kernel (VNNI) on the raw rows, with the queries quantized to Q8_0 as
+ * llama.cpp quantizes them for its K*Q product over a quantized cache; F32 and F16 caches score in float. */
 #include "context.h"
 
 #include <math.h>
@@ -96,6 +97,27 @@ mla4j_status mla_context_init(mla4j_context *c) {
     ALLOC(partial, nth * T * H * C * sizeof(float), "split-K accumulators");
     ALLOC(row_f32, nth * MLA_ROW_TILE * W * sizeof(float), "dequantized cache rows");
     ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
+    if (c->params.kv_type == MLA4J_TYPE_Q8_0 || c->params.kv_type == MLA4J_TYPE_Q4_0) {
+        ALLOC(q_act, kern_act_size(c->params.kv_type, s->width, (int64_t)(T * H)), "quantized queries");
+        if (c->simd >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512bf16()) {
+            ALLOC(pairs, nth * (MLA_ROW_TILE / 2) * C * 2 * sizeof(uint16_t), "bf16 cache rows");
+            ALLOC(p_bf16, nth * T * H * MLA_ROW_TILE * sizeof(uint16_t), "bf16 attention weights");
+        }
+    }
+    if (nb >= MLA_MHA_MIN_BATCH) {
+        const size_t N = (size_t)hp->head_dim_nope, Dv = (size_t)hp->head_dim_v, Dk = (size_t)hp->head_dim_k;
+        const size_t KB = MLA_MHA_KEY_BLOCK, group = H / (size_t)m->n_abs;
+        if (group > 64) {
+            return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: %zu query heads per latent slice (at most 64)", m->gguf->name, group);
+        }
+        ALLOC(mha_b, nth * C * (N + Dv) * sizeof(float), "decompression matrices");
+        ALLOC(mha_x, nth * KB * W * sizeof(float), "cache rows of the MHA-form prefill");
+        ALLOC(mha_kv, nth * KB * (N + Dv) * sizeof(float), "decompressed keys and values");
+        ALLOC(mha_kt, nth * Dk * KB * sizeof(float), "transposed keys");
+        ALLOC(mha_s, nth * nb * KB * sizeof(float), "prefill attention scores");
+        ALLOC(mha_ml, nth * 2 * nb * group * sizeof(float), "prefill softmax state");
+        ALLOC(mha_row, nth * C * sizeof(float), "a decompression row");
+    }
 #undef ALLOC
     if (st != MLA4J_OK) return st;
     return MLA4J_OK;
@@ -103,7 +125,8 @@ mla4j_status mla_context_init(mla4j_context *c) {
 
 void mla_context_free(mla4j_context *c) {
     mla_state *s = &c->mla;
-    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->ml, s->o_lat, s->partial, s->row_f32, s->head_act};
+    void *bufs[] = {s->lat, s->q_a, s->qvec, s->scores, s->ml, s->o_lat, s->partial, s->row_f32, s->head_act, s->q_act, s->pairs, s->p_bf16,
+                    s->mha_b, s->mha_x, s->mha_kv, s->mha_kt, s->mha_s, s->mha_ml, s->mha_row};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
 }
 
@@ -192,6 +215,22 @@ static void weighted_sum_ref(const float *rows, int64_t n_s, int64_t ld, const f
     }
 }
 
+void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                               int64_t n_q, float *acc, int64_t C) {
+    for (int64_t i = 0; i < n_q; i++) {
+        for (int64_t c = 0; c < C; c++) {
+            float a = 0.0f;
+            for (int64_t j = 0; j < n_pairs; j++) {
+                const uint32_t w = pp[i * pp_stride + j];
+                const uint16_t *x = pairs + (j * C + c) * 2;
+                a += kern_bf16_to_fp32((uint16_t)(w >> 16)) * kern_bf16_to_fp32(x[1]);
+                a += kern_bf16_to_fp32((uint16_t)(w & 0xFFFF)) * kern_bf16_to_fp32(x[0]);
+            }
+            acc[i * C + c] += a;
+        }
+    }
+}
+
 /* FlashDecoding-style split-K: each thread takes a range of cache positions and makes one pass over it, a tile
  * of rows at a time: the tile is dequantized once, scored against every (token, head) query, and accumulated
  * with an online softmax (running max m, running sum l, accumulator rescaled when the max grows). The threads'
@@ -221,7 +260,10 @@ static void flash_task(void *arg, int ith, int nth) {
         } else {
             for (int64_t s = 0; s < n; s++) kern_dequantize_row(c->params.kv_type, rows + (size_t)s * c->mla.row_bytes, tile + s * W, W);
         }
-        if (c->simd >= MLA4J_SIMD_AVX512) {
+        if (c->mla.q_act != NULL) { /* quantized cache: int8 products of the raw rows with the Q8_0 queries */
+            const kern_matrix rows_m = {c->params.kv_type, W, n, c->mla.row_bytes, rows};
+            kern_matmul(c->simd, &rows_m, c->mla.q_act, n_rows, sc, MLA_ROW_TILE, 0, n);
+        } else if (c->simd >= MLA4J_SIMD_AVX512) {
             mla_scores_avx512(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
         } else {
             scores_ref(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
@@ -265,7 +307,13 @@ static void flash_task(void *arg, int ith, int nth) {
             for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
             l[i] += sum;
         }
-        if (c->simd >= MLA4J_SIMD_AVX512) {
+        if (c->mla.pairs != NULL) { /* quantized cache: bf16 products (the cache is coarser than bf16's 8 bits) */
+            uint16_t *pairs = c->mla.pairs + (size_t)ith * (MLA_ROW_TILE / 2) * (size_t)C * 2;
+            uint16_t *pb = c->mla.p_bf16 + (size_t)ith * rows_cap * MLA_ROW_TILE;
+            mla_pack_pairs_bf16_avx512(tile, n, W, C, pairs);
+            for (int64_t i = 0; i < n_rows; i++) mla_row_to_bf16_avx512(sc + i * MLA_ROW_TILE, n, pb + i * MLA_ROW_TILE);
+            mla_weighted_sum_bf16_avx512(pairs, (n + 1) / 2, (const uint32_t *)pb, MLA_ROW_TILE / 2, n_rows, acc, C);
+        } else if (c->simd >= MLA4J_SIMD_AVX512) {
             mla_weighted_sum_avx512(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
         } else {
             weighted_sum_ref(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
@@ -374,11 +422,17 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
                        hp->rope_freq_base);
         }
     }
+    const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && n_tok >= MLA_MHA_MIN_BATCH));
+    if (mha) {
+        mla_attention_mha(c, il, n_tok, pos0);
+        return;
+    }
     /* Attention, MLA_TOKEN_CHUNK tokens at a time. */
     for (int64_t t0 = 0; t0 < n_tok; t0 += MLA_TOKEN_CHUNK) {
         const int64_t nt = n_tok - t0 < MLA_TOKEN_CHUNK ? n_tok - t0 : MLA_TOKEN_CHUNK;
         mla_task task = {c, il, t0, nt, pos0, pos0 + t0 + nt};
         mla4j_pool_run(c->pool, absorb_task, &task);
+        if (s->q_act != NULL) kern_act_convert(c->params.kv_type, s->qvec, W, 0, nt * H, s->q_act);
         mla4j_pool_run(c->pool, flash_task, &task);
         mla4j_pool_run(c->pool, merge_task, &task);
         mla4j_pool_run(c->pool, output_task, &task);

@@ -192,3 +192,120 @@ float mla_exp_sum_avx512(float *row, int64_t n, float max) {
     }
     return _mm512_reduce_add_ps(sum);
 }
+
+/* ---- the small f32 matrix product of the MHA-form prefill (attention_mla_mha.c has the reference) ------------ */
+
+/* mr rows (<= 6) x 64 columns of Cm (+)= A B: 4 x mr accumulators stay in registers (the function is inlined
+ * with a constant mr, so the loops over r unroll) while k runs over the shared dimension; mk masks a column
+ * tail (a zero mask loads zeros and stores nothing). */
+static inline __attribute__((always_inline)) void gemm_micro(int mr, const float *A, int64_t lda, const float *B,
+                                                             int64_t ldb, float *Cm, int64_t ldc, int64_t K,
+                                                             const __mmask16 mk[4], int accumulate) {
+    __m512 acc[6][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = B + k * ldb;
+        __m512 bv[4];
+        for (int v = 0; v < 4; v++) bv[v] = _mm512_maskz_loadu_ps(mk[v], b + 16 * v);
+        for (int r = 0; r < mr; r++) {
+            const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+            for (int v = 0; v < 4; v++) acc[r][v] = _mm512_fmadd_ps(a, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = Cm + r * ldc;
+        for (int v = 0; v < 4; v++) {
+            __m512 x = acc[r][v];
+            if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+}
+
+/* Cm[i*ldc + j] (+)= sum_k A[i*lda + k] * B[k*ldb + j] for i < M, j < N, k < K (accumulate: add to Cm). */
+void mla_gemm_nn_avx512(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float *Cm, int64_t ldc, int accumulate) {
+    for (int64_t j0 = 0; j0 < N; j0 += 64) {
+        __mmask16 mk[4];
+        for (int v = 0; v < 4; v++) {
+            const int64_t left = N - j0 - 16 * v;
+            mk[v] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        }
+        const float *Bj = B + j0;
+        float *Cj = Cm + j0;
+        int64_t i = 0;
+        for (; i + 6 <= M; i += 6) gemm_micro(6, A + i * lda, lda, Bj, ldb, Cj + i * ldc, ldc, K, mk, accumulate);
+        for (; i + 3 <= M; i += 3) gemm_micro(3, A + i * lda, lda, Bj, ldb, Cj + i * ldc, ldc, K, mk, accumulate);
+        for (; i < M; i++) gemm_micro(1, A + i * lda, lda, Bj, ldb, Cj + i * ldc, ldc, K, mk, accumulate);
+    }
+}
+
+/* ---- bf16 weighted sum for quantized caches (vdpbf16ps: two products per lane and instruction) ---------------- */
+
+/* Packs n rows of C floats (ld apart) into row pairs of bf16: out[(j*C + c)*2 + e] = bf16(rows[(2j+e)*ld + c]),
+ * a missing last row as zeros; and the weights likewise: pp[i*pp_stride + j] = (bf16 p[i][2j], bf16 p[i][2j+1]).
+ * Rounding is to nearest even (vcvtne2ps2bf16), as kern_fp32_to_bf16. */
+void mla_pack_pairs_bf16_avx512(const float *rows, int64_t n, int64_t ld, int64_t C, uint16_t *out) {
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                         20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t j = 0; 2 * j < n; j++) {
+        const float *r0 = rows + 2 * j * ld, *r1 = r0 + ld;
+        const int has1 = 2 * j + 1 < n;
+        for (int64_t c0 = 0; c0 < C; c0 += 16) {
+            const int64_t left = C - c0;
+            const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            const __m512 a = _mm512_maskz_loadu_ps(m, r0 + c0), b = has1 ? _mm512_maskz_loadu_ps(m, r1 + c0) : _mm512_setzero_ps();
+            const __m512i v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+            _mm512_mask_storeu_epi32(out + (j * C + c0) * 2, m, v);
+        }
+    }
+}
+
+/* nq (a constant after inlining: 8 or 1) query rows x 32 columns in 2 x nq accumulators (registers) while the
+ * row pairs stream through. */
+static inline __attribute__((always_inline)) void block_bf16(const int nq, const uint16_t *pairs, int64_t n_pairs,
+                                                             const uint32_t *pi, int64_t pp_stride, float *acc,
+                                                             int64_t C, int64_t c0, __mmask16 m0, __mmask16 m1) {
+    __m512 a0[8], a1[8];
+    for (int q = 0; q < nq; q++) a0[q] = a1[q] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n_pairs; j++) {
+        const uint16_t *r = pairs + (j * C + c0) * 2;
+        const __m512bh x0 = (__m512bh)_mm512_maskz_loadu_epi32(m0, r), x1 = (__m512bh)_mm512_maskz_loadu_epi32(m1, r + 32);
+        for (int q = 0; q < nq; q++) {
+            const __m512bh w = (__m512bh)_mm512_set1_epi32((int)pi[q * pp_stride + j]);
+            a0[q] = _mm512_dpbf16_ps(a0[q], x0, w);
+            a1[q] = _mm512_dpbf16_ps(a1[q], x1, w);
+        }
+    }
+    for (int q = 0; q < nq; q++) {
+        float *o = acc + q * C + c0;
+        _mm512_mask_storeu_ps(o, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, o), a0[q]));
+        _mm512_mask_storeu_ps(o + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, o + 16), a1[q]));
+    }
+}
+
+/* acc[i][0..C) += sum_j pp[i*pp_stride + j] . pairs[j] (both bf16 pairs, accumulated in f32) for i < n_q and
+ * j < n_pairs: blocks of eight query rows, then single rows. */
+void mla_weighted_sum_bf16_avx512(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                                  int64_t n_q, float *acc, int64_t C) {
+    for (int64_t c0 = 0; c0 < C; c0 += 32) {
+        const int64_t left = C - c0;
+        const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+        int64_t i = 0;
+        for (; i + 8 <= n_q; i += 8) block_bf16(8, pairs, n_pairs, pp + i * pp_stride, pp_stride, acc + i * C, C, c0, m0, m1);
+        for (; i < n_q; i++) block_bf16(1, pairs, n_pairs, pp + i * pp_stride, pp_stride, acc + i * C, C, c0, m0, m1);
+    }
+}
+
+/* out[s] = bf16(x[s]) for s < n, rounded to nearest even; an odd n gets a zero after the last (a full pair). */
+void mla_row_to_bf16_avx512(const float *x, int64_t n, uint16_t *out) {
+    for (int64_t s = 0; s < n; s += 16) {
+        const int64_t left = n - s;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + s));
+        const __mmask16 mo = left >= 16 ? m : (__mmask16)((1u << (left + (left & 1))) - 1);
+        _mm256_mask_storeu_epi16(out + s, mo, v);
+    }
+}

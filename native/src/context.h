@@ -12,6 +12,11 @@
 #define MLA_TOKEN_CHUNK 4
 /* Cache rows dequantized together, scored and summed by every head (the flash-decoding tile). */
 #define MLA_ROW_TILE 32
+/* Batches of at least this many tokens run the MHA (decompressed) form of the attention (attention_mla_mha.c),
+ * smaller ones the absorbed form: the crossover measured on the 1B deepseek2 shape (docs/BENCHMARKS.md). */
+#define MLA_MHA_MIN_BATCH 64
+/* Cache positions whose keys and values the MHA form decompresses together. */
+#define MLA_MHA_KEY_BLOCK 128
 
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
@@ -27,8 +32,22 @@ typedef struct mla_state {
     float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
     float *row_f32;    /* n_threads x MLA_ROW_TILE x width: dequantized cache rows */
     uint8_t *head_act; /* n_threads x head_act_stride: converted activations of the per-head products */
+    void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product */
+    uint16_t *pairs;   /* Q8_0/Q4_0 cache with AVX-512: n_threads x MLA_ROW_TILE/2 x C bf16 pairs of tile rows */
+    uint16_t *p_bf16;  /* ... and n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE weights in bf16 */
     size_t head_act_stride;
+    /* MHA-form prefill (only when n_batch >= MLA_MHA_MIN_BATCH), per thread: */
+    float *mha_b;      /* C x (N + Dv): [W_UK | W_UV^T] of one slice */
+    float *mha_x;      /* MLA_MHA_KEY_BLOCK x width: cache rows as floats */
+    float *mha_kv;     /* MLA_MHA_KEY_BLOCK x (N + Dv): decompressed keys (nope part) and values */
+    float *mha_kt;     /* head_dim_k x MLA_MHA_KEY_BLOCK: one head's keys, transposed */
+    float *mha_s;      /* n_batch x MLA_MHA_KEY_BLOCK: scores, then weights */
+    float *mha_ml;     /* 2 x n_batch x (n_head / n_abs): online softmax max and sum per head of a slice */
+    float *mha_row;    /* kv_lora_rank: a row of W_UV */
+    int form;          /* MLA_FORM_*: by batch size, or forced (bench_mla measures the crossover so) */
 } mla_state;
+
+enum { MLA_FORM_AUTO = 0, MLA_FORM_ABSORBED = 1, MLA_FORM_MHA = 2 };
 
 struct mla4j_context {
     const mla4j_model *model;
@@ -63,6 +82,14 @@ mla4j_status mla_context_init(mla4j_context *c);
 void mla_context_free(mla4j_context *c);
 /* Attention of layer il for n_tok tokens at positions pos0..: reads c->xn, caches the new rows, writes c->att. */
 void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* attention_mla_mha.c: the same for batches of at least MLA_MHA_MIN_BATCH tokens, in MHA form; the cache rows
+ * of the batch are already stored and the queries roped. */
+void mla_attention_mha(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* Cm[i*ldc + j] (+)= sum_k A[i*lda + k] * B[k*ldb + j], i < M, j < N, k < K: reference and AVX-512. */
+void mla_gemm_nn_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                     float *Cm, int64_t ldc, int accumulate);
+void mla_gemm_nn_avx512(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float *Cm, int64_t ldc, int accumulate);
 /* attention_mla_avx512.c: acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C). */
 void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride,
                              int64_t n_q, float *acc, int64_t C);
@@ -74,6 +101,17 @@ void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes,
 /* attention_mla_avx512.c: row[s] *= scale, returning the maximum; row[s] = e^(row[s] - max), returning the sum. */
 float mla_scale_max_avx512(float *row, int64_t n, float scale);
 float mla_exp_sum_avx512(float *row, int64_t n, float max);
+/* attention_mla_avx512.c, bf16 weighted sum of quantized caches: rows (n x C floats, ld apart) into bf16 row
+ * pairs out[(j*C + c)*2 + e] = rows[2j+e][c]; a weight row into bf16 (odd n padded with a zero); and
+ * acc[i][0..C) += sum_j pp[i*pp_stride + j] . pairs[j] in f32. */
+void mla_pack_pairs_bf16_avx512(const float *rows, int64_t n, int64_t ld, int64_t C, uint16_t *out);
+void mla_row_to_bf16_avx512(const float *x, int64_t n, uint16_t *out);
+void mla_weighted_sum_bf16_avx512(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                                  int64_t n_q, float *acc, int64_t C);
+/* attention_mla.c: the reference of that sum (the same bf16 roundings, products exact, f32 sums in vdpbf16ps's
+ * order: odd element, then even). */
+void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                               int64_t n_q, float *acc, int64_t C);
 /* Conversions of one float row into a cache row of type F32, F16, Q8_0 or Q4_0 (llama.cpp's rounding). */
 void mla_store_row(int32_t type, const float *x, int64_t n, void *dst);
 

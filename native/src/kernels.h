@@ -24,6 +24,7 @@ int kern_resolve_simd(int simd);
 int kern_cpu_best_simd(void);
 const char *kern_cpu_features(void);
 int kern_cpu_has_avx512vnni(void);
+int kern_cpu_has_avx512bf16(void);
 
 /* Scalar conversions (ggml semantics: fp16 round-to-nearest-even, bf16 round-to-nearest-even, NaN kept). */
 float kern_fp16_to_fp32(uint16_t h);

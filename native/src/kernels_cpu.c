@@ -90,6 +90,8 @@ const char *kern_cpu_features(void) { return cpu_get()->features; }
 
 int kern_cpu_has_avx512vnni(void) { return cpu_get()->avx512vnni; }
 
+int kern_cpu_has_avx512bf16(void) { return cpu_get()->avx512bf16; }
+
 int kern_resolve_simd(int simd) {
     int best = kern_cpu_best_simd();
     if (simd <= MLA4J_SIMD_AUTO || simd > best) return best;

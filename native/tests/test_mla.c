@@ -1,5 +1,6 @@
 /* test_mla.c - the AVX-512 kernels of the latent attention against plain loops: cache row decoding (bit-exact
- * with kern_dequantize_row), tile scores and weighted sums (1e-5 relative), on shapes with tails. */
+ * with kern_dequantize_row), tile scores and weighted sums (1e-5 relative), the small matrix product of the
+ * MHA-form prefill against its reference and a double-precision loop, on shapes with tails. */
 #include "check.h"
 #include "context.h"
 
@@ -80,6 +81,86 @@ static void test_softmax_pieces(void) {
     CHECK_NEAR_REL(sum, rsum, 1e-6);
 }
 
+static void test_gemm(void) {
+    /* M, N, K, lda pad: the prefill's three shapes (decompression, scores, P V) and tails in every dimension. */
+    const int64_t shapes[][4] = {{128, 128, 512, 64}, {150, 128, 128, 3968}, {150, 64, 128, 0}, {7, 37, 19, 5}, {1, 5, 3, 0},
+                                 {13, 70, 33, 1}};
+    for (int k = 0; k < 6; k++) {
+        const int64_t M = shapes[k][0], N = shapes[k][1], K = shapes[k][2], lda = K + shapes[k][3], ldb = N + 3, ldc = N + 5;
+        float *A = malloc(sizeof(float) * (size_t)(M * lda)), *B = malloc(sizeof(float) * (size_t)(K * ldb));
+        float *c1 = malloc(sizeof(float) * (size_t)(M * ldc)), *c2 = malloc(sizeof(float) * (size_t)(M * ldc));
+        for (int64_t i = 0; i < M * lda; i++) A[i] = rnd();
+        for (int64_t i = 0; i < K * ldb; i++) B[i] = rnd();
+        for (int accumulate = 0; accumulate <= 1; accumulate++) {
+            for (int64_t i = 0; i < M * ldc; i++) c1[i] = c2[i] = rnd();
+            mla_gemm_nn_avx512(M, N, K, A, lda, B, ldb, c1, ldc, accumulate);
+            mla_gemm_nn_ref(M, N, K, A, lda, B, ldb, c2, ldc, accumulate);
+            int ok = 1;
+            for (int64_t i = 0; i < M && ok; i++) {
+                for (int64_t j = 0; j < ldc; j++) {
+                    if (j >= N) { /* padding untouched */
+                        if (c1[i * ldc + j] != c2[i * ldc + j]) ok = 0;
+                        continue;
+                    }
+                    double ref = 0;
+                    for (int64_t q = 0; q < K; q++) ref += (double)A[i * lda + q] * B[q * ldb + j];
+                    const double tol = 1e-5 * sqrt((double)K) * 4;
+                    if (fabs(c1[i * ldc + j] - c2[i * ldc + j]) > tol) ok = 0;
+                    if (!accumulate && fabs(c1[i * ldc + j] - ref) > tol) ok = 0; /* with accumulate, c2 = old + sum */
+                }
+            }
+            CHECK_MSG(ok, "gemm %lld x %lld x %lld (accumulate %d) differs", (long long)M, (long long)N, (long long)K, accumulate);
+        }
+        free(A);
+        free(B);
+        free(c1);
+        free(c2);
+    }
+}
+
+/* bf16 packing against kern_fp32_to_bf16, and the bf16 weighted sum against its reference (same roundings). */
+static void test_bf16_weighted_sum(void) {
+    const int64_t shapes[][3] = {{32, 32, 512}, {13, 7, 40}, {9, 1, 17}}; /* query rows, tile rows, C */
+    for (int k = 0; k < 3; k++) {
+        const int64_t nq = shapes[k][0], n = shapes[k][1], C = shapes[k][2], np = (n + 1) / 2, stride = 16;
+        float *rows = malloc(sizeof(float) * (size_t)(n * (C + 3))), *p = malloc(sizeof(float) * (size_t)(nq * 32));
+        uint16_t *pairs = malloc(sizeof(uint16_t) * (size_t)(np * C * 2)), *pb = malloc(sizeof(uint16_t) * (size_t)(nq * 32));
+        float *a1 = calloc((size_t)(nq * C), sizeof(float)), *a2 = calloc((size_t)(nq * C), sizeof(float));
+        for (int64_t i = 0; i < n * (C + 3); i++) rows[i] = rnd() * 3.0f;
+        for (int64_t i = 0; i < nq * 32; i++) p[i] = (rnd() + 1.0f) * 0.5f;
+        mla_pack_pairs_bf16_avx512(rows, n, C + 3, C, pairs);
+        int ok = 1;
+        for (int64_t j = 0; j < np; j++)
+            for (int64_t c = 0; c < C; c++)
+                for (int e = 0; e < 2; e++) {
+                    const uint16_t want = 2 * j + e < n ? kern_fp32_to_bf16(rows[(2 * j + e) * (C + 3) + c]) : 0;
+                    if (pairs[(j * C + c) * 2 + e] != want) ok = 0;
+                }
+        CHECK_MSG(ok, "bf16 pair packing differs (shape %d)", k);
+        ok = 1;
+        for (int64_t i = 0; i < nq; i++) {
+            mla_row_to_bf16_avx512(p + i * 32, n, pb + i * 32);
+            for (int64_t s = 0; s < 2 * np; s++) {
+                if (pb[i * 32 + s] != (s < n ? kern_fp32_to_bf16(p[i * 32 + s]) : 0)) ok = 0;
+            }
+        }
+        CHECK_MSG(ok, "bf16 weight row differs (shape %d)", k);
+        mla_weighted_sum_bf16_avx512(pairs, np, (const uint32_t *)pb, stride, nq, a1, C);
+        mla_weighted_sum_bf16_ref(pairs, np, (const uint32_t *)pb, stride, nq, a2, C);
+        ok = 1;
+        for (int64_t i = 0; i < nq * C; i++) {
+            if (fabsf(a1[i] - a2[i]) > 1e-6f * (1.0f + fabsf(a2[i])) * (float)n) ok = 0;
+        }
+        CHECK_MSG(ok, "bf16 weighted sum differs from its reference (shape %d)", k);
+        free(rows);
+        free(p);
+        free(pairs);
+        free(pb);
+        free(a1);
+        free(a2);
+    }
+}
+
 int main(void) {
     if (kern_cpu_best_simd() < MLA4J_SIMD_AVX512) {
         printf("SKIPPED: this CPU has no AVX-512\n");
@@ -89,5 +170,11 @@ int main(void) {
     test_dequant();
     test_scores_and_sums();
     test_softmax_pieces();
+    test_gemm();
+    if (!kern_cpu_has_avx512bf16()) {
+        printf("SKIPPED: bf16 kernels (no AVX512-BF16)\n");
+    } else {
+        test_bf16_weighted_sum();
+    }
     return check_summary("test_mla");
 }

@@ -21,7 +21,9 @@ import org.mla4j.synth.Synth;
 /**
  * Absorbed MLA decode and batched prefill against the plain reference (per-head keys and values decompressed
  * from the latent) for deepseek2 and mha2mla models of several shapes: q-LoRA on and off, rope dims 8, 16 and 64,
- * latent ranks 16 to 512, GQA groups 1 to 8, the attn_kv_b and attn_k_b/attn_v_b forms.
+ * latent ranks 16 to 512, GQA groups 1 to 8, the attn_kv_b and attn_k_b/attn_v_b forms, latent norm on and off.
+ * Batches below the native crossover (MLA_MHA_MIN_BATCH = 64 tokens) run the absorbed form, larger ones the
+ * MHA (decompressed) form; both are checked, with every latent cache type.
  */
 class MlaReferenceTest {
 
@@ -29,6 +31,8 @@ class MlaReferenceTest {
     Path tmp;
 
     static final int TOKENS = 20; // crosses the native 4-token attention chunks and the 7-token batches
+    /** Above the native crossover (64) and its 128-position key blocks: one batch of these runs the MHA form. */
+    static final int LONG_TOKENS = 150;
 
     static MlaSynthSpec ds(String name, int e, int h, int c, int q, int r, int n, int dv, boolean legacy) {
         return new MlaSynthSpec("deepseek2", name, e, 2, h, 1, 2 * e, 300, 64, c, q, r, n, dv, legacy, true, false,
@@ -87,6 +91,75 @@ class MlaReferenceTest {
                         float d3 = maxRelDiff(inSevens[t], ref[t]);
                         assertTrue(d1 <= 1e-4f && d2 <= 1e-4f && d3 <= 1e-4f, spec.name() + " " + simd + " token " + t
                                 + ": decode " + d1 + ", prefill " + d2 + ", prefill by 7 " + d3);
+                    }
+                }
+            }
+        }
+    }
+
+    static int[] tokens(int n) {
+        int[] tokens = new int[n];
+        for (int t = 0; t < n; t++) tokens[t] = t == 0 ? 1 : (t * 37 + 5) % 300;
+        return tokens;
+    }
+
+    /** Values per cached row: the latent and the rope keys (one shared vector for deepseek2, one per KV head). */
+    static int cacheWidth(MlaSynthSpec spec) {
+        return spec.kvLoraRank() + (spec.arch().equals("deepseek2") ? 1 : spec.nHeadKv()) * spec.ropeDim();
+    }
+
+    /**
+     * The MHA-form prefill (one batch of 150 tokens: a second, partial key block and a causal diagonal inside
+     * blocks) against the reference with an F32 cache, and against the absorbed form for every cache type (F32 and
+     * F16: both in float over the same rows, 1e-4 relative; Q8_0 and Q4_0: the absorbed form scores with int8
+     * products, the queries quantized to Q8_0 as llama.cpp does for K*Q over a quantized cache, and sums the
+     * latents in bf16 with AVX-512, a rounding of up to a few percent of the largest logit on these small random
+     * models, so there the bound is a KL divergence of 1e-3 per token, acceptance 3's bound for the cache): after
+     * the batch, positions are re-decoded one token at a time (the absorbed form) over the rows the batch cached,
+     * latest first so that a re-decoded row is never read again. (Two sessions filled in different batch sizes
+     * would differ by quantization flips of the cache rows, not by the attention form.)
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void mhaFormPrefillMatchesTheReferenceAndTheAbsorbedForm(MlaSynthSpec spec) throws Exception {
+        Path file = tmp.resolve(spec.name() + ".gguf");
+        Synth.write(spec, GgmlType.F32, 7, file, ProgressListener.NONE);
+        int[] tokens = tokens(LONG_TOKENS);
+        float[][] ref = new float[LONG_TOKENS][];
+        try (GgufFile g = GgufFile.open(file)) {
+            ReferenceMla reference = new ReferenceMla(g);
+            for (int t = 0; t < LONG_TOKENS; t++) ref[t] = reference.step(tokens[t], t);
+        }
+        try (Model m = Model.load(file)) {
+            for (GgmlType cache : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+                if (cache.blockSize() > 1 && cacheWidth(spec) % cache.blockSize() != 0) continue; // refused: tested elsewhere
+                for (Simd simd : new Simd[] {Simd.SCALAR, Simd.AUTO}) {
+                    Session.Options o = new Session.Options(2 * LONG_TOKENS, 2, 512, cache, simd);
+                    try (Session s = m.newSession(o)) {
+                        float[][] big = s.evalAllLogits(tokens);
+                        for (int t = 0; t < LONG_TOKENS; t++) {
+                            if (cache == GgmlType.F32) {
+                                float dRef = maxRelDiff(big[t], ref[t]);
+                                assertTrue(dRef <= 1e-4f, spec.name() + " " + simd + " token " + t + ": MHA form vs reference " + dRef);
+                            }
+                        }
+                        float worst = 0;
+                        for (int t = LONG_TOKENS - 1; t >= 0; t -= 7) {
+                            s.setPosition(t);
+                            float[] absorbedLogits = s.eval(tokens[t]);
+                            String where = spec.name() + " " + cache + " " + simd + " token " + t;
+                            if (cache == GgmlType.F32 || cache == GgmlType.F16) {
+                                float dForms = maxRelDiff(big[t], absorbedLogits);
+                                worst = Math.max(worst, dForms);
+                                assertTrue(dForms <= 1e-4f, where + ": MHA form vs absorbed form " + dForms);
+                            } else {
+                                double kl = LatentCacheKlTest.kl(big[t], absorbedLogits);
+                                worst = Math.max(worst, (float) kl);
+                                assertTrue(kl <= 1e-3, where + ": KL(MHA form || absorbed form) " + kl);
+                            }
+                        }
+                        System.out.printf(java.util.Locale.ROOT, "%s %s %s: MHA form vs absorbed form, max %s %.2e%n",
+                                spec.name(), cache, simd, cache.blockSize() > 1 ? "KL" : "rel. diff", worst);
                     }
                 }
             }

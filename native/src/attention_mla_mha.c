@@ -52,7 +52,7 @@ typedef struct mha_task {
 static void slice_matrix(const mla4j_context *c, const mla_weights *w, int64_t g, float *B, float *row) {
     const mla4j_hparams *hp = &c->model->hp;
     const int64_t C = hp->kv_lora_rank, N = hp->head_dim_nope, Dv = hp->head_dim_v, ld = N + Dv;
-    for (int64_t k = 0; k < C; k++) {
+    for (int64_t k = 0; k < C && N > 0; k++) { /* N = 0: mha2mla with RoPE on the whole key has no attn_k_b */
         kern_dequantize_row(w->k_b.type, (const uint8_t *)w->k_b.data + (size_t)(g * C + k) * w->k_b.row_bytes, B + k * ld, N);
     }
     for (int64_t d = 0; d < Dv; d++) {

@@ -290,12 +290,9 @@ public final class GgufWriter implements AutoCloseable {
             try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 writeFully(ch, header());
                 for (Tensor t : tensors.values()) {
-                    CountingChannel counted = new CountingChannel(ch, t.name, t.byteSize);
+                    SizedChannel counted = new SizedChannel(ch, "tensor '" + t.name + "'", t.byteSize);
                     t.source.writeTo(counted, t.byteSize);
-                    if (counted.written != t.byteSize) {
-                        throw new IOException("tensor '" + t.name + "': its source wrote " + counted.written
-                                + " bytes, expected " + t.byteSize);
-                    }
+                    counted.checkComplete();
                     writeZeros(ch, pad(t.byteSize, alignment) - t.byteSize);
                 }
                 ch.force(true);
@@ -412,42 +409,6 @@ public final class GgufWriter implements AutoCloseable {
     private static void writeFully(WritableByteChannel ch, ByteBuffer buf) throws IOException {
         while (buf.hasRemaining()) {
             ch.write(buf);
-        }
-    }
-
-    /** Passes writes through while counting them, and refuses to write past the tensor's size. */
-    private static final class CountingChannel implements WritableByteChannel {
-        private final WritableByteChannel out;
-        private final String name;
-        private final long limit;
-        private long written;
-
-        CountingChannel(WritableByteChannel out, String name, long limit) {
-            this.out = out;
-            this.name = name;
-            this.limit = limit;
-        }
-
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            int n = src.remaining();
-            if (written + n > limit) {
-                throw new IOException("tensor '" + name + "': its source wrote more than the expected " + limit
-                        + " bytes");
-            }
-            writeFully(out, src);
-            written += n;
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return out.isOpen();
-        }
-
-        @Override
-        public void close() {
-            // the file channel belongs to the writer
         }
     }
 }

@@ -74,45 +74,12 @@ final class SafetensorsWriter {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             while (head.hasRemaining()) ch.write(head);
             for (Entry e : entries) {
-                Counting c = new Counting(ch, file + ": tensor '" + e.name + "'", e.byteSize());
+                org.mla4j.gguf.SizedChannel c = new org.mla4j.gguf.SizedChannel(ch, file + ": tensor '" + e.name + "'",
+                        e.byteSize());
                 e.source.writeTo(c, e.byteSize());
-                if (c.written != e.byteSize()) {
-                    throw new IOException(c.what + ": its source wrote " + c.written + " bytes, expected " + e.byteSize());
-                }
+                c.checkComplete();
             }
             ch.force(true);
-        }
-    }
-
-    /** Counts bytes written and refuses to pass the tensor's size. */
-    private static final class Counting implements WritableByteChannel {
-        final WritableByteChannel out;
-        final String what;
-        final long limit;
-        long written;
-
-        Counting(WritableByteChannel out, String what, long limit) {
-            this.out = out;
-            this.what = what;
-            this.limit = limit;
-        }
-
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            int n = src.remaining();
-            if (written + n > limit) throw new IOException(what + ": its source wrote more than " + limit + " bytes");
-            while (src.hasRemaining()) out.write(src);
-            written += n;
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return out.isOpen();
-        }
-
-        @Override
-        public void close() {
         }
     }
 }

@@ -9,6 +9,7 @@ import java.util.List;
 import org.mla4j.Hyperparameters;
 import org.mla4j.Model;
 import org.mla4j.calib.CalibrationStats;
+import org.mla4j.eval.TextSequences;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
@@ -45,6 +46,28 @@ public final class Converter {
         void write(ConversionPlan plan, Path out) throws IOException;
     }
 
+    /** What is done with a candidate conversion, loaded. */
+    interface OnConverted<T> {
+        T apply(Model converted) throws IOException;
+    }
+
+    /**
+     * Writes the plan's conversion to a temporary file (deleted afterwards, also on Ctrl-C), loads it and applies fn:
+     * how the search scores a candidate and the refit measures the converted model.
+     */
+    static <T> T withConverted(Writer writer, ConversionPlan plan, OnConverted<T> fn) throws IOException {
+        Path tmp = Files.createTempFile("mla4j-candidate-", ".gguf");
+        tmp.toFile().deleteOnExit();
+        try {
+            writer.write(plan, tmp);
+            try (Model converted = Model.load(tmp)) {
+                return fn.apply(converted);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
     public static Result convert(Path input, Path output, ConvertOptions options, Progress progress) throws IOException {
         return convert(input, output, options, Search.Mode.AUTO, progress);
     }
@@ -63,26 +86,25 @@ public final class Converter {
             ConversionPlan plan = ConversionPlan.of(hp, o);
             checkExpressible(plan, gguf);
             List<int[]> sequences = CalibrationText.sequences(model, o, progress);
+            long calibTokens = TextSequences.totalTokens(sequences);
             try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(),
-                    done -> progress.update("calibration", done, total(sequences)))) {
+                    done -> progress.update("calibration", done, calibTokens))) {
                 SourceWeights weights = new SourceWeights(gguf, hp);
                 double[][] inputsOfConverted = new double[hp.layers()][];
                 Writer writer = (p, out) -> {
                     MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, p,
                             withMoment(arena, layerStats(arena, stats, il, hp), inputsOfConverted[il], hp), o.calibSequence());
-                    new MlaGgufOutput(gguf, p, layers, il -> {
-                        progress.update("layers", il + 1, hp.layers());
-                        return null;
-                    }).write(out);
+                    new MlaGgufOutput(gguf, p, layers, il -> progress.update("layers", il + 1, hp.layers())).write(out);
                 };
                 ConversionPlan resolved = plan;
-                if (Search.enabled(search, hp)) {
+                boolean measured = Search.enabled(search, hp);
+                if (measured) {
                     resolved = Search.tune(model, writer, plan, p -> selectedFrequencies(p, stats, weights), progress);
                 }
                 if (resolved.arch().equals("deepseek2") && resolved.freqFold() == ConvertOptions.AUTO) {
                     resolved = resolved.withFreqFold(FreqFoldChoice.choose(resolved));
                 }
-                if (Search.enabled(search, hp) && !resolved.identity()) {
+                if (measured && !resolved.identity()) {
                     recalibrate(resolved, writer, sequences, o.threads(), inputsOfConverted, progress);
                 }
                 writer.write(resolved, output);
@@ -100,18 +122,13 @@ public final class Converter {
             double[][] inputsOfConverted, Progress progress) throws IOException {
         Hyperparameters hp = plan.source();
         for (int il = 1; il < hp.layers(); il++) {
-            Path tmp = Files.createTempFile("mla4j-refit-", ".gguf");
-        tmp.toFile().deleteOnExit();
-            try {
-                writer.write(plan, tmp);
-                try (Model converted = Model.load(tmp);
-                     CalibrationStats s = CalibrationStats.collect(converted, sequences, threads, null);
+            int layer = il;
+            inputsOfConverted[il] = withConverted(writer, plan, converted -> {
+                try (CalibrationStats s = CalibrationStats.collect(converted, sequences, threads, null);
                      Arena a = Arena.ofConfined()) {
-                    inputsOfConverted[il] = s.moment(a, il).segment().toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
+                    return s.moment(a, layer).segment().toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
                 }
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            });
             progress.update("refit", il, hp.layers() - 1);
         }
     }
@@ -128,14 +145,13 @@ public final class Converter {
     /** The kept frequencies of every (layer, KV head) that the plan's rope selection gives (mha2mla). */
     static int[][][] selectedFrequencies(ConversionPlan plan, CalibrationStats stats, SourceWeights weights) {
         Hyperparameters hp = plan.source();
-        double[] theta = new double[hp.headDimK() / 2];
-        for (int i = 0; i < theta.length; i++) theta[i] = weights.theta(i);
+        double[] theta = weights.thetas();
         int[][][] kept = new int[hp.layers()][][];
         for (int il = 0; il < hp.layers(); il++) {
-            try (Arena a = Arena.ofConfined()) {
-                kept[il] = RopeSelection.select(plan.options().ropeSelect(), hp, plan.ropeDims(), layerStats(a, stats, il, hp),
-                        theta, plan.options().calibSequence());
-            }
+            // The selection reads only the pair norms: no copy of the layer's (E+1)^2 moment.
+            double[][][] norms = pairNormMeans(stats, il);
+            kept[il] = RopeSelection.select(plan.options().ropeSelect(), hp, plan.ropeDims(),
+                    new LayerStats(null, norms[0], norms[1]), theta, plan.options().calibSequence());
         }
         return kept;
     }
@@ -143,19 +159,23 @@ public final class Converter {
     static java.util.Map<String, Object> convertLayer(Arena arena, SourceWeights w, GgufFile gguf, int il,
             ConversionPlan plan, LayerStats stats, int context) {
         if (plan.arch().equals("deepseek2")) {
-            float[] attnNorm = gguf.tensor("blk." + il + ".attn_norm.weight")
-                    .map(t -> gguf.tensorData(t).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT)).orElseThrow();
-            return TransMlaLayer.convert(arena, w, il, plan, stats, plan.freqFold(), attnNorm);
+            return TransMlaLayer.convert(arena, w, il, plan, stats, plan.freqFold(), w.attentionNorm(il));
         }
         return Mha2MlaLayer.convert(arena, w, il, plan, stats, context);
     }
 
     static LayerStats layerStats(Arena arena, CalibrationStats stats, int il, Hyperparameters hp) {
+        double[][][] norms = pairNormMeans(stats, il);
+        return new LayerStats(stats.moment(arena, il), norms[0], norms[1]);
+    }
+
+    /** The mean pre-RoPE pair norms of a layer: {query [head][i], key [KV head][i]}. */
+    private static double[][][] pairNormMeans(CalibrationStats stats, int il) {
         double n = stats.tokens();
         double[][] q = stats.queryPairNormSums(il), k = stats.keyPairNormSums(il);
         for (double[] row : q) for (int i = 0; i < row.length; i++) row[i] /= n;
         for (double[] row : k) for (int i = 0; i < row.length; i++) row[i] /= n;
-        return new LayerStats(stats.moment(arena, il), q, k);
+        return new double[][][] {q, k};
     }
 
     /** deepseek2 cannot hold biases, per-frequency rope factors or rope scaling (formats.md). */
@@ -178,11 +198,5 @@ public final class Converter {
             case F32, F16, BF16, Q8_0, Q4_0 -> t;
             default -> GgmlType.F16;
         };
-    }
-
-    private static long total(List<int[]> sequences) {
-        long n = 0;
-        for (int[] s : sequences) n += s.length;
-        return n;
     }
 }

@@ -29,8 +29,7 @@ final class Mha2MlaLayer {
         Hyperparameters hp = src.hparams();
         int dh = hp.headDimK(), half = dh / 2, nh = hp.heads(), hkv = hp.kvHeads(), g = hp.groupSize();
         int r = plan.ropeDims(), n = plan.nope(), c = plan.latent();
-        double[] theta = new double[half];
-        for (int i = 0; i < half; i++) theta[i] = src.theta(i);
+        double[] theta = src.thetas();
         int[][] kept = new int[hkv][];
         if (r == dh) {
             for (int j = 0; j < hkv; j++) kept[j] = java.util.stream.IntStream.range(0, half).toArray();

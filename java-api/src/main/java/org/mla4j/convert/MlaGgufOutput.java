@@ -7,7 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.function.IntFunction;
+import java.util.function.IntConsumer;
 
 import org.mla4j.Hyperparameters;
 import org.mla4j.gguf.GgmlType;
@@ -34,12 +34,12 @@ final class MlaGgufOutput {
     private final GgufFile src;
     private final ConversionPlan plan;
     private final LayerConverter converter;
-    private final IntFunction<Void> layerDone;
+    private final IntConsumer layerDone;
     private Arena layerArena;
     private int cachedLayer = -1;
     private Map<String, Object> cached;
 
-    MlaGgufOutput(GgufFile src, ConversionPlan plan, LayerConverter converter, IntFunction<Void> layerDone) {
+    MlaGgufOutput(GgufFile src, ConversionPlan plan, LayerConverter converter, IntConsumer layerDone) {
         this.src = src;
         this.plan = plan;
         this.converter = converter;
@@ -77,7 +77,7 @@ final class MlaGgufOutput {
                         Object value = layer(layer).get(s.name().substring(p.length()));
                         if (value == null) throw new IllegalStateException("layer " + layer + " produced no " + s.name());
                         encode(value, t, s.shape()[0], ch);
-                        if (last) layerDone.apply(layer);
+                        if (last) layerDone.accept(layer);
                     });
                 }
                 copy(w, p + "attn_output.weight", type);

@@ -1,8 +1,6 @@
 package org.mla4j.convert;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -78,18 +76,11 @@ public final class Search {
 
     /** Mean KL of the conversion on the held-out text. */
     private double score(ConversionPlan p) throws IOException {
-        Path tmp = Files.createTempFile("mla4j-search-", ".gguf");
-        tmp.toFile().deleteOnExit();
-        try {
-            writer.write(p, tmp);
-            try (Model converted = Model.load(tmp)) {
-                double kl = Evaluator.evaluate(model, converted, heldOut, evalOptions, null).klMean();
-                progress.update("search", ++evaluated, 0);
-                return Double.isFinite(kl) ? kl : Double.MAX_VALUE;
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        return Converter.withConverted(writer, p, converted -> {
+            double kl = Evaluator.evaluate(model, converted, heldOut, evalOptions, null).klMean();
+            progress.update("search", ++evaluated, 0);
+            return Double.isFinite(kl) ? kl : Double.MAX_VALUE;
+        });
     }
 
     private ConversionPlan mha2mla(ConversionPlan plan) throws IOException {

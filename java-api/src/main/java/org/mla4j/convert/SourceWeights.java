@@ -23,10 +23,12 @@ import org.mla4j.linalg.Matrix;
 public final class SourceWeights {
     private final GgufFile gguf;
     private final Hyperparameters hp;
+    private final double[] thetas;
 
     public SourceWeights(GgufFile gguf, Hyperparameters hp) {
         this.gguf = gguf;
         this.hp = hp;
+        this.thetas = computeThetas();
     }
 
     public Hyperparameters hparams() {
@@ -73,19 +75,30 @@ public final class SourceWeights {
         return out;
     }
 
-    /** Per-frequency divisors of llama3-style rope scaling (rope_freqs.weight), or null. */
-    public float[] ropeFreqFactors() {
-        return gguf.tensor("rope_freqs.weight").map(t -> decodeVector(t, hp.ropeDims() / 2)).orElse(null);
+    /**
+     * Angular frequency of each pair {@code i} of a head (i < n_rot/2) in radians per position, as the source model
+     * rotates it: {@code freq_scale * base^(-2i/n_rot) / factor_i}, with the per-frequency divisors of llama3-style
+     * rope scaling (rope_freqs.weight) when the file has them. A new array each call.
+     */
+    public double[] thetas() {
+        return thetas.clone();
     }
 
-    /**
-     * Angular frequency of pair {@code i} of a head in radians per position, as the source model rotates it:
-     * {@code freq_scale * base^(-2i/n_rot) / factor_i}.
-     */
-    public double theta(int i) {
-        float[] factors = ropeFreqFactors();
-        double t = hp.ropeFreqScale() * Math.pow(hp.ropeFreqBase(), -2.0 * i / hp.ropeDims());
-        return factors == null ? t : t / factors[i];
+    private double[] computeThetas() {
+        float[] factors = gguf.tensor("rope_freqs.weight").map(t -> decodeVector(t, hp.ropeDims() / 2)).orElse(null);
+        double[] t = new double[hp.ropeDims() / 2];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = hp.ropeFreqScale() * Math.pow(hp.ropeFreqBase(), -2.0 * i / hp.ropeDims());
+            if (factors != null) t[i] /= factors[i];
+        }
+        return t;
+    }
+
+    /** attn_norm of a layer (the weights of the RMSNorm in front of the attention), decoded from any stored type. */
+    public float[] attentionNorm(int layer) {
+        String name = "blk." + layer + ".attn_norm.weight";
+        return decodeVector(gguf.tensor(name).orElseThrow(() -> new ConversionException(
+                gguf.path() + ": tensor '" + name + "' is missing")), hp.embeddingLength());
     }
 
     private boolean needsUnpermute() {

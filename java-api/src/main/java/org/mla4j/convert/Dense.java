@@ -138,20 +138,17 @@ final class Dense {
         Linalg.Eigen e = Linalg.eigh(a, g, n);
         double mean = java.util.Arrays.stream(e.values()).map(v -> Math.max(v, 0)).average().orElse(1);
         if (!(mean > 0)) mean = 1;
-        Matrix root = Matrix.allocate(a, n, n), inv = Matrix.allocate(a, n, n);
+        // G^(+-1/2) = V diag(lambda^(+-1/2)) V^T
+        Matrix up = e.vectors().copy(a), down = e.vectors().copy(a);
         for (int i = 0; i < n; i++) {
-            double lam = Math.max(e.values()[i], 1e-12 * Math.max(e.values()[0], 1e-300)) / mean;
-            double sq = Math.sqrt(lam);
+            double sq = Math.sqrt(Math.max(e.values()[i], 1e-12 * Math.max(e.values()[0], 1e-300)) / mean);
             for (int r = 0; r < n; r++) {
-                double vr = e.vectors().get(r, i);
-                if (vr == 0) continue;
-                for (int c = 0; c < n; c++) {
-                    double v = vr * e.vectors().get(c, i);
-                    root.set(r, c, root.get(r, c) + v * sq);
-                    inv.set(r, c, inv.get(r, c) + v / sq);
-                }
+                up.set(r, i, up.get(r, i) * sq);
+                down.set(r, i, down.get(r, i) / sq);
             }
         }
+        Matrix root = Linalg.multiply(a, up, false, e.vectors(), true);
+        Matrix inv = Linalg.multiply(a, down, false, e.vectors(), true);
         return new Roots(root, inv);
     }
 }

@@ -117,17 +117,11 @@ final class TransMlaLayer {
         Matrix rV = Dense.rowRange(a, pcs, lat - m, lat);
 
         // 3. Queries and the per-head absorption matrices.
-        double qScale = Math.sqrt((double) (dh + m) / dh);
-        Matrix q = Matrix.allocate(a, nh * (dh + m), hp.embeddingLength());
         Matrix kb = Matrix.allocate(a, nh * c, dh);
         Matrix vb = Matrix.allocate(a, nh * dh, c);
         for (int head = 0; head < nh; head++) {
             int j = head / g;
-            Matrix wqh = Dense.rowRange(a, wq, head * dh, dh);
             Matrix pj = Dense.colRange(a, rot, j * dh, dh); // lat x dh
-            Matrix qPe = Linalg.multiply(a, Dense.rowRange(a, pj, 0, m), false, wqh, false);
-            copyRows(Dense.scaled(a, wqh, qScale), q, head * (dh + m));
-            copyRows(Dense.scaled(a, qPe, qScale), q, head * (dh + m) + dh);
             if (keysInLatent) {
                 Matrix kbh = Dense.scaled(a, Linalg.multiply(a, Dense.rowRange(a, pj, m, lat - m), true, rK, false), alpha);
                 for (int cc = 0; cc < c; cc++) for (int d = 0; d < dh; d++) kb.set(head * c + cc, d, kbh.get(d, cc));
@@ -145,26 +139,35 @@ final class TransMlaLayer {
             // W_qb = [full query rows] R_q, the norm made an identity like the latent's.
             Matrix qPca = Linalg.eigh(a, damped(Dense.secondMoment(a, wq, null, stats.moment())), qRank).vectors();
             Normed qa = normed(a, Linalg.multiply(a, qPca, true, wq, false), kind, hp, attnNorm, stats);
-            Matrix qb = Matrix.allocate(a, nh * (dh + m), qRank);
-            for (int head = 0; head < nh; head++) {
-                int j = head / g;
-                Matrix rq = Dense.rowRange(a, qPca, head * dh, dh); // dh x Q
-                Matrix pj = Dense.colRange(a, rot, j * dh, dh);
-                copyRows(Dense.scaled(a, rq, qScale), qb, head * (dh + m));
-                copyRows(Dense.scaled(a, Linalg.multiply(a, Dense.rowRange(a, pj, 0, m), false, rq, false), qScale), qb,
-                        head * (dh + m) + dh);
-            }
             out.put("attn_q_a.weight", qa.rows);
             out.put("attn_q_a_norm.weight", qa.weight);
-            out.put("attn_q_b.weight", qb);
+            out.put("attn_q_b.weight", headQueries(a, qPca, rot, hp, m));
         } else {
-            out.put("attn_q.weight", q);
+            out.put("attn_q.weight", headQueries(a, wq, rot, hp, m));
         }
         out.put("attn_kv_a_mqa.weight", Dense.stack(a, latent.rows, kPe));
         out.put("attn_kv_a_norm.weight", latent.weight);
         out.put("attn_k_b.weight", kb);
         out.put("attn_v_b.weight", vb);
         return out;
+    }
+
+    /**
+     * deepseek2 query rows from the n_head x d_h rows X of the original query (W_q itself, or the q-LoRA directions
+     * R_q): per head [X_h ; P_rope,j X_h] (q_nope, then q_pe = the rope rows of the key rotation applied to the head's
+     * query), all times sqrt((d_h + m)/d_h) because deepseek2 scales scores by 1/sqrt(d_h + m).
+     */
+    private static Matrix headQueries(Arena a, Matrix x, Matrix rot, Hyperparameters hp, int m) {
+        int dh = hp.headDimK(), nh = hp.heads(), g = hp.groupSize();
+        double scale = Math.sqrt((double) (dh + m) / dh);
+        Matrix q = Matrix.allocate(a, nh * (dh + m), x.cols());
+        for (int head = 0; head < nh; head++) {
+            Matrix xh = Dense.rowRange(a, x, head * dh, dh);
+            Matrix ropeRows = Dense.colRange(a, Dense.rowRange(a, rot, 0, m), (head / g) * dh, dh); // m x dh
+            copyRows(Dense.scaled(a, xh, scale), q, head * (dh + m));
+            copyRows(Dense.scaled(a, Linalg.multiply(a, ropeRows, false, xh, false), scale), q, head * (dh + m) + dh);
+        }
+        return q;
     }
 
     /** Rows that feed an RMSNorm, and the norm's weight. */

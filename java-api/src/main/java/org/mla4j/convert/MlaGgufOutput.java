@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.function.IntConsumer;
 
 import org.mla4j.Hyperparameters;
+import org.mla4j.gguf.Deepseek2Keys;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
@@ -108,16 +109,8 @@ final class MlaGgufOutput {
         w.putUInt32(a + "vocab_size", hp.vocabSize());
         int dh = hp.headDimK();
         if (plan.arch().equals("deepseek2")) {
-            int m = plan.ropeDims(), c = plan.latent();
-            w.putUInt32(a + "attention.head_count_kv", 1);
-            w.putUInt32(a + "attention.key_length", c + m);
-            w.putUInt32(a + "attention.value_length", c);
-            w.putUInt32(a + "attention.key_length_mla", dh + m);
-            w.putUInt32(a + "attention.value_length_mla", dh);
-            w.putUInt32(a + "attention.q_lora_rank", plan.options().qLoraRank());
-            w.putUInt32(a + "leading_dense_block_count", hp.layers());
-            w.putUInt32(a + "expert_feed_forward_length", hp.feedForwardLength());
-            w.putUInt32(a + "expert_shared_count", 0);
+            Deepseek2Keys.putDenseMla(w, hp.layers(), hp.feedForwardLength(), plan.latent(), plan.ropeDims(), dh, dh,
+                    plan.options().qLoraRank());
         } else {
             w.putUInt32(a + "attention.head_count_kv", hp.kvHeads());
             w.putUInt32(a + "attention.key_length", dh);

@@ -52,16 +52,8 @@ final class DeepseekTensors {
     /** The deepseek2 keys beyond the common ones (llama.cpp requires them even without experts). */
     static void putMetadata(GgufWriter w, HfConfig c) {
         HfConfig.Mla m = c.mla();
-        String a = "deepseek2.";
-        w.putUInt32(a + "attention.head_count_kv", 1);
-        w.putUInt32(a + "attention.key_length", m.kvLoraRank() + m.qkRopeHeadDim());
-        w.putUInt32(a + "attention.value_length", m.kvLoraRank());
-        w.putUInt32(a + "attention.key_length_mla", m.qkNopeHeadDim() + m.qkRopeHeadDim());
-        w.putUInt32(a + "attention.value_length_mla", m.vHeadDim());
-        w.putUInt32(a + "attention.kv_lora_rank", m.kvLoraRank());
-        w.putUInt32(a + "attention.q_lora_rank", m.qLoraRank());
-        w.putUInt32(a + "leading_dense_block_count", c.layers());
-        w.putUInt32(a + "expert_feed_forward_length", c.intermediateSize());
-        w.putUInt32(a + "expert_shared_count", 0);
+        w.putUInt32("deepseek2.attention.kv_lora_rank", m.kvLoraRank());
+        org.mla4j.gguf.Deepseek2Keys.putDenseMla(w, c.layers(), c.intermediateSize(), m.kvLoraRank(), m.qkRopeHeadDim(),
+                m.qkNopeHeadDim(), m.vHeadDim(), m.qLoraRank());
     }
 }

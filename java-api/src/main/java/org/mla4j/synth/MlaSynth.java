@@ -21,18 +21,18 @@ final class MlaSynth {
         w.putUInt32(a + "vocab_size", s.nVocab());
         if (s.isDeepseek2()) {
             // formats.md, "Dense-only deepseek2": what llama.cpp requires even without experts.
-            int c = s.kvLoraRank();
-            w.putUInt32(a + "attention.head_count_kv", s.legacyKvB() ? s.nHead() : 1);
-            w.putUInt32(a + "attention.key_length", s.legacyKvB() ? s.headDimK() : c + s.ropeDim());
-            w.putUInt32(a + "attention.value_length", s.legacyKvB() ? s.vDim() : c);
-            if (!s.legacyKvB()) {
-                w.putUInt32(a + "attention.key_length_mla", s.headDimK());
-                w.putUInt32(a + "attention.value_length_mla", s.vDim());
+            if (s.legacyKvB()) { // attn_kv_b: llama.cpp's non-MLA mode, decompressed to n_head KV heads
+                w.putUInt32(a + "attention.head_count_kv", s.nHead());
+                w.putUInt32(a + "attention.key_length", s.headDimK());
+                w.putUInt32(a + "attention.value_length", s.vDim());
+                w.putUInt32(a + "attention.q_lora_rank", s.qLoraRank());
+                w.putUInt32(a + "leading_dense_block_count", s.nLayer());
+                w.putUInt32(a + "expert_feed_forward_length", s.nFf());
+                w.putUInt32(a + "expert_shared_count", 0);
+            } else {
+                org.mla4j.gguf.Deepseek2Keys.putDenseMla(w, s.nLayer(), s.nFf(), s.kvLoraRank(), s.ropeDim(), s.nopeDim(),
+                        s.vDim(), s.qLoraRank());
             }
-            w.putUInt32(a + "attention.q_lora_rank", s.qLoraRank());
-            w.putUInt32(a + "leading_dense_block_count", s.nLayer());
-            w.putUInt32(a + "expert_feed_forward_length", s.nFf());
-            w.putUInt32(a + "expert_shared_count", 0);
         } else {
             w.putUInt32(a + "attention.head_count_kv", s.nHeadKv());
             w.putUInt32(a + "attention.key_length", s.headDimK());

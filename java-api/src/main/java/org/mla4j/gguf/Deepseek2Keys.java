@@ -1,0 +1,28 @@
+package org.mla4j.gguf;
+
+/**
+ * The deepseek2 keys of a dense model in MLA mode (attn_k_b/attn_v_b), as llama.cpp requires them even without
+ * experts (formats.md, "Dense-only deepseek2"). One place for the HF import, the synthesizer and the converter.
+ */
+public final class Deepseek2Keys {
+    private Deepseek2Keys() {
+    }
+
+    /**
+     * @param kvLoraRank latent size C (kv_lora_rank itself is written by the caller with the other common keys)
+     * @param rope rope dims R, nope key dims N, value dims Dv per head; q-LoRA rank (0 = a plain attn_q)
+     */
+    public static void putDenseMla(GgufWriter w, int layers, int feedForward, int kvLoraRank, int rope, int nope,
+            int valueDim, int qLoraRank) {
+        String a = "deepseek2.";
+        w.putUInt32(a + "attention.head_count_kv", 1);
+        w.putUInt32(a + "attention.key_length", kvLoraRank + rope);
+        w.putUInt32(a + "attention.value_length", kvLoraRank);
+        w.putUInt32(a + "attention.key_length_mla", nope + rope);
+        w.putUInt32(a + "attention.value_length_mla", valueDim);
+        w.putUInt32(a + "attention.q_lora_rank", qLoraRank);
+        w.putUInt32(a + "leading_dense_block_count", layers);
+        w.putUInt32(a + "expert_feed_forward_length", feedForward);
+        w.putUInt32(a + "expert_shared_count", 0);
+    }
+}

@@ -327,6 +327,15 @@ MLA4J_API mla4j_status mla4j_calib_get_token_count(const mla4j_calib *calib, int
 MLA4J_API mla4j_status mla4j_calib_get_moment(const mla4j_calib *calib, int32_t layer, double *out);
 /* The pair norm sums of layer: q (n_head x n_rot/2, row-major) and k (n_head_kv x n_rot/2). */
 MLA4J_API mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *calib, int32_t layer, double *q, double *k);
+/* Also keeps the attention inputs x_t themselves, of every layer, for the first max_tokens tokens evaluated from now
+ * on (for fits that need single tokens, such as the converter's query fit on small models): n_layer x max_tokens x
+ * n_embd floats, allocated here (refused when larger than the machine's memory). Later tokens still enter the
+ * statistics above but are not kept. 0 frees them. Discards what was kept before; mla4j_calib_reset does too. */
+MLA4J_API mla4j_status mla4j_calib_keep_inputs(mla4j_calib *calib, int64_t max_tokens);
+/* How many tokens' inputs are kept (at most max_tokens). */
+MLA4J_API mla4j_status mla4j_calib_get_kept_count(const mla4j_calib *calib, int64_t *out);
+/* The kept inputs of layer, in evaluation order: kept_count x n_embd floats, row-major. */
+MLA4J_API mla4j_status mla4j_calib_get_kept_inputs(const mla4j_calib *calib, int32_t layer, float *out);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,10 @@ struct mla4j_calib {
     double *batch;          /* batch_cap x e1: one batch's inputs in double, each row ending in 1 */
     int64_t batch_cap;
     int64_t tokens;         /* tokens of completed evals */
+    float *kept;            /* per layer kept_cap x n_embd: the first kept_cap inputs (mla4j_calib_keep_inputs) */
+    int64_t kept_cap;
+    int64_t kept_n;         /* rows kept by completed evals */
+    int64_t *kept_layer_n;  /* rows kept per layer, including the eval in progress */
     int pending;            /* something was added by the eval in progress */
     int incomplete;         /* an eval failed after adding: statistics unusable until reset */
 };
@@ -79,6 +83,8 @@ MLA4J_API void mla4j_calib_free(mla4j_calib *c) {
     free(c->q_pairs);
     free(c->k_pairs);
     free(c->batch);
+    free(c->kept);
+    free(c->kept_layer_n);
     free(c);
 }
 
@@ -114,6 +120,8 @@ MLA4J_API mla4j_status mla4j_calib_reset(mla4j_calib *c) {
     memset(c->q_pairs, 0, (size_t)hp->n_layer * (size_t)hp->n_head * (size_t)c->n_pairs * sizeof(double));
     memset(c->k_pairs, 0, (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)c->n_pairs * sizeof(double));
     c->tokens = 0;
+    c->kept_n = 0;
+    if (c->kept_layer_n != NULL) memset(c->kept_layer_n, 0, (size_t)hp->n_layer * sizeof(int64_t));
     c->pending = 0;
     c->incomplete = 0;
     mla4j_clear_error();
@@ -124,6 +132,14 @@ MLA4J_API mla4j_status mla4j_calib_reset(mla4j_calib *c) {
 
 void calib_add_inputs(mla4j_calib *c, int il, const float *x, int64_t n_tok) {
     const int64_t e1 = c->e1, E = e1 - 1;
+    if (c->kept != NULL) {
+        const int64_t room = c->kept_cap - c->kept_layer_n[il], n = n_tok < room ? n_tok : room;
+        float *dst = c->kept + ((size_t)il * (size_t)c->kept_cap + (size_t)c->kept_layer_n[il]) * (size_t)E;
+        if (n > 0) {
+            memcpy(dst, x, (size_t)n * (size_t)E * sizeof(float));
+            c->kept_layer_n[il] += n;
+        }
+    }
     for (int64_t t = 0; t < n_tok; t++) {
         double *row = c->batch + t * e1;
         for (int64_t i = 0; i < E; i++) row[i] = x[t * E + i];
@@ -164,6 +180,7 @@ void calib_add_pairs(mla4j_calib *c, int il, const float *q, const float *k, int
 void calib_end_eval(mla4j_calib *c, int ok, int64_t n_tokens) {
     if (ok) {
         c->tokens += n_tokens;
+        if (c->kept_layer_n != NULL) c->kept_n = c->kept_layer_n[0]; /* every layer kept the same rows */
     } else if (c->pending) {
         c->incomplete = 1;
     }
@@ -212,6 +229,60 @@ MLA4J_API mla4j_status mla4j_calib_get_pair_norms(const mla4j_calib *c, int32_t 
     const size_t nq = (size_t)hp->n_head * (size_t)c->n_pairs, nk = (size_t)hp->n_head_kv * (size_t)c->n_pairs;
     memcpy(q, c->q_pairs + (size_t)layer * nq, nq * sizeof(double));
     memcpy(k, c->k_pairs + (size_t)layer * nk, nk * sizeof(double));
+    mla4j_clear_error();
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_calib_keep_inputs(mla4j_calib *c, int64_t max_tokens) {
+    MLA4J_CHECK_ARG(c != NULL, "mla4j_calib_keep_inputs: calibration must not be NULL");
+    MLA4J_CHECK_ARG(max_tokens >= 0, "mla4j_calib_keep_inputs: max_tokens %lld is negative", (long long)max_tokens);
+    const mla4j_hparams *hp = &c->hp;
+    free(c->kept);
+    free(c->kept_layer_n);
+    c->kept = NULL;
+    c->kept_layer_n = NULL;
+    c->kept_cap = c->kept_n = 0;
+    if (max_tokens == 0) {
+        mla4j_clear_error();
+        return MLA4J_OK;
+    }
+    uint64_t per_layer, bytes;
+    const uint64_t phys = mla4j_physical_memory();
+    if (!mla4j_mul_u64((uint64_t)max_tokens, (uint64_t)hp->n_embd * sizeof(float), &per_layer) ||
+        !mla4j_mul_u64(per_layer, (uint64_t)hp->n_layer, &bytes) || bytes > SIZE_MAX / 2 || (phys > 0 && bytes > phys)) {
+        return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "mla4j_calib_keep_inputs: %lld tokens of %d layers x %d values are "
+                          "more than this machine's memory", (long long)max_tokens, hp->n_layer, hp->n_embd);
+    }
+    c->kept = mla4j_alloc((size_t)bytes, "kept calibration inputs");
+    c->kept_layer_n = calloc((size_t)hp->n_layer, sizeof(int64_t));
+    if (c->kept == NULL || c->kept_layer_n == NULL) {
+        free(c->kept);
+        free(c->kept_layer_n);
+        c->kept = NULL;
+        c->kept_layer_n = NULL;
+        return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "out of memory keeping %llu bytes of calibration inputs",
+                          (unsigned long long)bytes);
+    }
+    c->kept_cap = max_tokens;
+    mla4j_clear_error();
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_calib_get_kept_count(const mla4j_calib *c, int64_t *out) {
+    MLA4J_CHECK_ARG(out != NULL, "mla4j_calib_get_kept_count: out must not be NULL");
+    mla4j_status st = check_readable(c, 0, "mla4j_calib_get_kept_count");
+    if (st != MLA4J_OK) return st;
+    *out = c->kept_n;
+    mla4j_clear_error();
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_calib_get_kept_inputs(const mla4j_calib *c, int32_t layer, float *out) {
+    MLA4J_CHECK_ARG(out != NULL, "mla4j_calib_get_kept_inputs: out must not be NULL");
+    mla4j_status st = check_readable(c, layer, "mla4j_calib_get_kept_inputs");
+    if (st != MLA4J_OK) return st;
+    const size_t E = (size_t)c->hp.n_embd;
+    if (c->kept_n > 0) memcpy(out, c->kept + (size_t)layer * (size_t)c->kept_cap * E, (size_t)c->kept_n * E * sizeof(float));
     mla4j_clear_error();
     return MLA4J_OK;
 }

@@ -221,6 +221,62 @@ static void test_refused(mla4j_model *m, const char *path, mla4j_calib *cal) {
     mla4j_calib_free(NULL);
 }
 
+/* Kept inputs: the first max_tokens rows of every layer, in evaluation order; layer 0's are RMSNorm(embd) * attn_norm. */
+static void test_keep_inputs(mla4j_model *m, const ref_model *r, const int32_t *seq1, int n1, const int32_t *seq2, int n2) {
+    mla4j_calib *cal = NULL;
+    mla4j_context *c = NULL;
+    mla4j_context_params p;
+    mla4j_context_params_init(&p);
+    p.n_ctx = 64;
+    p.n_batch = 16;
+    p.kv_type = MLA4J_TYPE_F32;
+    CHECK(mla4j_calib_create(m, &cal) == MLA4J_OK && mla4j_context_create(m, &p, &c) == MLA4J_OK);
+    if (cal == NULL || c == NULL) return;
+    CHECK(mla4j_calib_keep_inputs(cal, -1) == MLA4J_ERR_INVALID_ARGUMENT);
+    CHECK(mla4j_calib_keep_inputs(cal, (int64_t)1 << 60) == MLA4J_ERR_OUT_OF_MEMORY && strstr(mla4j_last_error(), "memory"));
+    const int cap = n1 + 10; /* all of seq1, the first 10 tokens of seq2 */
+    CHECK(mla4j_calib_keep_inputs(cal, cap) == MLA4J_OK && mla4j_context_set_calib(c, cal) == MLA4J_OK);
+    CHECK(mla4j_context_eval(c, seq1, n1, NULL) == MLA4J_OK);
+    CHECK(mla4j_context_set_position(c, 0) == MLA4J_OK && mla4j_context_eval(c, seq2, n2, NULL) == MLA4J_OK);
+    int64_t kept = -1, count = -1;
+    CHECK(mla4j_calib_get_kept_count(cal, &kept) == MLA4J_OK && kept == cap);
+    CHECK(mla4j_calib_get_token_count(cal, &count) == MLA4J_OK && count == n1 + n2);
+    float *x = malloc((size_t)cap * 64 * sizeof(float));
+    double *mom = malloc(65 * 65 * sizeof(double));
+    CHECK(mla4j_calib_get_kept_inputs(cal, 0, x) == MLA4J_OK);
+    double worst = 0;
+    for (int t = 0; t < cap; t++) {
+        const float *e = r->embd + (size_t)(t < n1 ? seq1[t] : seq2[t - n1]) * 64;
+        double ss = 0;
+        for (int i = 0; i < 64; i++) ss += (double)e[i] * e[i];
+        const double scale = 1.0 / sqrt(ss / 64.0 + r->eps);
+        for (int i = 0; i < 64; i++) worst = fmax(worst, fabs(x[t * 64 + i] - e[i] * scale * r->attn_norm0[i]));
+    }
+    CHECK_MSG(worst < 1e-5, "kept layer-0 inputs differ from RMSNorm(embd) * attn_norm by %g", worst);
+    /* A later layer's kept rows are its inputs: their diagonal sums match the first 40 tokens' moment. */
+    mla4j_calib *one = NULL;
+    CHECK(mla4j_calib_create(m, &one) == MLA4J_OK && mla4j_context_set_calib(c, one) == MLA4J_OK);
+    CHECK(mla4j_context_set_position(c, 0) == MLA4J_OK && mla4j_context_eval(c, seq1, n1, NULL) == MLA4J_OK);
+    CHECK(mla4j_calib_get_kept_inputs(cal, 4, x) == MLA4J_OK && mla4j_calib_get_moment(one, 4, mom) == MLA4J_OK);
+    double diag = 0;
+    for (int t = 0; t < n1; t++)
+        for (int i = 0; i < 64; i++) diag += (double)x[t * 64 + i] * x[t * 64 + i];
+    double ref_diag = 0;
+    for (int i = 0; i < 64; i++) ref_diag += mom[i * 65 + i];
+    CHECK_MSG(fabs(diag / ref_diag - 1) < 1e-5, "layer 4 kept inputs: sum x^2 %g, moment trace %g", diag, ref_diag);
+    /* Reset and a new limit discard them; 0 frees them. */
+    CHECK(mla4j_calib_reset(cal) == MLA4J_OK && mla4j_calib_get_kept_count(cal, &kept) == MLA4J_OK && kept == 0);
+    CHECK(mla4j_calib_keep_inputs(cal, 0) == MLA4J_OK && mla4j_calib_get_kept_count(cal, &kept) == MLA4J_OK && kept == 0);
+    CHECK(mla4j_calib_get_kept_inputs(cal, 5, x) == MLA4J_ERR_INVALID_ARGUMENT);
+    CHECK(mla4j_calib_get_kept_inputs(cal, 0, NULL) == MLA4J_ERR_INVALID_ARGUMENT);
+    CHECK(mla4j_calib_get_kept_count(NULL, &kept) == MLA4J_ERR_INVALID_ARGUMENT);
+    free(x);
+    free(mom);
+    mla4j_context_free(c);
+    mla4j_calib_free(one);
+    mla4j_calib_free(cal);
+}
+
 int main(void) {
     const char *dir = check_fixtures_dir();
     if (dir == NULL) return check_summary("test_calib");
@@ -308,6 +364,7 @@ int main(void) {
     m->layers[0].bk = NULL;
 
     mla4j_context_free(c);
+    test_keep_inputs(m, &r, seq1, 40, seq2, 25);
     test_cancel(m, cal);
     test_refused(m, path, cal);
     mla4j_calib_free(cal);

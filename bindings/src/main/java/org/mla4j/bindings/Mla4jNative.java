@@ -3729,5 +3729,189 @@ public class Mla4jNative extends Mla4jNative$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class mla4j_calib_keep_inputs {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_keep_inputs").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_keep_inputs(mla4j_calib *calib, int64_t max_tokens)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_keep_inputs$descriptor() {
+        return mla4j_calib_keep_inputs.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_keep_inputs(mla4j_calib *calib, int64_t max_tokens)
+     * }
+     */
+    public static MethodHandle mla4j_calib_keep_inputs$handle() {
+        return mla4j_calib_keep_inputs.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_keep_inputs(mla4j_calib *calib, int64_t max_tokens)
+     * }
+     */
+    public static MemorySegment mla4j_calib_keep_inputs$address() {
+        return mla4j_calib_keep_inputs.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_keep_inputs(mla4j_calib *calib, int64_t max_tokens)
+     * }
+     */
+    public static int mla4j_calib_keep_inputs(MemorySegment calib, long max_tokens) {
+        var mh$ = mla4j_calib_keep_inputs.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_keep_inputs", calib, max_tokens);
+            }
+            return (int)mh$.invokeExact(calib, max_tokens);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_get_kept_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_get_kept_count").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_get_kept_count$descriptor() {
+        return mla4j_calib_get_kept_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static MethodHandle mla4j_calib_get_kept_count$handle() {
+        return mla4j_calib_get_kept_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static MemorySegment mla4j_calib_get_kept_count$address() {
+        return mla4j_calib_get_kept_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_count(const mla4j_calib *calib, int64_t *out)
+     * }
+     */
+    public static int mla4j_calib_get_kept_count(MemorySegment calib, MemorySegment out) {
+        var mh$ = mla4j_calib_get_kept_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_get_kept_count", calib, out);
+            }
+            return (int)mh$.invokeExact(calib, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_calib_get_kept_inputs {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_calib_get_kept_inputs").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_inputs(const mla4j_calib *calib, int32_t layer, float *out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_calib_get_kept_inputs$descriptor() {
+        return mla4j_calib_get_kept_inputs.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_inputs(const mla4j_calib *calib, int32_t layer, float *out)
+     * }
+     */
+    public static MethodHandle mla4j_calib_get_kept_inputs$handle() {
+        return mla4j_calib_get_kept_inputs.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_inputs(const mla4j_calib *calib, int32_t layer, float *out)
+     * }
+     */
+    public static MemorySegment mla4j_calib_get_kept_inputs$address() {
+        return mla4j_calib_get_kept_inputs.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_calib_get_kept_inputs(const mla4j_calib *calib, int32_t layer, float *out)
+     * }
+     */
+    public static int mla4j_calib_get_kept_inputs(MemorySegment calib, int layer, MemorySegment out) {
+        var mh$ = mla4j_calib_get_kept_inputs.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_calib_get_kept_inputs", calib, layer, out);
+            }
+            return (int)mh$.invokeExact(calib, layer, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

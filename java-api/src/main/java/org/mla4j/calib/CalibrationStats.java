@@ -2,6 +2,7 @@ package org.mla4j.calib;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -59,6 +60,16 @@ public final class CalibrationStats implements AutoCloseable {
      * batch. MLA models, or a machine without LAPACK/BLAS, throw {@link org.mla4j.Mla4jException}.
      */
     public static CalibrationStats collect(Model model, List<int[]> sequences, int threads, LongConsumer progress) {
+        return collect(model, sequences, threads, 0, progress);
+    }
+
+    /**
+     * As {@link #collect(Model, List, int, LongConsumer)}, also keeping the attention inputs of the first keptTokens
+     * tokens of every layer ({@link #keptInputs}), in the order of the sequences.
+     */
+    public static CalibrationStats collect(Model model, List<int[]> sequences, int threads, long keptTokens,
+            LongConsumer progress) {
+        if (keptTokens < 0) throw new IllegalArgumentException("keptTokens " + keptTokens + " is negative");
         if (sequences.isEmpty()) throw new IllegalArgumentException("no calibration sequences");
         int longest = 0;
         for (int i = 0; i < sequences.size(); i++) {
@@ -66,6 +77,12 @@ public final class CalibrationStats implements AutoCloseable {
             longest = Math.max(longest, sequences.get(i).length);
         }
         CalibrationStats stats = create(model);
+        try {
+            if (keptTokens > 0) Status.check(Mla4jNative.mla4j_calib_keep_inputs(stats.handle, keptTokens), "keeping calibration inputs");
+        } catch (RuntimeException e) {
+            stats.close();
+            throw e;
+        }
         try (Session session = model.newSession(Session.Options.defaults().withContextSize(longest).withThreads(threads)
                 .withBatchSize(BATCH).withKvType(GgmlType.F32))) {
             NativeHandles.get().withSession(session, ctx -> {
@@ -125,6 +142,28 @@ public final class CalibrationStats implements AutoCloseable {
         Matrix m = Matrix.allocate(arena, embedding + 1, embedding + 1);
         Status.check(Mla4jNative.mla4j_calib_get_moment(live(), layer, m.segment()));
         return m;
+    }
+
+    /** How many tokens' inputs are kept (at most the keptTokens of {@link #collect(Model, List, int, long, LongConsumer)}). */
+    public long keptTokens() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(JAVA_LONG);
+            Status.check(Mla4jNative.mla4j_calib_get_kept_count(live(), out));
+            return out.get(JAVA_LONG, 0);
+        }
+    }
+
+    /** The kept attention inputs of layer: {@link #keptTokens()} rows of E values, in evaluation order. */
+    public float[][] keptInputs(int layer) {
+        checkLayer(layer);
+        int n = Math.toIntExact(keptTokens());
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(JAVA_FLOAT, Math.max(1L, (long) n * embedding));
+            Status.check(Mla4jNative.mla4j_calib_get_kept_inputs(live(), layer, s));
+            float[][] rows = new float[n][embedding];
+            for (int t = 0; t < n; t++) MemorySegment.copy(s, JAVA_FLOAT, (long) t * embedding * Float.BYTES, rows[t], 0, embedding);
+            return rows;
+        }
     }
 
     /** Sums over tokens of the query pair norms of layer: [n_head][n_rot/2]. */

@@ -1,5 +1,6 @@
 package org.mla4j.calib;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -169,6 +170,38 @@ class CalibrationStatsTest {
                 assertStructure(stats, 49);
                 assertLayer0(stats, layer0(file, hp, seqs));
             }
+        }
+    }
+
+    @Test
+    void keptInputsAreTheRowsOfTheMoment() {
+        Path file = Fixtures.require("models/stories260K.gguf");
+        List<int[]> seqs = List.of(sequence(30, 37, 11, 512), sequence(20, 101, 5, 512));
+        try (Model model = Model.load(file);
+             CalibrationStats all = CalibrationStats.collect(model, seqs, 2, 1000, null);
+             CalibrationStats first = CalibrationStats.collect(model, seqs.subList(0, 1), 1, 0, null);
+             CalibrationStats some = CalibrationStats.collect(model, seqs, 1, 30, null);
+             Arena arena = Arena.ofConfined()) {
+            assertEquals(50, all.keptTokens());
+            assertEquals(30, some.keptTokens()); // the first sequence only
+            assertEquals(0, first.keptTokens());
+            for (int layer : new int[] {0, 3}) {
+                float[][] x = some.keptInputs(layer);
+                Matrix m = first.moment(arena, layer);
+                double worst = 0, scale = 0;
+                for (int i = 0; i < 64; i++) {
+                    for (int j = 0; j < 64; j++) {
+                        double sum = 0;
+                        for (float[] row : x) sum += (double) row[i] * row[j];
+                        worst = Math.max(worst, Math.abs(sum - m.get(i, j)));
+                        scale = Math.max(scale, Math.abs(m.get(i, j)));
+                    }
+                }
+                assertTrue(worst < 1e-5 * scale, "layer " + layer + ": kept rows vs moment " + worst + " of " + scale);
+                assertArrayEquals(x[29], all.keptInputs(layer)[29], 0f);
+            }
+            assertThrows(IndexOutOfBoundsException.class, () -> all.keptInputs(5));
+            assertThrows(IllegalArgumentException.class, () -> CalibrationStats.collect(model, seqs, 1, -1, null));
         }
     }
 

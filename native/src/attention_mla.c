@@ -68,6 +68,7 @@ mla4j_status mla_context_init(mla4j_context *c) {
     mla_state *s = &c->mla;
     const size_t H = (size_t)hp->n_head, C = (size_t)hp->kv_lora_rank, nb = (size_t)c->params.n_batch;
     const size_t nth = (size_t)c->params.n_threads, T = MLA_TOKEN_CHUNK;
+    s->kern = mla_kernels_for(c->simd);
     s->width = hp->kv_lora_rank + (int64_t)m->n_rope_heads * hp->rope_dim;
     s->row_bytes = (size_t)kv_row_bytes(c->params.kv_type, s->width);
     if (s->row_bytes == 0) {
@@ -191,46 +192,6 @@ static void absorb_task(void *arg, int ith, int nth) {
     }
 }
 
-/* Reference of the tile scores: out[i*out_stride + s] = q[i] . tile[s] over W values. */
-static void scores_ref(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,
-                       int64_t out_stride) {
-    for (int64_t i = 0; i < n_q; i++) {
-        for (int64_t s = 0; s < n_s; s++) {
-            float sum = 0.0f;
-            for (int64_t k = 0; k < W; k++) sum += q[i * W + k] * tile[s * W + k];
-            out[i * out_stride + s] = sum;
-        }
-    }
-}
-
-/* Reference of the weighted sum: acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C). */
-static void weighted_sum_ref(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride, int64_t n_q,
-                             float *acc, int64_t C) {
-    for (int64_t s = 0; s < n_s; s++) {
-        for (int64_t i = 0; i < n_q; i++) {
-            const float w = p[i * p_stride + s];
-            if (w == 0.0f) continue;
-            for (int64_t k = 0; k < C; k++) acc[i * C + k] += w * rows[s * ld + k];
-        }
-    }
-}
-
-void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
-                               int64_t n_q, float *acc, int64_t C) {
-    for (int64_t i = 0; i < n_q; i++) {
-        for (int64_t c = 0; c < C; c++) {
-            float a = 0.0f;
-            for (int64_t j = 0; j < n_pairs; j++) {
-                const uint32_t w = pp[i * pp_stride + j];
-                const uint16_t *x = pairs + (j * C + c) * 2;
-                a += kern_bf16_to_fp32((uint16_t)(w >> 16)) * kern_bf16_to_fp32(x[1]);
-                a += kern_bf16_to_fp32((uint16_t)(w & 0xFFFF)) * kern_bf16_to_fp32(x[0]);
-            }
-            acc[i * C + c] += a;
-        }
-    }
-}
-
 /* FlashDecoding-style split-K: each thread takes a range of cache positions and makes one pass over it, a tile
  * of rows at a time: the tile is dequantized once, scored against every (token, head) query, and accumulated
  * with an online softmax (running max m, running sum l, accumulator rescaled when the max grows). The threads'
@@ -240,6 +201,7 @@ static void flash_task(void *arg, int ith, int nth) {
     mla4j_context *c = a->c;
     const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H, W = c->mla.width;
     const float scale = c->model->hp.kq_scale;
+    const mla_kernels *k = c->mla.kern;
     const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
     const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H;
     float *acc = c->mla.partial + (size_t)ith * rows_cap * (size_t)C;
@@ -255,18 +217,12 @@ static void flash_task(void *arg, int ith, int nth) {
     for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
         const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
         const uint8_t *rows = cache + (size_t)b * c->mla.row_bytes;
-        if (c->simd >= MLA4J_SIMD_AVX512) {
-            mla_dequant_rows_avx512(c->params.kv_type, rows, c->mla.row_bytes, n, W, tile);
-        } else {
-            for (int64_t s = 0; s < n; s++) kern_dequantize_row(c->params.kv_type, rows + (size_t)s * c->mla.row_bytes, tile + s * W, W);
-        }
+        k->dequant_rows(c->params.kv_type, rows, c->mla.row_bytes, n, W, tile);
         if (c->mla.q_act != NULL) { /* quantized cache: int8 products of the raw rows with the Q8_0 queries */
             const kern_matrix rows_m = {c->params.kv_type, W, n, c->mla.row_bytes, rows};
             kern_matmul(c->simd, &rows_m, c->mla.q_act, n_rows, sc, MLA_ROW_TILE, 0, n);
-        } else if (c->simd >= MLA4J_SIMD_AVX512) {
-            mla_scores_avx512(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
         } else {
-            scores_ref(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
+            k->scores(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
         }
         for (int64_t i = 0; i < n_rows; i++) {
             float *row = sc + i * MLA_ROW_TILE;
@@ -276,34 +232,17 @@ static void flash_task(void *arg, int ith, int nth) {
                 memset(row, 0, (size_t)n * sizeof(float));
                 continue;
             }
-            const int fast = c->simd >= MLA4J_SIMD_AVX512;
-            float mx = -INFINITY;
-            if (fast) {
-                mx = mla_scale_max_avx512(row, valid, scale);
-            } else {
-                for (int64_t s = 0; s < valid; s++) {
-                    row[s] *= scale;
-                    if (row[s] > mx) mx = row[s];
-                }
-            }
+            const float mx = k->scale_max(row, valid, scale);
             if (mx > m[i]) {
                 const float f = expf(m[i] - mx); /* 0 on the first tile (m = -inf) */
                 if (f != 1.0f) {
                     float *ai = acc + i * C;
-                    for (int64_t k = 0; k < C; k++) ai[k] *= f;
+                    for (int64_t j = 0; j < C; j++) ai[j] *= f;
                     l[i] *= f;
                 }
                 m[i] = mx;
             }
-            float sum = 0.0f;
-            if (fast) {
-                sum = mla_exp_sum_avx512(row, valid, m[i]);
-            } else {
-                for (int64_t s = 0; s < valid; s++) {
-                    row[s] = expf(row[s] - m[i]);
-                    sum += row[s];
-                }
-            }
+            const float sum = k->exp_sum(row, valid, m[i]);
             for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
             l[i] += sum;
         }
@@ -313,10 +252,8 @@ static void flash_task(void *arg, int ith, int nth) {
             mla_pack_pairs_bf16_avx512(tile, n, W, C, pairs);
             for (int64_t i = 0; i < n_rows; i++) mla_row_to_bf16_avx512(sc + i * MLA_ROW_TILE, n, pb + i * MLA_ROW_TILE);
             mla_weighted_sum_bf16_avx512(pairs, (n + 1) / 2, (const uint32_t *)pb, MLA_ROW_TILE / 2, n_rows, acc, C);
-        } else if (c->simd >= MLA4J_SIMD_AVX512) {
-            mla_weighted_sum_avx512(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
         } else {
-            weighted_sum_ref(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
+            k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
         }
     }
 }

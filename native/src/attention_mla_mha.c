@@ -18,26 +18,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Reference of the small matrix product: Cm[i*ldc + j] (+)= sum_k A[i*lda + k] * B[k*ldb + j]. */
-void mla_gemm_nn_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                     float *Cm, int64_t ldc, int accumulate) {
-    for (int64_t i = 0; i < M; i++) {
-        for (int64_t j = 0; j < N; j++) {
-            float sum = 0.0f;
-            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[k * ldb + j];
-            Cm[i * ldc + j] = accumulate ? Cm[i * ldc + j] + sum : sum;
-        }
-    }
-}
-
 static void gemm(const mla4j_context *c, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                  int64_t ldb, float *Cm, int64_t ldc, int accumulate) {
-    if (M <= 0) return;
-    if (c->simd >= MLA4J_SIMD_AVX512) {
-        mla_gemm_nn_avx512(M, N, K, A, lda, B, ldb, Cm, ldc, accumulate);
-    } else {
-        mla_gemm_nn_ref(M, N, K, A, lda, B, ldb, Cm, ldc, accumulate);
-    }
+    if (M > 0) c->mla.kern->gemm_nn(M, N, K, A, lda, B, ldb, Cm, ldc, accumulate);
 }
 
 typedef struct mha_task {
@@ -81,7 +64,6 @@ static void mha_worker(void *arg, int ith, int nth) {
     float *ml = st->mha_ml + (size_t)ith * (size_t)(2 * nb_cap * group);
     float *row = st->mha_row + (size_t)ith * (size_t)C;
     const int64_t n_keys = a->pos0 + n_tok, n_items = m->n_abs * a->parts;
-    const int fast = c->simd >= MLA4J_SIMD_AVX512;
 
     for (int64_t item = ith; item < n_items; item += nth) {
         const int64_t g = item / a->parts, part = item % a->parts;
@@ -101,11 +83,7 @@ static void mha_worker(void *arg, int ith, int nth) {
             const int64_t t_lo = b > a->pos0 ? b - a->pos0 : 0; /* rows before t_lo see none of this block */
             if (t_lo >= n_tok) break;
             const uint8_t *rows = cache + (size_t)b * st->row_bytes;
-            if (fast) {
-                mla_dequant_rows_avx512(c->params.kv_type, rows, st->row_bytes, nb, W, X);
-            } else {
-                for (int64_t s = 0; s < nb; s++) kern_dequantize_row(c->params.kv_type, rows + (size_t)s * st->row_bytes, X + s * W, W);
-            }
+            st->kern->dequant_rows(c->params.kv_type, rows, st->row_bytes, nb, W, X);
             gemm(c, nb, ldkv, C, X, W, B, ldkv, KV, ldkv, 0); /* [K_nope | V] of the block */
             int64_t kt_rope = -1;
             for (int64_t j = 0; j < nh; j++) {
@@ -124,15 +102,7 @@ static void mha_worker(void *arg, int ith, int nth) {
                     float *srow = S + (t - t_lo) * KB;
                     int64_t valid = a->pos0 + t + 1 - b; /* causal: positions <= the token's own */
                     if (valid > nb) valid = nb;
-                    float mx = -INFINITY;
-                    if (fast) {
-                        mx = mla_scale_max_avx512(srow, valid, scale);
-                    } else {
-                        for (int64_t s = 0; s < valid; s++) {
-                            srow[s] *= scale;
-                            if (srow[s] > mx) mx = srow[s];
-                        }
-                    }
+                    const float mx = st->kern->scale_max(srow, valid, scale);
                     if (mx > mj[t]) {
                         const float f = expf(mj[t] - mx); /* 0 on the first block (m = -inf) */
                         if (f != 1.0f) {
@@ -142,15 +112,7 @@ static void mha_worker(void *arg, int ith, int nth) {
                         }
                         mj[t] = mx;
                     }
-                    float sum = 0.0f;
-                    if (fast) {
-                        sum = mla_exp_sum_avx512(srow, valid, mj[t]);
-                    } else {
-                        for (int64_t s = 0; s < valid; s++) {
-                            srow[s] = expf(srow[s] - mj[t]);
-                            sum += srow[s];
-                        }
-                    }
+                    const float sum = st->kern->exp_sum(srow, valid, mj[t]);
                     for (int64_t s = valid; s < nb; s++) srow[s] = 0.0f;
                     lj[t] += sum;
                 }

@@ -35,6 +35,7 @@ typedef struct mla_state {
     void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product */
     uint16_t *pairs;   /* Q8_0/Q4_0 cache with AVX-512: n_threads x MLA_ROW_TILE/2 x C bf16 pairs of tile rows */
     uint16_t *p_bf16;  /* ... and n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE weights in bf16 */
+    const struct mla_kernels *kern; /* the float kernels of the context's SIMD level */
     size_t head_act_stride;
     /* MHA-form prefill (only when n_batch >= MLA_MHA_MIN_BATCH), per thread: */
     float *mha_b;      /* C x (N + Dv): [W_UK | W_UV^T] of one slice */
@@ -85,22 +86,40 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
 /* attention_mla_mha.c: the same for batches of at least MLA_MHA_MIN_BATCH tokens, in MHA form; the cache rows
  * of the batch are already stored and the queries roped. */
 void mla_attention_mha(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
-/* Cm[i*ldc + j] (+)= sum_k A[i*lda + k] * B[k*ldb + j], i < M, j < N, k < K: reference and AVX-512. */
-void mla_gemm_nn_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                     float *Cm, int64_t ldc, int accumulate);
-void mla_gemm_nn_avx512(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                        float *Cm, int64_t ldc, int accumulate);
-/* attention_mla_avx512.c: acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C). */
-void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride,
-                             int64_t n_q, float *acc, int64_t C);
-/* attention_mla_avx512.c: out[i*out_stride + s] = q[i*W..] . tile[s*W..] over W values. */
-void mla_scores_avx512(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,
-                       int64_t out_stride);
-/* attention_mla_avx512.c: n cache rows of W values of a cache type into floats (as kern_dequantize_row). */
-void mla_dequant_rows_avx512(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out);
-/* attention_mla_avx512.c: row[s] *= scale, returning the maximum; row[s] = e^(row[s] - max), returning the sum. */
-float mla_scale_max_avx512(float *row, int64_t n, float scale);
-float mla_exp_sum_avx512(float *row, int64_t n, float max);
+/* The latent attention's float kernels at one SIMD level; attention_mla_ref.c has the references and
+ * mla_kernels_for, attention_mla_avx2.c and attention_mla_avx512.c the vector versions (same results up to the
+ * order of float summation; the row decoding is exact at every level). */
+typedef struct mla_kernels {
+    /* n cache rows of W values of a cache type (row_bytes apart) into floats, as kern_dequantize_row. */
+    void (*dequant_rows)(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out);
+    /* out[i*out_stride + s] = q[i*W..] . tile[s*W..] over W values, i < n_q, s < n_s. */
+    void (*scores)(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out, int64_t out_stride);
+    /* acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C), i < n_q, s < n_s. */
+    void (*weighted_sum)(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride, int64_t n_q,
+                         float *acc, int64_t C);
+    /* row[s] *= scale, returning the maximum; row[s] = e^(row[s] - max), returning the sum. */
+    float (*scale_max)(float *row, int64_t n, float scale);
+    float (*exp_sum)(float *row, int64_t n, float max);
+    /* Cm[i*ldc + j] (+)= sum_k A[i*lda + k] * B[k*ldb + j], i < M, j < N, k < K (the MHA-form prefill). */
+    void (*gemm_nn)(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb, float *Cm,
+                    int64_t ldc, int accumulate);
+} mla_kernels;
+/* The kernels of a SIMD level (MLA4J_SIMD_*, resolved to what the CPU has). */
+const mla_kernels *mla_kernels_for(int simd);
+#define MLA_KERNEL_DECLS(sfx)                                                                                        \
+    void mla_dequant_rows_##sfx(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out); \
+    void mla_scores_##sfx(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out,          \
+                          int64_t out_stride);                                                                        \
+    void mla_weighted_sum_##sfx(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride,          \
+                                int64_t n_q, float *acc, int64_t C);                                                  \
+    float mla_scale_max_##sfx(float *row, int64_t n, float scale);                                                    \
+    float mla_exp_sum_##sfx(float *row, int64_t n, float max);                                                        \
+    void mla_gemm_nn_##sfx(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,  \
+                           float *Cm, int64_t ldc, int accumulate);
+MLA_KERNEL_DECLS(ref)
+MLA_KERNEL_DECLS(avx2)
+MLA_KERNEL_DECLS(avx512)
+#undef MLA_KERNEL_DECLS
 /* attention_mla_avx512.c, bf16 weighted sum of quantized caches: rows (n x C floats, ld apart) into bf16 row
  * pairs out[(j*C + c)*2 + e] = rows[2j+e][c]; a weight row into bf16 (odd n padded with a zero); and
  * acc[i][0..C) += sum_j pp[i*pp_stride + j] . pairs[j] in f32. */
@@ -108,7 +127,7 @@ void mla_pack_pairs_bf16_avx512(const float *rows, int64_t n, int64_t ld, int64_
 void mla_row_to_bf16_avx512(const float *x, int64_t n, uint16_t *out);
 void mla_weighted_sum_bf16_avx512(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
                                   int64_t n_q, float *acc, int64_t C);
-/* attention_mla.c: the reference of that sum (the same bf16 roundings, products exact, f32 sums in vdpbf16ps's
+/* attention_mla_ref.c: the reference of that sum (the same bf16 roundings, products exact, f32 sums in vdpbf16ps's
  * order: odd element, then even). */
 void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
                                int64_t n_q, float *acc, int64_t C);

@@ -360,6 +360,40 @@ void kern_matvec_q8_avx2(const kern_matrix *w, const void *act, float *y, int64_
         for (int64_t r = r0; r < r1; r++) y[r] = matvec_row(MLA4J_TYPE_Q4_0, data + r * w->row_bytes, &a, nb);
 }
 
+/* kern_repack_q8_panel for 8 whole Q8_0 rows kept signed (the AVX2 gemm's panels), with the same bytes: the 8 groups
+ * of 4 quants of each row are one 256-bit load, and the panel's group vectors are an 8 x 8 transpose of 32-bit
+ * elements. The scalar repacking cost as much as a sixth of the latent attention's scores, which repack a tile of
+ * cache rows per token. */
+void kern_repack_q8_panel8_avx2(const kern_matrix *w, int64_t r, int64_t b0, int64_t nblk, uint8_t *panel) {
+    for (int64_t bi = 0; bi < nblk; bi++) {
+        uint8_t *pb = panel + bi * kern_panel_block_bytes(8);
+        __m256i x[8];
+        uint16_t d[8];
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *blk = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes + (size_t)(b0 + bi) * sizeof(block_q8_0);
+            memcpy(&d[i], blk, 2);
+            x[i] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        }
+        _mm256_storeu_ps((float *)pb, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d)));
+        __m256i t[8], u[8];
+        for (int i = 0; i < 4; i++) { /* rows 2i, 2i+1 interleaved: groups (0,1 | 4,5) and (2,3 | 6,7) */
+            t[2 * i] = _mm256_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+            t[2 * i + 1] = _mm256_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+        }
+        for (int h = 0; h < 2; h++) { /* rows 4h..4h+3: u[4h + k] holds group k | group k + 4 */
+            u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+            u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+            u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+            u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+        }
+        __m256i *q = (__m256i *)(pb + 32);
+        for (int k = 0; k < 4; k++) {
+            _mm256_storeu_si256(q + k, _mm256_permute2x128_si256(u[k], u[4 + k], 0x20));
+            _mm256_storeu_si256(q + k + 4, _mm256_permute2x128_si256(u[k], u[4 + k], 0x31));
+        }
+    }
+}
+
 /* Matrix-matrix product (prompt processing): register tiles of 8 rows (a repacked panel, one int32 lane per
  * row) x GEMM_TT tokens; each weight vector is loaded once per tile and used for every token. */
 #define GEMM_TT 4
@@ -411,7 +445,8 @@ static void gemm(const kern_matrix *w, const void *act, int64_t n_tok, float *y,
         for (int64_t kb = 0; kb < nb; kb += GEMM_KC_BLOCKS) {
             const int64_t nblk = nb - kb < GEMM_KC_BLOCKS ? nb - kb : GEMM_KC_BLOCKS;
             /* Q8_0 stays signed for the sign trick; Q4_0 nibbles are unsigned as stored */
-            kern_repack_q8_panel(w, rp, nr, 8, kb, nblk, 1, panel);
+            if (type == MLA4J_TYPE_Q8_0 && nr == 8) kern_repack_q8_panel8_avx2(w, rp, kb, nblk, panel);
+            else kern_repack_q8_panel(w, rp, nr, 8, kb, nblk, 1, panel);
             for (int64_t t = 0; t < n_tok; t += GEMM_TT) {
                 const int nt = n_tok - t < GEMM_TT ? (int)(n_tok - t) : GEMM_TT;
                 kern_q8_act a[GEMM_TT];

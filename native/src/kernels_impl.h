@@ -101,6 +101,8 @@ static inline int32_t kern_q8_act_offset(int32_t type) { return type == MLA4J_TY
 static inline int64_t kern_panel_block_bytes(int pr) { return (int64_t)pr * 4 * 9; }
 void kern_repack_q8_panel(const kern_matrix *w, int64_t r, int nr, int pr, int64_t b0, int64_t nblk, int q8_signed,
                           uint8_t *panel);
+/* The same for pr = nr = 8 rows of Q8_0 kept signed, with AVX2 (kernels_avx2.c; identical bytes). */
+void kern_repack_q8_panel8_avx2(const kern_matrix *w, int64_t r, int64_t b0, int64_t nblk, uint8_t *panel);
 
 /* ---- Per-level implementations (kernels.h documents the semantics) ---------------------------------- */
 

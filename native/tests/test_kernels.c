@@ -607,6 +607,32 @@ static void test_simd_levels(void) {
     printf("cpu: best simd %d, features: %s\n", best, f);
 }
 
+/* The AVX2 panel repacking of 8 Q8_0 rows gives the reference's bytes (rows at an odd offset and stride, several
+ * blocks, starting past the first). */
+static void test_repack_panel8(void) {
+    if (kern_cpu_best_simd() < MLA4J_SIMD_AVX2) {
+        printf("SKIPPED: AVX2 panel repacking (no AVX2)\n");
+        return;
+    }
+    const int64_t cols = 5 * 32, rows = 11;
+    const size_t row_bytes = (size_t)(cols / 32) * sizeof(block_q8_0) + 3;
+    uint8_t *data = malloc(row_bytes * (size_t)rows + 1);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t blk = 0; blk < cols / 32; blk++) {
+            uint8_t *p = data + 1 + (size_t)r * row_bytes + (size_t)blk * sizeof(block_q8_0);
+            const uint16_t d = kern_fp32_to_fp16((float)(rand() % 1000 + 1) * 1e-4f);
+            memcpy(p, &d, 2);
+            for (int i = 0; i < 32; i++) p[2 + i] = (uint8_t)(rand() % 255 - 127);
+        }
+    }
+    const kern_matrix w = {MLA4J_TYPE_Q8_0, cols, rows, row_bytes, data + 1};
+    uint8_t a[4 * 8 * 36], b[4 * 8 * 36];
+    kern_repack_q8_panel8_avx2(&w, 2, 1, 4, a);
+    kern_repack_q8_panel(&w, 2, 8, 8, 1, 4, 1, b);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    free(data);
+}
+
 int main(void) {
     test_fp16();
     test_fp16_vs_hardware();
@@ -624,5 +650,6 @@ int main(void) {
     test_decode_exact();
     test_quantized_dot_error();
     test_vector_helpers();
+    test_repack_panel8();
     return check_summary("test_kernels");
 }

@@ -1,12 +1,13 @@
-/* test_mla.c - the AVX-512 kernels of the latent attention against plain loops: cache row decoding (bit-exact
- * with kern_dequantize_row), tile scores and weighted sums (1e-5 relative), the small matrix product of the
- * MHA-form prefill against its reference and a double-precision loop, on shapes with tails. */
+/* test_mla.c - the latent attention's kernels of every SIMD level the CPU has (mla_kernels_for) against plain
+ * loops: cache row decoding (bit-exact with kern_dequantize_row), tile scores and weighted sums (1e-5 relative),
+ * the softmax pieces, the small matrix product of the MHA-form prefill against its reference and a
+ * double-precision loop, on shapes with tails; and the AVX-512 bf16 kernels where the CPU has them. */
 #include "check.h"
 #include "context.h"
 
 static float rnd(void) { return (float)rand() / RAND_MAX * 2.0f - 1.0f; }
 
-static void test_dequant(void) {
+static void test_dequant(const mla_kernels *k) {
     const int32_t types[] = {MLA4J_TYPE_F32, MLA4J_TYPE_F16, MLA4J_TYPE_Q8_0, MLA4J_TYPE_Q4_0};
     const int64_t W = 96, n = 5;
     float x[96], a[5 * 96], b[5 * 96];
@@ -17,21 +18,21 @@ static void test_dequant(void) {
             for (int64_t i = 0; i < W; i++) x[i] = rnd() * (float)(s + 1);
             mla_store_row(types[ti], x, W, rows + s * rb);
         }
-        mla_dequant_rows_avx512(types[ti], rows, rb, n, W, a);
+        k->dequant_rows(types[ti], rows, rb, n, W, a);
         for (int64_t s = 0; s < n; s++) kern_dequantize_row(types[ti], rows + s * rb, b + s * W, W);
         CHECK_MSG(memcmp(a, b, sizeof a) == 0, "type %d decodes differently", types[ti]);
     }
 }
 
-static void test_scores_and_sums(void) {
-    const int64_t shapes[][3] = {{32, 576, 512}, {13, 40, 16}, {9, 24, 17}}; /* rows, W, C */
-    for (int k = 0; k < 3; k++) {
-        const int64_t nq = shapes[k][0], W = shapes[k][1], C = shapes[k][2], ns = 7;
+static void test_scores_and_sums(const mla_kernels *k) {
+    const int64_t shapes[][3] = {{32, 576, 512}, {13, 40, 16}, {9, 24, 17}, {5, 19, 11}}; /* rows, W, C */
+    for (int sh = 0; sh < 4; sh++) {
+        const int64_t nq = shapes[sh][0], W = shapes[sh][1], C = shapes[sh][2], ns = 7;
         float *q = malloc(sizeof(float) * nq * W), *tile = malloc(sizeof(float) * ns * W);
         float *sa = malloc(sizeof(float) * nq * ns), *acc = calloc((size_t)(nq * C), sizeof(float));
         for (int64_t i = 0; i < nq * W; i++) q[i] = rnd();
         for (int64_t i = 0; i < ns * W; i++) tile[i] = rnd();
-        mla_scores_avx512(tile, ns, q, nq, W, sa, ns);
+        k->scores(tile, ns, q, nq, W, sa, ns);
         int ok = 1;
         for (int64_t i = 0; i < nq && ok; i++) {
             for (int64_t s = 0; s < ns; s++) {
@@ -41,7 +42,7 @@ static void test_scores_and_sums(void) {
             }
         }
         CHECK_MSG(ok, "scores differ for shape %lld x %lld", (long long)nq, (long long)W);
-        mla_weighted_sum_avx512(tile, ns, W, sa, ns, nq, acc, C);
+        k->weighted_sum(tile, ns, W, sa, ns, nq, acc, C);
         ok = 1;
         for (int64_t i = 0; i < nq && ok; i++) {
             for (int64_t c = 0; c < C; c++) {
@@ -58,17 +59,17 @@ static void test_scores_and_sums(void) {
     }
 }
 
-static void test_softmax_pieces(void) {
+static void test_softmax_pieces(const mla_kernels *k) {
     float row[37], ref[37];
     for (int i = 0; i < 37; i++) row[i] = ref[i] = rnd() * 30.0f;
     row[5] = ref[5] = -200.0f; /* far below the max: e^x is ~0 either way */
-    float mx = mla_scale_max_avx512(row, 37, 0.125f), rmx = -INFINITY;
+    float mx = k->scale_max(row, 37, 0.125f), rmx = -INFINITY;
     for (int i = 0; i < 37; i++) {
         ref[i] *= 0.125f;
         if (ref[i] > rmx) rmx = ref[i];
     }
     CHECK(mx == rmx && memcmp(row, ref, sizeof row) == 0);
-    float sum = mla_exp_sum_avx512(row, 37, mx);
+    float sum = k->exp_sum(row, 37, mx);
     double rsum = 0;
     int ok = 1;
     for (int i = 0; i < 37; i++) {
@@ -81,19 +82,19 @@ static void test_softmax_pieces(void) {
     CHECK_NEAR_REL(sum, rsum, 1e-6);
 }
 
-static void test_gemm(void) {
+static void test_gemm(const mla_kernels *k) {
     /* M, N, K, lda pad: the prefill's three shapes (decompression, scores, P V) and tails in every dimension. */
     const int64_t shapes[][4] = {{128, 128, 512, 64}, {150, 128, 128, 3968}, {150, 64, 128, 0}, {7, 37, 19, 5}, {1, 5, 3, 0},
                                  {13, 70, 33, 1}};
-    for (int k = 0; k < 6; k++) {
-        const int64_t M = shapes[k][0], N = shapes[k][1], K = shapes[k][2], lda = K + shapes[k][3], ldb = N + 3, ldc = N + 5;
+    for (int sh = 0; sh < 6; sh++) {
+        const int64_t M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2], lda = K + shapes[sh][3], ldb = N + 3, ldc = N + 5;
         float *A = malloc(sizeof(float) * (size_t)(M * lda)), *B = malloc(sizeof(float) * (size_t)(K * ldb));
         float *c1 = malloc(sizeof(float) * (size_t)(M * ldc)), *c2 = malloc(sizeof(float) * (size_t)(M * ldc));
         for (int64_t i = 0; i < M * lda; i++) A[i] = rnd();
         for (int64_t i = 0; i < K * ldb; i++) B[i] = rnd();
         for (int accumulate = 0; accumulate <= 1; accumulate++) {
             for (int64_t i = 0; i < M * ldc; i++) c1[i] = c2[i] = rnd();
-            mla_gemm_nn_avx512(M, N, K, A, lda, B, ldb, c1, ldc, accumulate);
+            k->gemm_nn(M, N, K, A, lda, B, ldb, c1, ldc, accumulate);
             mla_gemm_nn_ref(M, N, K, A, lda, B, ldb, c2, ldc, accumulate);
             int ok = 1;
             for (int64_t i = 0; i < M && ok; i++) {
@@ -162,15 +163,16 @@ static void test_bf16_weighted_sum(void) {
 }
 
 int main(void) {
-    if (kern_cpu_best_simd() < MLA4J_SIMD_AVX512) {
-        printf("SKIPPED: this CPU has no AVX-512\n");
-        return check_summary("test_mla");
-    }
     srand(5);
-    test_dequant();
-    test_scores_and_sums();
-    test_softmax_pieces();
-    test_gemm();
+    static const char *const names[] = {"", "scalar", "AVX2", "AVX-512"};
+    for (int level = MLA4J_SIMD_SCALAR; level <= kern_cpu_best_simd(); level++) {
+        const mla_kernels *k = mla_kernels_for(level);
+        printf("kernels: %s\n", names[level]);
+        test_dequant(k);
+        test_scores_and_sums(k);
+        test_softmax_pieces(k);
+        test_gemm(k);
+    }
     if (!kern_cpu_has_avx512bf16()) {
         printf("SKIPPED: bf16 kernels (no AVX512-BF16)\n");
     } else {

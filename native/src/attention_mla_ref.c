@@ -1,0 +1,91 @@
+/* attention_mla_ref.c - the plain C references of the latent attention's kernels (the AVX2 and AVX-512 versions
+ * in attention_mla_avx2.c and attention_mla_avx512.c compute the same up to the order of float summation;
+ * test_mla compares them), and the choice of a level's kernels. */
+#include "context.h"
+
+#include <math.h>
+
+void mla_dequant_rows_ref(int32_t type, const uint8_t *src, size_t row_bytes, int64_t n, int64_t W, float *out) {
+    for (int64_t s = 0; s < n; s++) kern_dequantize_row(type, src + (size_t)s * row_bytes, out + s * W, W);
+}
+
+void mla_scores_ref(const float *tile, int64_t n_s, const float *q, int64_t n_q, int64_t W, float *out, int64_t out_stride) {
+    for (int64_t i = 0; i < n_q; i++) {
+        for (int64_t s = 0; s < n_s; s++) {
+            float sum = 0.0f;
+            for (int64_t k = 0; k < W; k++) sum += q[i * W + k] * tile[s * W + k];
+            out[i * out_stride + s] = sum;
+        }
+    }
+}
+
+void mla_weighted_sum_ref(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride, int64_t n_q,
+                          float *acc, int64_t C) {
+    for (int64_t s = 0; s < n_s; s++) {
+        for (int64_t i = 0; i < n_q; i++) {
+            const float w = p[i * p_stride + s];
+            if (w == 0.0f) continue;
+            for (int64_t k = 0; k < C; k++) acc[i * C + k] += w * rows[s * ld + k];
+        }
+    }
+}
+
+float mla_scale_max_ref(float *row, int64_t n, float scale) {
+    float mx = -INFINITY;
+    for (int64_t s = 0; s < n; s++) {
+        row[s] *= scale;
+        if (row[s] > mx) mx = row[s];
+    }
+    return mx;
+}
+
+float mla_exp_sum_ref(float *row, int64_t n, float max) {
+    float sum = 0.0f;
+    for (int64_t s = 0; s < n; s++) {
+        row[s] = expf(row[s] - max);
+        sum += row[s];
+    }
+    return sum;
+}
+
+void mla_gemm_nn_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                     float *Cm, int64_t ldc, int accumulate) {
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            float sum = 0.0f;
+            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[k * ldb + j];
+            Cm[i * ldc + j] = accumulate ? Cm[i * ldc + j] + sum : sum;
+        }
+    }
+}
+
+void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uint32_t *pp, int64_t pp_stride,
+                               int64_t n_q, float *acc, int64_t C) {
+    for (int64_t i = 0; i < n_q; i++) {
+        for (int64_t c = 0; c < C; c++) {
+            float a = 0.0f;
+            for (int64_t j = 0; j < n_pairs; j++) {
+                const uint32_t w = pp[i * pp_stride + j];
+                const uint16_t *x = pairs + (j * C + c) * 2;
+                a += kern_bf16_to_fp32((uint16_t)(w >> 16)) * kern_bf16_to_fp32(x[1]);
+                a += kern_bf16_to_fp32((uint16_t)(w & 0xFFFF)) * kern_bf16_to_fp32(x[0]);
+            }
+            acc[i * C + c] += a;
+        }
+    }
+}
+
+static const mla_kernels kernels_ref = {mla_dequant_rows_ref, mla_scores_ref,  mla_weighted_sum_ref,
+                                        mla_scale_max_ref,    mla_exp_sum_ref, mla_gemm_nn_ref};
+static const mla_kernels kernels_avx2 = {mla_dequant_rows_avx2, mla_scores_avx2,  mla_weighted_sum_avx2,
+                                         mla_scale_max_avx2,    mla_exp_sum_avx2, mla_gemm_nn_avx2};
+static const mla_kernels kernels_avx512 = {mla_dequant_rows_avx512, mla_scores_avx512,  mla_weighted_sum_avx512,
+                                           mla_scale_max_avx512,    mla_exp_sum_avx512, mla_gemm_nn_avx512};
+
+const mla_kernels *mla_kernels_for(int simd) {
+    switch (kern_resolve_simd(simd)) {
+    case MLA4J_SIMD_AVX512: return &kernels_avx512;
+    case MLA4J_SIMD_AVX2: return &kernels_avx2;
+    default: return &kernels_ref;
+    }
+}

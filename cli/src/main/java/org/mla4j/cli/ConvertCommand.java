@@ -69,6 +69,11 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--refit", description = "mha2mla: least-squares refit of the up-projections on calibration data.")
     boolean refit;
 
+    @Option(names = "--query-fit", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "mha2mla: fit the queries to the original's rotated attention scores on calibration tokens "
+                    + "(made where the converter searches, i.e. small models; --no-query-fit to skip).")
+    boolean queryFit;
+
     @Option(names = "--freqfold", description = "transmla: FreqFold F, or auto.")
     String freqFold;
 
@@ -201,6 +206,7 @@ final class ConvertCommand implements Callable<Integer> {
         });
         if (kvRank != null) o = o.withKvRank(kvRank);
         if (refit) o = o.withRefit(true);
+        if (!queryFit) o = o.withQueryFit(false);
         if (freqFold != null && !freqFold.equals("auto")) o = o.withFreqFold(positive("--freqfold", freqFold));
         if (kvLoraRank != null) o = o.withKvLoraRank(kvLoraRank);
         if (ropeDim != null) o = o.withRopeDim(ropeDim);

@@ -22,7 +22,8 @@ import org.mla4j.convert.ConvertOptions.SvdMode;
  * @param identity the exact form: latent = values, up-projection = identity, RoPE on every key dim
  * @param keptFrequencies mha2mla: [layer][KV head] frequency indices that keep RoPE, chosen by the search; null =
  *     options().ropeSelect()
- * @param keyBalance transmla: extra weight divisor of the keys against the values in BKV-PCA (1 = TransMLA's alpha)
+ * @param keyBalance extra weight divisor of the keys against the values in the shared latent: transmla's BKV-PCA (1 =
+ *     TransMLA's alpha), mha2mla's joint factorisation (1 = as the paper)
  */
 public record ConversionPlan(Hyperparameters source, ConvertOptions options, String arch, int ropeDims, int latent,
         int latentKey, int nope, int freqFold, boolean identity, int[][][] keptFrequencies, double keyBalance) {

@@ -17,6 +17,8 @@ import org.mla4j.gguf.GgmlType;
  * @param kvRank mha2mla: latent dims d_kv per KV head (the paper's d_kv); AUTO = from the cache budget
  * @param whiten mha2mla: factorise in the metric of the calibration activations (activation-aware SVD)
  * @param refit mha2mla: least-squares refit of the up-projections on the calibration statistics
+ * @param queryFit mha2mla: fit the nope queries to the original's rotated scores on single calibration tokens
+ *     ({@link QueryFit}); made where the converter searches (small models)
  * @param freqFold transmla: adjacent frequencies folded into one group (F); AUTO = chosen by calibration
  * @param kvLoraRank transmla: latent size C; AUTO = min(512, 2*n_kv*d_h - m)
  * @param ropeDim transmla: shared rope key dims m; AUTO = min(64, d_h)
@@ -32,7 +34,7 @@ import org.mla4j.gguf.GgmlType;
  * @param threads compute threads (0 = all)
  */
 public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSelect, int ropeDims, SvdMode svd,
-        int kvRank, boolean whiten, boolean refit, int freqFold, int kvLoraRank, int ropeDim, int qLoraRank,
+        int kvRank, boolean whiten, boolean refit, boolean queryFit, int freqFold, int kvLoraRank, int ropeDim, int qLoraRank,
         boolean pcaFromActivations, LatentNorm latentNorm, int cacheValues, GgmlType outType, Path calibration,
         int calibTokens, int calibSequence, long seed, int threads) {
 
@@ -51,13 +53,14 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
     public enum LatentNorm { EXACT, CALIBRATED }
 
     public static ConvertOptions defaults(Method method) {
-        return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false,
+        return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false, true,
                 AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
     }
 
     /** The papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla). */
     public static ConvertOptions paperBaseline(Method method) {
-        return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withPcaFromActivations(false);
+        return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withQueryFit(false)
+                .withPcaFromActivations(false);
     }
 
     public ConvertOptions withLossless(boolean v) {
@@ -80,6 +83,9 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
     }
     public ConvertOptions withRefit(boolean v) {
         return with(b -> b.refit = v);
+    }
+    public ConvertOptions withQueryFit(boolean v) {
+        return with(b -> b.queryFit = v);
     }
     public ConvertOptions withFreqFold(int v) {
         return with(b -> b.freqFold = v);
@@ -135,6 +141,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         int kvRank;
         boolean whiten;
         boolean refit;
+        boolean queryFit;
         int freqFold;
         int kvLoraRank;
         int ropeDim;
@@ -158,6 +165,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
             kvRank = o.kvRank();
             whiten = o.whiten();
             refit = o.refit();
+            queryFit = o.queryFit();
             freqFold = o.freqFold();
             kvLoraRank = o.kvLoraRank();
             ropeDim = o.ropeDim();
@@ -174,7 +182,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         }
 
         ConvertOptions build() {
-            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
+            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, queryFit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
         }
     }
 }

@@ -87,17 +87,20 @@ public final class Converter {
             checkExpressible(plan, gguf);
             List<int[]> sequences = CalibrationText.sequences(model, o, progress);
             long calibTokens = TextSequences.totalTokens(sequences);
-            try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(),
+            boolean measured = Search.enabled(search, hp);
+            long kept = measured && QueryFit.applies(plan) ? Math.min(calibTokens, QueryFit.MAX_TOKENS) : 0;
+            try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(), kept,
                     done -> progress.update("calibration", done, calibTokens))) {
                 SourceWeights weights = new SourceWeights(gguf, hp);
-                double[][] inputsOfConverted = new double[hp.layers()][];
+                Measured[] ofConverted = new Measured[hp.layers()];
+                int[] positions = kept > 0 ? QueryFit.positions(sequences, (int) kept) : null;
                 Writer writer = (p, out) -> {
                     MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, p,
-                            withMoment(arena, layerStats(arena, stats, il, hp), inputsOfConverted[il], hp), o.calibSequence());
+                            withConverted(arena, layerStats(arena, stats, il, hp, positions), ofConverted[il], hp),
+                            o.calibSequence());
                     new MlaGgufOutput(gguf, p, layers, il -> progress.update("layers", il + 1, hp.layers())).write(out);
                 };
                 ConversionPlan resolved = plan;
-                boolean measured = Search.enabled(search, hp);
                 if (measured) {
                     resolved = Search.tune(model, writer, plan, p -> selectedFrequencies(p, stats, weights), progress);
                 }
@@ -105,7 +108,7 @@ public final class Converter {
                     resolved = resolved.withFreqFold(FreqFoldChoice.choose(resolved));
                 }
                 if (measured && !resolved.identity()) {
-                    recalibrate(resolved, writer, sequences, o.threads(), inputsOfConverted, progress);
+                    recalibrate(resolved, writer, sequences, o.threads(), kept, ofConverted, progress);
                 }
                 writer.write(resolved, output);
                 return new Result(resolved, stats.tokens());
@@ -113,33 +116,40 @@ public final class Converter {
         }
     }
 
+    /** What the in-order refit measures of one layer of the converted model: its input moment and kept inputs. */
+    record Measured(double[] moment, float[][] kept) {
+    }
+
     /**
-     * Layer by layer, in order: converts, measures the converted model's own input moment of layer il on the
-     * calibration text, and fits layer il again on it (so each layer is fitted to the inputs the layers before it,
-     * already refitted, really give it).
+     * Layer by layer, in order: converts, measures the converted model's own inputs of layer il on the calibration
+     * text (moment, and the kept tokens where the query fit is made), and fits layer il again on them (so each layer
+     * is fitted to the inputs the layers before it, already refitted, really give it).
      */
-    static void recalibrate(ConversionPlan plan, Writer writer, List<int[]> sequences, int threads,
-            double[][] inputsOfConverted, Progress progress) throws IOException {
+    static void recalibrate(ConversionPlan plan, Writer writer, List<int[]> sequences, int threads, long kept,
+            Measured[] ofConverted, Progress progress) throws IOException {
         Hyperparameters hp = plan.source();
         for (int il = 1; il < hp.layers(); il++) {
             int layer = il;
-            inputsOfConverted[il] = withConverted(writer, plan, converted -> {
-                try (CalibrationStats s = CalibrationStats.collect(converted, sequences, threads, null);
+            ofConverted[il] = withConverted(writer, plan, converted -> {
+                try (CalibrationStats s = CalibrationStats.collect(converted, sequences, threads, kept, null);
                      Arena a = Arena.ofConfined()) {
-                    return s.moment(a, layer).segment().toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
+                    return new Measured(s.moment(a, layer).segment().toArray(java.lang.foreign.ValueLayout.JAVA_DOUBLE),
+                            kept > 0 ? s.keptInputs(layer) : null);
                 }
             });
             progress.update("refit", il, hp.layers() - 1);
         }
     }
 
-    /** The layer's statistics with the moment measured on the converted model, when there is one. */
-    private static LayerStats withMoment(Arena a, LayerStats s, double[] moment, Hyperparameters hp) {
-        if (moment == null) return s;
+    /** The layer's statistics with what was measured on the converted model, when there is something. */
+    private static LayerStats withConverted(Arena a, LayerStats s, Measured measured, Hyperparameters hp) {
+        if (measured == null) return s;
         int n = hp.embeddingLength() + 1;
         org.mla4j.linalg.Matrix m = org.mla4j.linalg.Matrix.allocate(a, n, n);
-        java.lang.foreign.MemorySegment.copy(moment, 0, m.segment(), java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0, moment.length);
-        return new LayerStats(m, s.queryPairNorm(), s.keyPairNorm());
+        java.lang.foreign.MemorySegment.copy(measured.moment(), 0, m.segment(), java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0,
+                measured.moment().length);
+        LayerStats out = s.withMoment(m);
+        return measured.kept() != null && s.tokens() != null ? out.withTokens(s.tokens().withConverted(measured.kept())) : out;
     }
 
     /** The kept frequencies of every (layer, KV head) that the plan's rope selection gives (mha2mla). */
@@ -151,7 +161,7 @@ public final class Converter {
             // The selection reads only the pair norms: no copy of the layer's (E+1)^2 moment.
             double[][][] norms = pairNormMeans(stats, il);
             kept[il] = RopeSelection.select(plan.options().ropeSelect(), hp, plan.ropeDims(),
-                    new LayerStats(null, norms[0], norms[1]), theta, plan.options().calibSequence());
+                    new LayerStats(null, norms[0], norms[1], null), theta, plan.options().calibSequence());
         }
         return kept;
     }
@@ -164,9 +174,12 @@ public final class Converter {
         return Mha2MlaLayer.convert(arena, w, il, plan, stats, context);
     }
 
-    static LayerStats layerStats(Arena arena, CalibrationStats stats, int il, Hyperparameters hp) {
+    /** positions: of the kept calibration tokens in their sequences, or null when none are kept. */
+    static LayerStats layerStats(Arena arena, CalibrationStats stats, int il, Hyperparameters hp, int[] positions) {
         double[][][] norms = pairNormMeans(stats, il);
-        return new LayerStats(stats.moment(arena, il), norms[0], norms[1]);
+        float[][] kept = positions != null ? stats.keptInputs(il) : null;
+        QueryFit.Tokens tokens = kept != null ? new QueryFit.Tokens(kept, kept, positions) : null;
+        return new LayerStats(stats.moment(arena, il), norms[0], norms[1], tokens);
     }
 
     /** The mean pre-RoPE pair norms of a layer: {query [head][i], key [KV head][i]}. */

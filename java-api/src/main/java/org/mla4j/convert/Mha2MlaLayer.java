@@ -58,9 +58,11 @@ final class Mha2MlaLayer {
             for (int d = 0; d < r; d++) qRows[h * dh + n + d] = h * dh + ropeRows[j][d];
         }
         Matrix wq = src.query(a, layer);
-        out.put("attn_q.weight", Dense.rows(a, wq, qRows));
+        Matrix qOut = Dense.rows(a, wq, qRows);
+        out.put("attn_q.weight", qOut);
         double[] bq = src.bias(layer, "attn_q");
-        if (bq != null) out.put("attn_q.bias", Dense.select(bq, qRows));
+        double[] bqOut = bq != null ? Dense.select(bq, qRows) : null;
+        if (bq != null) out.put("attn_q.bias", bqOut);
 
         Matrix wk = src.key(a, layer);
         double[] bk = src.bias(layer, "attn_k");
@@ -93,14 +95,19 @@ final class Mha2MlaLayer {
         } else {
             Dense.Roots keyMetric = n > 0 && plan.options().whiten() ? queryMetric(a, wq, nopeRows, hp, stats) : null;
             Matrix keys = keyMetric != null ? Linalg.multiply(a, keyMetric.root(), false, wkn, false) : wkn;
+            // The key/value balance (searched on small models): keys divided by it weigh less in the shared latent.
+            double balance = plan.keyBalance();
+            if (n > 0 && balance != 1.0) keys = Dense.scaled(a, keys, 1.0 / balance);
             Matrix joint = n > 0 ? Dense.stack(a, keys, wv) : wv;
             Factor f = factor(a, joint, c, stats, plan.options());
             down = f.down;
             upK = n > 0 ? Dense.rowRange(a, f.up, 0, hkv * n) : null;
+            if (n > 0 && balance != 1.0) upK = Dense.scaled(a, upK, balance);
             if (keyMetric != null) upK = Linalg.multiply(a, keyMetric.inverse(), false, upK, false);
             upV = Dense.rowRange(a, f.up, hkv * n, hkv * dh);
         }
         out.put("attn_kv_a.weight", down);
+        if (n > 0 && stats.tokens() != null) fitQueries(a, hp, theta, nopeRows, wq, bq, wk, bk, down, upK, qOut, bqOut, stats);
         if (n > 0) {
             Matrix kb = Matrix.allocate(a, hkv * c, n);
             for (int j = 0; j < hkv; j++) {
@@ -112,6 +119,15 @@ final class Mha2MlaLayer {
         double[] bv = src.bias(layer, "attn_v");
         if (bv != null) out.put("attn_v_b.bias", bv);
         return out;
+    }
+
+    /** {@link QueryFit} against the converted keys (decompressed from the latent): rewrites qOut's nope rows and bias. */
+    private static void fitQueries(Arena a, Hyperparameters hp, double[] theta, int[][] nopeRows, Matrix wq, double[] bq,
+            Matrix wk, double[] bk, Matrix down, Matrix upK, Matrix qOut, double[] bqOut, LayerStats stats) {
+        int dh = hp.headDimK(), g = hp.groupSize();
+        Matrix keyNope = Linalg.multiply(a, upK, false, down, false);
+        double[][][] b = QueryFit.fit(a, hp, theta, nopeRows, wq, bq, wk, bk, keyNope, stats.tokens());
+        for (int h = 0; h < hp.heads(); h++) QueryFit.apply(qOut, bqOut, h * dh, wq, bq, h * dh, nopeRows[h / g], b[h]);
     }
 
     /**

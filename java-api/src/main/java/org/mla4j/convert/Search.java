@@ -14,7 +14,7 @@ import org.mla4j.gguf.GgmlType;
  * The choices the papers leave open, settled by measurement: candidate conversions are written to a temporary file
  * and scored by their mean KL(original || converted) on held-out text the original samples (seed + 1, so neither the
  * calibration text nor the default evaluation text). Searched: mha2mla's split of the cache budget between RoPE dims
- * and latent, then the kept frequencies of every (layer, KV head) by coordinate descent; transmla's rope dim m and
+ * and latent, then the kept frequencies of every (layer, KV head) by coordinate descent, then the key/value balance; transmla's rope dim m and
  * FreqFold F for the budget, and the key/value balance of BKV-PCA. Each candidate is a whole conversion, so the search
  * is for small models (Mode.AUTO: under {@value #AUTO_MAX_PARAMS} parameters).
  */
@@ -116,7 +116,13 @@ public final class Search {
                 kept[layer][j] = start;
             }
         }
-        return plan.withKeptFrequencies(kept);
+        // 3. The key/value balance of the shared latent (the joint factorisation).
+        ConversionPlan chosen = plan.withKeptFrequencies(kept);
+        if (o.svd() != ConvertOptions.SvdMode.JOINT) return chosen;
+        List<ConversionPlan> balances = new ArrayList<>();
+        for (double b : new double[] {0.5, 2.0}) balances.add(chosen.withKeyBalance(b));
+        Scored b = best(balances);
+        return b.kl < current ? b.plan : chosen;
     }
 
     /** All r/2-subsets of [0, half) when there are at most 16, else the single swaps of one kept index. */

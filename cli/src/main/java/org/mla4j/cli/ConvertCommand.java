@@ -74,6 +74,12 @@ final class ConvertCommand implements Callable<Integer> {
                     + "(made where the converter searches, i.e. small models; --no-query-fit to skip).")
     boolean queryFit;
 
+    @Option(names = "--attention-fit", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "mha2mla: after the closed form, fit each converted layer's attention matrices jointly to the "
+                    + "original attention's outputs on the calibration sequences (made where the converter searches, "
+                    + "i.e. small models; --no-attention-fit to skip).")
+    boolean attentionFit;
+
     @Option(names = "--freqfold", description = "transmla: FreqFold F, or auto.")
     String freqFold;
 
@@ -207,6 +213,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (kvRank != null) o = o.withKvRank(kvRank);
         if (refit) o = o.withRefit(true);
         if (!queryFit) o = o.withQueryFit(false);
+        if (!attentionFit) o = o.withAttentionFit(false);
         if (freqFold != null && !freqFold.equals("auto")) o = o.withFreqFold(positive("--freqfold", freqFold));
         if (kvLoraRank != null) o = o.withKvLoraRank(kvLoraRank);
         if (ropeDim != null) o = o.withRopeDim(ropeDim);

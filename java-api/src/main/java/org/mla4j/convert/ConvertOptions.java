@@ -19,6 +19,8 @@ import org.mla4j.gguf.GgmlType;
  * @param refit mha2mla: least-squares refit of the up-projections on the calibration statistics
  * @param queryFit mha2mla: fit the nope queries to the original's rotated scores on single calibration tokens
  *     ({@link QueryFit}); made where the converter searches (small models)
+ * @param attentionFit mha2mla: after the closed form, fit every attention matrix of each converted layer jointly to
+ *     the original attention's outputs on the calibration sequences ({@link AttentionFit}); where the converter searches
  * @param freqFold transmla: adjacent frequencies folded into one group (F); AUTO = chosen by calibration
  * @param kvLoraRank transmla: latent size C; AUTO = min(512, 2*n_kv*d_h - m)
  * @param ropeDim transmla: shared rope key dims m; AUTO = min(64, d_h)
@@ -34,7 +36,7 @@ import org.mla4j.gguf.GgmlType;
  * @param threads compute threads (0 = all)
  */
 public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSelect, int ropeDims, SvdMode svd,
-        int kvRank, boolean whiten, boolean refit, boolean queryFit, int freqFold, int kvLoraRank, int ropeDim, int qLoraRank,
+        int kvRank, boolean whiten, boolean refit, boolean queryFit, boolean attentionFit, int freqFold, int kvLoraRank, int ropeDim, int qLoraRank,
         boolean pcaFromActivations, LatentNorm latentNorm, int cacheValues, GgmlType outType, Path calibration,
         int calibTokens, int calibSequence, long seed, int threads) {
 
@@ -53,13 +55,13 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
     public enum LatentNorm { EXACT, CALIBRATED }
 
     public static ConvertOptions defaults(Method method) {
-        return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false, true,
+        return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false, true, true,
                 AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
     }
 
     /** The papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla). */
     public static ConvertOptions paperBaseline(Method method) {
-        return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withQueryFit(false)
+        return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withQueryFit(false).withAttentionFit(false)
                 .withPcaFromActivations(false);
     }
 
@@ -86,6 +88,9 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
     }
     public ConvertOptions withQueryFit(boolean v) {
         return with(b -> b.queryFit = v);
+    }
+    public ConvertOptions withAttentionFit(boolean v) {
+        return with(b -> b.attentionFit = v);
     }
     public ConvertOptions withFreqFold(int v) {
         return with(b -> b.freqFold = v);
@@ -142,6 +147,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         boolean whiten;
         boolean refit;
         boolean queryFit;
+        boolean attentionFit;
         int freqFold;
         int kvLoraRank;
         int ropeDim;
@@ -166,6 +172,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
             whiten = o.whiten();
             refit = o.refit();
             queryFit = o.queryFit();
+            attentionFit = o.attentionFit();
             freqFold = o.freqFold();
             kvLoraRank = o.kvLoraRank();
             ropeDim = o.ropeDim();
@@ -182,7 +189,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         }
 
         ConvertOptions build() {
-            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, queryFit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
+            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, queryFit, attentionFit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
         }
     }
 }

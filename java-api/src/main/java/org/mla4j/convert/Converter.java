@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.mla4j.Hyperparameters;
 import org.mla4j.Model;
@@ -88,16 +90,31 @@ public final class Converter {
             List<int[]> sequences = CalibrationText.sequences(model, o, progress);
             long calibTokens = TextSequences.totalTokens(sequences);
             boolean measured = Search.enabled(search, hp);
-            long kept = measured && QueryFit.applies(plan) ? Math.min(calibTokens, QueryFit.MAX_TOKENS) : 0;
+            boolean keep = QueryFit.applies(plan) || AttentionFit.applies(plan);
+            long kept = measured && keep ? Math.min(calibTokens, QueryFit.MAX_TOKENS) : 0;
             try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(), kept,
                     done -> progress.update("calibration", done, calibTokens))) {
                 SourceWeights weights = new SourceWeights(gguf, hp);
                 Measured[] ofConverted = new Measured[hp.layers()];
                 int[] positions = kept > 0 ? QueryFit.positions(sequences, (int) kept) : null;
+                // The attention fit is made once per layer, in order, after the search (it is too slow for every
+                // candidate): layers below fitBelow[0] are fitted on their converted inputs and kept in `fitted`.
+                Map<Integer, Map<String, Object>> fitted = new HashMap<>();
+                int[] fitBelow = {0};
+                int fitThreads = o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors();
                 Writer writer = (p, out) -> {
-                    MlaGgufOutput.LayerConverter layers = (arena, il) -> convertLayer(arena, weights, gguf, il, p,
-                            withConverted(arena, layerStats(arena, stats, il, hp, positions), ofConverted[il], hp),
-                            o.calibSequence());
+                    MlaGgufOutput.LayerConverter layers = (arena, il) -> {
+                        Map<String, Object> memo = fitted.get(il);
+                        if (memo != null) return onArena(arena, memo);
+                        LayerStats ls = withConverted(arena, layerStats(arena, stats, il, hp, positions), ofConverted[il], hp);
+                        Map<String, Object> m = convertLayer(arena, weights, gguf, il, p, ls, o.calibSequence());
+                        if (il < fitBelow[0] && AttentionFit.applies(p) && ls.tokens() != null) {
+                            AttentionFit.fit(arena, weights, il, m, ls.tokens(), weights.thetas(), fitThreads);
+                            progress.update("attention fit", il + 1, hp.layers());
+                            fitted.put(il, onHeap(m));
+                        }
+                        return m;
+                    };
                     new MlaGgufOutput(gguf, p, layers, il -> progress.update("layers", il + 1, hp.layers())).write(out);
                 };
                 ConversionPlan resolved = plan;
@@ -108,7 +125,8 @@ public final class Converter {
                     resolved = resolved.withFreqFold(FreqFoldChoice.choose(resolved));
                 }
                 if (measured && !resolved.identity()) {
-                    recalibrate(resolved, writer, sequences, o.threads(), kept, ofConverted, progress);
+                    recalibrate(resolved, writer, sequences, o.threads(), kept, ofConverted, il -> fitBelow[0] = il, progress);
+                    fitBelow[0] = hp.layers();
                 }
                 writer.write(resolved, output);
                 return new Result(resolved, stats.tokens());
@@ -126,10 +144,11 @@ public final class Converter {
      * is fitted to the inputs the layers before it, already refitted, really give it).
      */
     static void recalibrate(ConversionPlan plan, Writer writer, List<int[]> sequences, int threads, long kept,
-            Measured[] ofConverted, Progress progress) throws IOException {
+            Measured[] ofConverted, java.util.function.IntConsumer beforeLayer, Progress progress) throws IOException {
         Hyperparameters hp = plan.source();
         for (int il = 1; il < hp.layers(); il++) {
             int layer = il;
+            beforeLayer.accept(il);
             ofConverted[il] = withConverted(writer, plan, converted -> {
                 try (CalibrationStats s = CalibrationStats.collect(converted, sequences, threads, kept, null);
                      Arena a = Arena.ofConfined()) {
@@ -139,6 +158,20 @@ public final class Converter {
             });
             progress.update("refit", il, hp.layers() - 1);
         }
+    }
+
+    /** A layer's tensors copied to the heap (Matrix -> double[][]; vectors as they are). */
+    private static Map<String, Object> onHeap(Map<String, Object> m) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        m.forEach((k, v) -> out.put(k, v instanceof org.mla4j.linalg.Matrix mm ? mm.toArray() : ((double[]) v).clone()));
+        return out;
+    }
+
+    /** The tensors of {@link #onHeap} back as matrices in arena. */
+    private static Map<String, Object> onArena(Arena arena, Map<String, Object> m) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        m.forEach((k, v) -> out.put(k, v instanceof double[][] rows ? org.mla4j.linalg.Matrix.of(arena, rows) : ((double[]) v).clone()));
+        return out;
     }
 
     /** The layer's statistics with what was measured on the converted model, when there is something. */

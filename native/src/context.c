@@ -28,7 +28,7 @@ MLA4J_API void mla4j_context_params_init(mla4j_context_params *p) {
 
 static void free_buffers(mla4j_context *c) {
     void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xn, c->q, c->k, c->v, c->att, c->gate, c->up,
-                    c->logits, c->scores, c->att_acc, c->act_scratch};
+                    c->logits, c->scores, c->att_acc, c->act_scratch, c->gqa_scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
 }
 
@@ -157,6 +157,9 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
     ALLOC(att_acc, (uint64_t)p.n_threads * (uint64_t)(hp->head_dim_v + 16) * 4, "attention accumulators");
     sz = max_act_size(m, p.n_batch);
     ALLOC(act_scratch, sz, "converted activations");
+    if (!hp->is_mla && p.n_batch >= GQA_MIN_BATCH) {
+        ALLOC(gqa_scratch, (uint64_t)p.n_threads * gqa_scratch_floats(hp) * 4, "attention tiles");
+    }
 #undef ALLOC
     c->act_scratch_size = sz;
     if (st == MLA4J_OK && hp->is_mla) st = mla_context_init(c);
@@ -309,6 +312,10 @@ static void gqa_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0)
                       hp->rope_freq_scale, m->rope_freqs);
     }
     store_kv(c, il, n_tok, pos0);
+    if (n_tok >= GQA_MIN_BATCH && c->gqa_scratch != NULL) {
+        gqa_attention_blocked(c, il, n_tok, pos0);
+        return;
+    }
     attn_task task = {c, il, n_tok, pos0};
     mla4j_pool_run(c->pool, attention_worker, &task);
 }

@@ -18,6 +18,12 @@
 /* Cache positions whose keys and values the MHA form decompresses together. */
 #define MLA_MHA_KEY_BLOCK 128
 
+/* llama/qwen2 batches of at least GQA_MIN_BATCH tokens run the blocked attention (attention_gqa.c): tasks of one
+ * KV head and GQA_QUERY_BLOCK tokens, cache positions converted and scored GQA_KEY_BLOCK at a time. */
+#define GQA_MIN_BATCH 16
+#define GQA_QUERY_BLOCK 16
+#define GQA_KEY_BLOCK 64
+
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
 typedef struct mla_state {
@@ -68,12 +74,17 @@ struct mla4j_context {
     float *scores;     /* n_threads x n_ctx attention scores */
     float *att_acc;    /* n_threads x head_dim_v accumulators */
     void *act_scratch; /* converted activations of the widest matrix product */
+    float *gqa_scratch; /* n_threads x gqa_scratch_floats: the blocked attention's (llama/qwen2, n_batch >= GQA_MIN_BATCH) */
     size_t act_scratch_size;
 
     mla_state mla;     /* MLA models only */
     mla4j_calib *calib; /* calibration statistics fed by every eval (calib.c), or NULL */
 };
 
+
+/* attention_gqa.c: the blocked prompt attention of layer il (keys and values already cached); its scratch per thread. */
+void gqa_attention_blocked(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+size_t gqa_scratch_floats(const mla4j_hparams *hp);
 
 /* attention_mla.c */
 /* context.c: y = x / sqrt(mean(x^2) + eps) * w (y may be x). */

@@ -311,21 +311,18 @@ final class AttentionFit {
      * targets the original attention's outputs on the original inputs.
      */
     static List<Sequence> sequences(Arena a, Dims d, Original w, QueryFit.Tokens tokens, double[] theta) {
-        int nh = d.nh, hkv = d.hkv, dh = d.dh, half = dh / 2, grp = d.group();
-        double[][] xo = toDouble(tokens.inputs());
-        double[][] qo = project(a, xo, w.wq, w.bq);
-        double[][] ko = project(a, xo, w.wk, w.bk);
-        double[][] vo = project(a, xo, w.wv, w.bv);
+        int nh = d.nh, dh = d.dh, half = dh / 2, grp = d.group();
+        Matrix xm = QueryFit.matrix(a, tokens.inputs());
         int[] pos = tokens.positions();
-        for (int i = 0; i < xo.length; i++) {
-            for (int h = 0; h < nh; h++) rotateHalf(qo[i], h * dh, theta, pos[i], half);
-            for (int j = 0; j < hkv; j++) rotateHalf(ko[i], j * dh, theta, pos[i], half);
-        }
+        double[][] qo = QueryFit.rotated(project(a, xm, w.wq, w.bq), pos, theta, dh, half);
+        double[][] ko = QueryFit.rotated(project(a, xm, w.wk, w.bk), pos, theta, dh, half);
+        double[][] vo = project(a, xm, w.wv, w.bv);
+        int count = pos.length;
         List<Sequence> out = new ArrayList<>();
         double scale = 1.0 / Math.sqrt(dh);
-        for (int start = 0; start < xo.length; ) {
+        for (int start = 0; start < count; ) {
             int end = start + 1;
-            while (end < xo.length && pos[end] != 0) end++;
+            while (end < count && pos[end] != 0) end++;
             int t = end - start;
             double[][] target = new double[t][nh * dh], x = new double[t][];
             for (int i = 0; i < t; i++) {
@@ -353,20 +350,8 @@ final class AttentionFit {
         return out;
     }
 
-    private static double[][] project(Arena a, double[][] x, Matrix w, double[] bias) {
-        double[][] out = Linalg.multiply(a, Matrix.of(a, x), false, w, true).toArray();
-        if (bias != null) for (double[] row : out) for (int i = 0; i < row.length; i++) row[i] += bias[i];
-        return out;
-    }
-
-    /** HF rotate_half RoPE of one head in place: pair i = dims (i, i + half). */
-    private static void rotateHalf(double[] v, int off, double[] theta, int pos, int half) {
-        for (int i = 0; i < half; i++) {
-            double ang = pos * theta[i], cs = Math.cos(ang), sn = Math.sin(ang);
-            double x0 = v[off + i], x1 = v[off + i + half];
-            v[off + i] = x0 * cs - x1 * sn;
-            v[off + i + half] = x0 * sn + x1 * cs;
-        }
+    private static double[][] project(Arena a, Matrix x, Matrix w, double[] bias) {
+        return QueryFit.withBias(Linalg.multiply(a, x, false, w, true).toArray(), bias);
     }
 
     /** Adjacent-pair RoPE of r dims at off in place (pair p = dims 2p, 2p+1, frequency freqs[p]); transposed: R^T. */
@@ -412,12 +397,6 @@ final class AttentionFit {
 
     private static void unflat(Matrix m, double[] v) {
         for (int i = 0; i < m.rows(); i++) for (int k = 0; k < m.cols(); k++) m.set(i, k, v[i * m.cols() + k]);
-    }
-
-    private static double[][] toDouble(float[][] rows) {
-        double[][] out = new double[rows.length][];
-        for (int i = 0; i < rows.length; i++) out[i] = toDouble(rows[i]);
-        return out;
     }
 
     private static double[] toDouble(float[] row) {

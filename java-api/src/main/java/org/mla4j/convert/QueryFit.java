@@ -157,19 +157,19 @@ final class QueryFit {
         return m;
     }
 
-    private static Matrix matrix(Arena a, float[][] rows) {
+    static Matrix matrix(Arena a, float[][] rows) {
         Matrix m = Matrix.allocate(a, rows.length, rows[0].length);
         for (int i = 0; i < rows.length; i++) for (int e = 0; e < rows[i].length; e++) m.set(i, e, rows[i][e]);
         return m;
     }
 
-    private static double[][] withBias(double[][] rows, double[] bias) {
+    static double[][] withBias(double[][] rows, double[] bias) {
         if (bias != null) for (double[] row : rows) for (int i = 0; i < row.length; i++) row[i] += bias[i];
         return rows;
     }
 
     /** Heads of dh values rotated as RoPE does at each token's position (HF layout: pair i = dims i, i + half). */
-    private static double[][] rotated(double[][] v, int[] pos, double[] theta, int dh, int half) {
+    static double[][] rotated(double[][] v, int[] pos, double[] theta, int dh, int half) {
         double[][] out = new double[v.length][];
         for (int t = 0; t < v.length; t++) {
             out[t] = v[t].clone();

@@ -264,16 +264,24 @@ MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel);
 /* ------------------------------------------------------------------------------------------------ */
 
 /* LAPACK/BLAS is loaded at run time on first use (inference never needs it): the library at $MLA4J_LAPACK when
- * that is set (and then only it), else libopenblas.so.0, else liblapack.so.3 (BLAS from libblas.so.3 if needed).
- * When none loads, every function here returns MLA4J_ERR_UNSUPPORTED with a message naming each library tried.
+ * that is set (and then only it), else the one named by mla4j_linalg_set_library (the Java API names the OpenBLAS
+ * it bundles), else libopenblas.so.0, else liblapack.so.3 (BLAS from libblas.so.3 if needed). When none loads,
+ * every function here (and mla4j_calib_create) returns MLA4J_ERR_UNSUPPORTED with a message naming each library
+ * tried and why it failed.
  *
  * Every matrix is a dense ROW-MAJOR array of doubles: element (i, j) of an r x c matrix is at [i * c + j].
  * Sizes are in [1, INT32_MAX] (LAPACK's integers); outputs are written only on success. */
 
 /* MLA4J_OK when LAPACK/BLAS could be loaded; else MLA4J_ERR_UNSUPPORTED and the message above. */
 MLA4J_API mla4j_status mla4j_linalg_available(void);
-/* The name or path of the loaded library (e.g. "libopenblas.so.0"); loads it if needed. */
+/* The file the LAPACK routines were loaded from, as the dynamic loader resolved it (e.g.
+ * "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"); loads the library if needed. Valid for the life of the process. */
 MLA4J_API mla4j_status mla4j_linalg_get_library(const char **out);
+/* Names the LAPACK/BLAS library (a path for dlopen) to try first, before libopenblas.so.0 and liblapack.so.3;
+ * NULL or "" forgets it. Ignored while MLA4J_LAPACK is set. Call it before the first function of this section or
+ * mla4j_calib_create: once loading has begun, naming another library returns MLA4J_ERR_STATE (the same one again
+ * returns MLA4J_OK). The path is copied. */
+MLA4J_API mla4j_status mla4j_linalg_set_library(const char *path);
 /* C (m x n) = alpha op(A) op(B) + beta C, op(X) = X (trans 0) or X^T (trans 1); op(A) is m x k, op(B) k x n.
  * With beta = 0, C is only written. */
 MLA4J_API mla4j_status mla4j_linalg_gemm(int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k, double alpha,

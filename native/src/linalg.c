@@ -2,7 +2,9 @@
  *
  * Why dlopen: inference must need nothing beyond libc, libm and pthreads, so libmla4j.so does not link LAPACK;
  * only conversion (eigen-decompositions, SVDs, least squares of calibration statistics) loads it, from
- * $MLA4J_LAPACK when set (and then only that), else libopenblas.so.0, else liblapack.so.3 (+ libblas.so.3).
+ * $MLA4J_LAPACK when set (and then only that), else the library named by mla4j_linalg_set_library (the Java API
+ * names the OpenBLAS it bundles, so that no system package is needed), else libopenblas.so.0, else
+ * liblapack.so.3 (+ libblas.so.3).
  *
  * The public API takes ROW-MAJOR matrices; LAPACK is column-major. A row-major m x n array is the column-major
  * n x m transpose, which every function below uses instead of copying where the algebra allows it. */
@@ -24,8 +26,12 @@
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static linalg_fns fns;
 static int fns_ok;
-static char load_error[2048];
-static char loaded_from[1024];
+static char load_error[4096];
+static char loaded_from[4096];
+/* The library named by mla4j_linalg_set_library, and whether loading has begun (after which it is fixed). */
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+static char configured[4096];
+static int load_started;
 
 /* Appends a formatted piece to load_error (truncating quietly: the message is for people). */
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -54,19 +60,41 @@ static const char *resolve(void *lib, void *blas, linalg_fns *f) {
     return NULL;
 }
 
+/* The file that defines the function at addr, as the dynamic loader resolved it (an absolute path for a library
+ * found through the search path), into loaded_from; the candidate's name when the loader cannot tell. */
+static void record_origin(void *addr, const char *candidate) {
+    Dl_info info;
+    const char *file = dladdr(addr, &info) != 0 && info.dli_fname != NULL && info.dli_fname[0] != '\0' ? info.dli_fname
+                                                                                                     : candidate;
+    snprintf(loaded_from, sizeof loaded_from, "%s", file);
+}
+
 static void load(void) {
+    pthread_mutex_lock(&config_lock);
+    load_started = 1;
+    char chosen[sizeof configured];
+    memcpy(chosen, configured, sizeof chosen);
+    pthread_mutex_unlock(&config_lock);
+
     const char *env = getenv("MLA4J_LAPACK");
-    const char *defaults[] = {"libopenblas.so.0", "liblapack.so.3"};
-    const char *only[1] = {env};
-    /* An explicit MLA4J_LAPACK is the only candidate: silently falling back to another library would hide a typo. */
-    const char **cands = env != NULL && env[0] != '\0' ? only : defaults;
-    const size_t n_cands = env != NULL && env[0] != '\0' ? 1 : 2;
+    const int from_env = env != NULL && env[0] != '\0';
+    const char *cands[3];
+    size_t n_cands = 0;
+    if (from_env) {
+        /* An explicit MLA4J_LAPACK is the only candidate: silently falling back to another library would hide a typo. */
+        cands[n_cands++] = env;
+    } else {
+        if (chosen[0] != '\0') cands[n_cands++] = chosen;
+        cands[n_cands++] = "libopenblas.so.0";
+        cands[n_cands++] = "liblapack.so.3";
+    }
     note("LAPACK/BLAS could not be loaded (model conversion needs it; inference does not). Tried:");
     for (size_t i = 0; i < n_cands; i++) {
+        const char *source = from_env ? "MLA4J_LAPACK=" : "";
         void *lib = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL);
         if (lib == NULL) {
             const char *e = dlerror();
-            note(" [%s: %s]", cands[i], e != NULL ? e : "dlopen failed");
+            note(" [%s%s: %s]", source, cands[i], e != NULL ? e : "dlopen failed");
             continue;
         }
         void *blas = NULL;
@@ -76,15 +104,15 @@ static void load(void) {
         if (missing == NULL) {
             fns = f;
             fns_ok = 1;
-            snprintf(loaded_from, sizeof loaded_from, "%s", cands[i]);
+            record_origin((void *)f.dsyevr, cands[i]);
             return; /* the libraries stay loaded for the life of the process */
         }
-        note(" [%s: no symbol %s]", cands[i], missing);
+        note(" [%s%s: no symbol %s]", source, cands[i], missing);
         if (blas != NULL) dlclose(blas);
         dlclose(lib);
     }
-    note(". Install libopenblas0 (Debian/Ubuntu: apt-get install libopenblas0) or set MLA4J_LAPACK to the path of a "
-         "LAPACK library");
+    note(". The Java API bundles OpenBLAS (org.bytedeco:openblas on the class path); without it install libopenblas0 "
+         "(Debian/Ubuntu: apt-get install libopenblas0) or set MLA4J_LAPACK to the path of a LAPACK library");
 }
 
 const linalg_fns *linalg_load(void) {
@@ -106,6 +134,28 @@ MLA4J_API mla4j_status mla4j_linalg_get_library(const char **out) {
     MLA4J_CHECK_ARG(out != NULL, "mla4j_linalg_get_library: out must not be NULL");
     if (linalg_load() == NULL) return MLA4J_ERR_UNSUPPORTED;
     *out = loaded_from;
+    mla4j_clear_error();
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_linalg_set_library(const char *path) {
+    const char *p = path != NULL ? path : "";
+    MLA4J_CHECK_ARG(strlen(p) < sizeof configured, "mla4j_linalg_set_library: the path is longer than %zu bytes",
+                    sizeof configured - 1);
+    pthread_mutex_lock(&config_lock);
+    if (load_started) {
+        /* The same path again is harmless; another one could no longer take effect, which the caller must know. */
+        int same = strcmp(configured, p) == 0;
+        pthread_mutex_unlock(&config_lock);
+        if (same) {
+            mla4j_clear_error();
+            return MLA4J_OK;
+        }
+        return mla4j_fail(MLA4J_ERR_STATE, "mla4j_linalg_set_library(\"%s\"): LAPACK/BLAS was already loaded (or tried) "
+                          "in this process; name the library before the first linear algebra or calibration call", p);
+    }
+    memcpy(configured, p, strlen(p) + 1);
+    pthread_mutex_unlock(&config_lock);
     mla4j_clear_error();
     return MLA4J_OK;
 }

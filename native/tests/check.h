@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mla4j.h"
+
 static int check_passed_count = 0;
 static int check_failed_count = 0;
 
@@ -52,6 +54,19 @@ static inline const char *check_fixtures_dir(void) {
     }
     fclose(f);
     return dir;
+}
+
+/* Names the LAPACK/BLAS that ctest passes in MLA4J_TEST_LAPACK (the OpenBLAS Maven unpacks from the Java API's
+ * dependency, CMake option MLA4J_TEST_LAPACK) with mla4j_linalg_set_library, as the Java API does, so the tests of
+ * conversion need no system package. Returns that path, or NULL when none was given (the system's is tried). */
+static inline const char *check_use_test_lapack(void) {
+    const char *path = getenv("MLA4J_TEST_LAPACK");
+    if (path == NULL || path[0] == '\0') return NULL;
+    if (mla4j_linalg_set_library(path) != MLA4J_OK) {
+        fprintf(stderr, "mla4j_linalg_set_library(%s) failed: %s\n", path, mla4j_last_error());
+        check_failed_count++;
+    }
+    return path;
 }
 
 static int check_summary(const char *name) {

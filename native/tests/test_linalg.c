@@ -1,11 +1,14 @@
 /* test_linalg.c - the LAPACK/BLAS wrappers against plain reference loops and matrices with known decompositions:
  * gemm in all four transpose combinations, eigenpairs and SVDs reconstructing their matrix with orthonormal
  * vectors, least squares against the normal equations and known minimum-norm solutions, refused arguments, and
- * (in a child process with MLA4J_LAPACK pointing nowhere) the message when no LAPACK can be loaded.
- * LAPACK missing here is a failure, not a skip: CI installs it. */
+ * and, in child processes, which library gets loaded: MLA4J_LAPACK overrides mla4j_linalg_set_library and is then
+ * the only one tried, a named library that cannot be loaded falls back to the system's, and the message when none
+ * loads lists each one. The library comes from MLA4J_TEST_LAPACK (the OpenBLAS Maven unpacks from the Java API's
+ * org.bytedeco:openblas dependency): LAPACK missing here is a failure, not a skip. */
 #include "check.h"
 #include "mla4j.h"
 
+#include <limits.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,9 +276,17 @@ static void test_errors(void) {
     CHECK(mla4j_linalg_eigh(a, 2, 2, w, p) == MLA4J_OK && fabs(w[0] - 3) < 1e-14 && fabs(w[1] + 1) < 1e-14);
 }
 
-/* Child mode (MLA4J_LAPACK names a missing library): everything refuses with the full message. */
+/* True when a and b name the same file (after resolving links and relative paths). */
+static int same_file(const char *a, const char *b) {
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(a, ra) != NULL && realpath(b, rb) != NULL && strcmp(ra, rb) == 0;
+}
+
+/* Child mode (MLA4J_LAPACK names a missing library, and a working library was named with set_library): everything
+ * refuses with the full message, which names only MLA4J_LAPACK's library. */
 static int child_unavailable(void) {
     const char *path = getenv("MLA4J_LAPACK");
+    const char *named = check_use_test_lapack();
     double a[1] = {1}, o[1];
     CHECK(mla4j_linalg_available() == MLA4J_ERR_UNSUPPORTED);
     const char *msg = mla4j_last_error();
@@ -283,28 +294,83 @@ static int child_unavailable(void) {
     CHECK(strstr(msg, path) != NULL && strstr(msg, "apt-get install libopenblas0") != NULL &&
           strstr(msg, "MLA4J_LAPACK") != NULL && strstr(msg, "No such file") != NULL);
     CHECK(strstr(msg, "libopenblas.so.0") == NULL); /* an explicit MLA4J_LAPACK is the only library tried */
+    CHECK(named == NULL || strstr(msg, named) == NULL);
     CHECK(mla4j_linalg_gemm(0, 0, 1, 1, 1, 1, a, a, 0, o) == MLA4J_ERR_UNSUPPORTED && strcmp(mla4j_last_error(), msg) == 0);
     CHECK(mla4j_linalg_eigh(a, 1, 1, o, o) == MLA4J_ERR_UNSUPPORTED);
     return check_summary("test_linalg (no LAPACK)");
 }
 
-static void test_unavailable(void) {
+/* Child mode (MLA4J_LAPACK names the working test library, set_library a missing one): MLA4J_LAPACK's is loaded. */
+static int child_override(void) {
+    const char *path = getenv("MLA4J_LAPACK");
+    CHECK(mla4j_linalg_set_library("/nonexistent/libopenblas-named-by-the-api.so") == MLA4J_OK);
+    CHECK_MSG(mla4j_linalg_available() == MLA4J_OK, "%s", mla4j_last_error());
+    const char *lib = NULL;
+    CHECK(mla4j_linalg_get_library(&lib) == MLA4J_OK && lib != NULL);
+    CHECK_MSG(lib != NULL && same_file(lib, path), "loaded %s, MLA4J_LAPACK is %s", lib, path);
+    return check_summary("test_linalg (MLA4J_LAPACK override)");
+}
+
+/* Child mode (no MLA4J_LAPACK, set_library names a missing file): the system's libraries are tried next, so either
+ * one of them loads or the message lists all three. */
+static int child_fallback(void) {
+    const char *missing = "/nonexistent/libopenblas-named-by-the-api.so";
+    CHECK(mla4j_linalg_set_library(missing) == MLA4J_OK);
+    if (mla4j_linalg_available() == MLA4J_OK) {
+        const char *lib = NULL;
+        CHECK(mla4j_linalg_get_library(&lib) == MLA4J_OK && lib != NULL && strcmp(lib, missing) != 0);
+        printf("fell back to the system's %s\n", lib);
+    } else {
+        const char *msg = mla4j_last_error();
+        printf("message without a system LAPACK: %s\n", msg);
+        CHECK(strstr(msg, missing) != NULL && strstr(msg, "libopenblas.so.0") != NULL &&
+              strstr(msg, "liblapack.so.3") != NULL);
+    }
+    return check_summary("test_linalg (fallback)");
+}
+
+/* Runs this program again with mode as its argument and MLA4J_LAPACK set to lapack (NULL: unset). */
+static void run_child(const char *mode, const char *lapack) {
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        setenv("MLA4J_LAPACK", "/nonexistent/liblapack-for-mla4j-test.so", 1);
-        char *argv[] = {"test_linalg", "--child-unavailable", NULL};
+        if (lapack != NULL) setenv("MLA4J_LAPACK", lapack, 1);
+        else unsetenv("MLA4J_LAPACK");
+        char *argv[] = {"test_linalg", (char *)mode, NULL};
         execv("/proc/self/exe", argv);
         _exit(127);
     }
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child without LAPACK failed (status %d)", status);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child %s failed (status %d)", mode, status);
+}
+
+/* Which library is loaded, and that it can no longer be changed. */
+static void test_library_choice(const char *named) {
+    const char *lib = NULL;
+    CHECK(mla4j_linalg_get_library(&lib) == MLA4J_OK && lib != NULL);
+    const char *env = getenv("MLA4J_LAPACK");
+    const char *expected = env != NULL && env[0] != '\0' ? env : named;
+    if (expected != NULL) CHECK_MSG(same_file(lib, expected), "loaded %s, expected %s", lib, expected);
+    else printf("MLA4J_TEST_LAPACK is not set: the system's LAPACK was loaded\n");
+    CHECK(mla4j_linalg_set_library("/some/other/liblapack.so") == MLA4J_ERR_STATE &&
+          strstr(mla4j_last_error(), "already loaded") != NULL);
+    CHECK(mla4j_linalg_set_library(named) == MLA4J_OK); /* the same one again (NULL: the same "none") */
+    CHECK(mla4j_linalg_available() == MLA4J_OK);
+
+    run_child("--child-unavailable", "/nonexistent/liblapack-for-mla4j-test.so");
+    if (named != NULL) run_child("--child-override", named);
+    run_child("--child-fallback", NULL);
 }
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--child-unavailable") == 0) return child_unavailable();
+    if (argc > 1 && strcmp(argv[1], "--child-override") == 0) return child_override();
+    if (argc > 1 && strcmp(argv[1], "--child-fallback") == 0) return child_fallback();
+    const char *named = check_use_test_lapack();
     mla4j_status st = mla4j_linalg_available();
-    CHECK_MSG(st == MLA4J_OK, "LAPACK is needed by these tests (CI installs libopenblas0): %s", mla4j_last_error());
+    CHECK_MSG(st == MLA4J_OK, "LAPACK is needed by these tests (ctest gets it from MLA4J_TEST_LAPACK, which Maven sets "
+              "to the OpenBLAS it unpacks): %s", mla4j_last_error());
     if (st != MLA4J_OK) return check_summary("test_linalg");
     const char *lib = NULL;
     CHECK(mla4j_linalg_get_library(&lib) == MLA4J_OK && lib != NULL);
@@ -314,6 +380,6 @@ int main(int argc, char **argv) {
     test_svd();
     test_lstsq();
     test_errors();
-    test_unavailable();
+    test_library_choice(named);
     return check_summary("test_linalg");
 }

@@ -5,6 +5,7 @@ import org.mla4j.bindings.Mla4jNative;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
@@ -34,6 +36,11 @@ import java.util.Properties;
  *
  * <p>The generated bindings ({@link Mla4jNative}) find symbols with {@link SymbolLookup#loaderLookup()}, which
  * sees the libraries {@link System#load} loaded from this class loader: call {@link #load()} before any of them.
+ *
+ * <p>Model conversion also needs LAPACK/BLAS, which the native library {@code dlopen()}s on first use (inference
+ * never does). {@link #prepareLapack()} extracts the OpenBLAS that the {@code org.bytedeco:openblas} dependency
+ * ships for this platform to the same cache, the same way, and names it to the native library; {@value #LAPACK_ENV}
+ * overrides it.
  */
 public final class NativeLibrary {
 
@@ -42,11 +49,32 @@ public final class NativeLibrary {
     /** Environment variable naming a libmla4j.so to load instead of the bundled one. */
     public static final String PATH_ENV = "MLA4J_LIBRARY_PATH";
 
+    /**
+     * Environment variable naming the LAPACK/BLAS library conversion loads instead of the bundled OpenBLAS (read by
+     * the native library; when set, it is the only library tried).
+     */
+    public static final String LAPACK_ENV = "MLA4J_LAPACK";
+
+    /**
+     * The files of the bundled OpenBLAS, its runtime first: libopenblas.so.0 finds the others beside it (its RUNPATH
+     * is $ORIGIN), and extracting it last means a complete set exists once it does.
+     */
+    static final List<String> OPENBLAS_FILES = List.of("libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5",
+            "libopenblas.so.0");
+
     private static final String NOT_SET = "not set";
     private static final String VERSION_RESOURCE = "/org/mla4j/mla4j-version.properties";
     private static final System.Logger LOG = System.getLogger(NativeLibrary.class.getName());
 
     private static volatile Path loadedFrom;
+    private static volatile Lapack lapack;
+
+    /**
+     * What {@link #prepareLapack()} did: the bundled OpenBLAS it named to the native library (null when none), or
+     * why it named none (null when it did, or when {@value #LAPACK_ENV} is set and it had no reason to).
+     */
+    record Lapack(Path bundled, String problem) {
+    }
 
     private NativeLibrary() {
     }
@@ -65,6 +93,88 @@ public final class NativeLibrary {
             if (loadedFrom == null) loadedFrom = load(Options.fromEnvironment());
             return loadedFrom;
         }
+    }
+
+    /**
+     * Loads the library (as {@link #load()}) and prepares LAPACK/BLAS for model conversion, once per JVM, before the
+     * native library loads it: unless {@value #LAPACK_ENV} is set, extracts the OpenBLAS bundled on the class path
+     * (libopenblas.so.0 and its gfortran runtime, from {@code /org/bytedeco/openblas/<platform>/}) to
+     * {@code $XDG_CACHE_HOME/mla4j/<version>/openblas/}, each file verified by size and SHA-256 and written by
+     * atomic rename, and names it with {@code mla4j_linalg_set_library}. When that fails, the native library still
+     * tries the system's libopenblas.so.0 and liblapack.so.3; {@link #lapackProblem()} says why. Called by
+     * {@link org.mla4j.linalg.Linalg} and {@link org.mla4j.calib.CalibrationStats}; inference never needs it.
+     */
+    public static void prepareLapack() {
+        if (lapack != null) return;
+        synchronized (NativeLibrary.class) {
+            if (lapack != null) return;
+            load();
+            String env = System.getenv(LAPACK_ENV);
+            Lapack prepared;
+            if (env != null && !env.isEmpty()) {
+                prepared = new Lapack(null, null); // the native library loads only that one: nothing to extract
+            } else {
+                prepared = extractLapack(Options.fromEnvironment());
+                if (prepared.bundled() != null) {
+                    try (Arena arena = Arena.ofConfined()) {
+                        int status = Mla4jNative.mla4j_linalg_set_library(arena.allocateFrom(prepared.bundled().toString()));
+                        if (status != Mla4jNative.MLA4J_OK()) {
+                            // LAPACK was loaded before this class could name it (a direct call of the bindings).
+                            prepared = new Lapack(null, "the bundled OpenBLAS " + prepared.bundled() + " was not used: "
+                                    + Mla4jNative.mla4j_last_error().getString(0));
+                        }
+                    }
+                }
+            }
+            lapack = prepared;
+        }
+    }
+
+    /**
+     * Why {@link #prepareLapack()} could not hand the native library the bundled OpenBLAS (not in the class path for
+     * this platform, the cache not writable, ...), for error messages; empty when it did or had no reason to.
+     */
+    public static Optional<String> lapackProblem() {
+        Lapack l = lapack;
+        return l == null ? Optional.empty() : Optional.ofNullable(l.problem());
+    }
+
+    /** The resource directory of org.bytedeco:openblas for this platform (JavaCPP's platform names). */
+    static String openblasResourceDir() {
+        String p = platform().replace("macos-", "macosx-").replace("-aarch64", "-arm64");
+        return "/org/bytedeco/openblas/" + p + "/";
+    }
+
+    /**
+     * Extracts the bundled OpenBLAS to options' cache directory (openblas/ beside libmla4j), without loading it;
+     * the result names libopenblas.so.0 there, or says why it could not.
+     */
+    static Lapack extractLapack(Options options) {
+        String dirName = openblasResourceDir();
+        Path dir = options.cacheDir().resolve("openblas");
+        Path library = null;
+        for (String file : OPENBLAS_FILES) {
+            String resource = dirName + file;
+            byte[] bytes;
+            try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+                if (in == null) {
+                    // The runtime libraries differ between platforms (no libquadmath on arm64); the library itself must be there.
+                    if (!file.startsWith("libopenblas")) continue;
+                    return new Lapack(null, "the bundled OpenBLAS was not used: " + resource + " is not in the class "
+                            + "path (the org.bytedeco:openblas jar for " + platform() + " is missing)");
+                }
+                bytes = in.readAllBytes();
+            } catch (IOException e) {
+                return new Lapack(null, "the bundled OpenBLAS was not used: cannot read " + resource + ": " + e);
+            }
+            try {
+                library = extract(bytes, dir, file);
+            } catch (IOException e) {
+                return new Lapack(null, "the bundled OpenBLAS was not used: cannot extract " + resource + " to " + dir
+                        + ": " + e + " (set XDG_CACHE_HOME to a writable directory)");
+            }
+        }
+        return new Lapack(library, null);
     }
 
     /** The version of this jar (the Maven project version), which the native library must match. */

@@ -3039,6 +3039,66 @@ public class Mla4jNative extends Mla4jNative$shared {
         }
     }
 
+    private static class mla4j_linalg_set_library {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_linalg_set_library").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_set_library(const char *path)
+     * }
+     */
+    public static FunctionDescriptor mla4j_linalg_set_library$descriptor() {
+        return mla4j_linalg_set_library.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_set_library(const char *path)
+     * }
+     */
+    public static MethodHandle mla4j_linalg_set_library$handle() {
+        return mla4j_linalg_set_library.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_set_library(const char *path)
+     * }
+     */
+    public static MemorySegment mla4j_linalg_set_library$address() {
+        return mla4j_linalg_set_library.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_linalg_set_library(const char *path)
+     * }
+     */
+    public static int mla4j_linalg_set_library(MemorySegment path) {
+        var mh$ = mla4j_linalg_set_library.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_linalg_set_library", path);
+            }
+            return (int)mh$.invokeExact(path);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mla4j_linalg_gemm {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_INT,

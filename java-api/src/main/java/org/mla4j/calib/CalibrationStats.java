@@ -13,6 +13,7 @@ import java.util.function.LongConsumer;
 
 import org.mla4j.Hyperparameters;
 import org.mla4j.Model;
+import org.mla4j.NativeLibrary;
 import org.mla4j.Session;
 import org.mla4j.bindings.Mla4jNative;
 import org.mla4j.gguf.GgmlType;
@@ -108,10 +109,11 @@ public final class CalibrationStats implements AutoCloseable {
 
     /** Empty statistics of model, filled by attaching them to a session's context. */
     private static CalibrationStats create(Model model) {
+        NativeLibrary.prepareLapack(); // the statistics accumulate with BLAS (dsyrk), loaded by mla4j_calib_create
         MemorySegment h = NativeHandles.get().withModel(model, m -> {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = a.allocate(ADDRESS);
-                Status.check(Mla4jNative.mla4j_calib_create(m, out), "calibration statistics of " + model.path());
+                Status.checkLapack(Mla4jNative.mla4j_calib_create(m, out), "calibration statistics of " + model.path());
                 return out.get(ADDRESS, 0);
             }
         });

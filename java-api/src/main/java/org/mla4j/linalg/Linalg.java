@@ -11,10 +11,12 @@ import org.mla4j.bindings.Mla4jNative;
 import org.mla4j.internal.Status;
 
 /**
- * Dense linear algebra for model conversion, computed by LAPACK/BLAS (OpenBLAS) that the native library loads at
- * run time: {@code $MLA4J_LAPACK} when set, else libopenblas.so.0, else liblapack.so.3. Inference never needs it.
- * When no LAPACK can be loaded every method throws {@link org.mla4j.Mla4jException} (MLA4J_ERR_UNSUPPORTED) whose
- * message lists the libraries tried and how to install one. Results are allocated in the caller's arena.
+ * Dense linear algebra for model conversion, computed by LAPACK/BLAS that the native library loads at run time:
+ * {@code $MLA4J_LAPACK} when set (and then only it), else the OpenBLAS bundled on the class path
+ * (org.bytedeco:openblas, extracted by {@link NativeLibrary#prepareLapack()}), else the system's libopenblas.so.0 or
+ * liblapack.so.3. Inference never needs it. When no LAPACK can be loaded every method throws
+ * {@link org.mla4j.Mla4jException} (MLA4J_ERR_UNSUPPORTED) whose message lists the libraries tried and why each
+ * failed. Results are allocated in the caller's arena.
  */
 public final class Linalg {
 
@@ -31,22 +33,25 @@ public final class Linalg {
 
     /** True when LAPACK/BLAS could be loaded. */
     public static boolean available() {
-        NativeLibrary.load();
+        NativeLibrary.prepareLapack();
         return Mla4jNative.mla4j_linalg_available() == Mla4jNative.MLA4J_OK();
     }
 
     /** Throws {@link org.mla4j.Mla4jException} naming the libraries tried when LAPACK/BLAS cannot be loaded. */
     public static void requireAvailable() {
-        NativeLibrary.load();
-        Status.check(Mla4jNative.mla4j_linalg_available());
+        NativeLibrary.prepareLapack();
+        Status.checkLapack(Mla4jNative.mla4j_linalg_available(), null);
     }
 
-    /** The library loaded, e.g. "libopenblas.so.0". */
+    /**
+     * The file the LAPACK routines were loaded from, as the dynamic loader resolved it (e.g. the bundled
+     * ~/.cache/mla4j/VERSION/openblas/libopenblas.so.0); loads LAPACK if needed.
+     */
     public static String library() {
-        NativeLibrary.load();
+        NativeLibrary.prepareLapack();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
-            Status.check(Mla4jNative.mla4j_linalg_get_library(out));
+            Status.checkLapack(Mla4jNative.mla4j_linalg_get_library(out), null);
             return out.get(ADDRESS, 0).reinterpret(4096).getString(0);
         }
     }
@@ -67,9 +72,9 @@ public final class Linalg {
             throw new IllegalArgumentException("cannot multiply " + shape(a, transA) + " by " + shape(b, transB) + " into "
                     + c.rows() + " x " + c.cols());
         }
-        NativeLibrary.load();
-        Status.check(Mla4jNative.mla4j_linalg_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a.segment(), b.segment(),
-                beta, c.segment()));
+        NativeLibrary.prepareLapack();
+        Status.checkLapack(Mla4jNative.mla4j_linalg_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a.segment(), b.segment(),
+                beta, c.segment()), null);
     }
 
     private static String shape(Matrix x, boolean trans) {
@@ -82,10 +87,10 @@ public final class Linalg {
         if (symmetric.cols() != n) throw new IllegalArgumentException("eigh needs a square matrix, got " + symmetric);
         if (k < 1 || k > n) throw new IllegalArgumentException("k must be in [1, " + n + "], got " + k);
         Matrix vectors = Matrix.allocate(arena, n, k);
-        NativeLibrary.load();
+        NativeLibrary.prepareLapack();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment values = tmp.allocate(JAVA_DOUBLE, k);
-            Status.check(Mla4jNative.mla4j_linalg_eigh(symmetric.segment(), n, k, values, vectors.segment()));
+            Status.checkLapack(Mla4jNative.mla4j_linalg_eigh(symmetric.segment(), n, k, values, vectors.segment()), null);
             return new Eigen(values.toArray(JAVA_DOUBLE), vectors);
         }
     }
@@ -95,10 +100,10 @@ public final class Linalg {
         int m = a.rows(), n = a.cols();
         if (k < 1 || k > Math.min(m, n)) throw new IllegalArgumentException("k must be in [1, " + Math.min(m, n) + "], got " + k);
         Matrix u = Matrix.allocate(arena, m, k), vt = Matrix.allocate(arena, k, n);
-        NativeLibrary.load();
+        NativeLibrary.prepareLapack();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment s = tmp.allocate(JAVA_DOUBLE, k);
-            Status.check(Mla4jNative.mla4j_linalg_svd(a.segment(), m, n, k, u.segment(), s, vt.segment()));
+            Status.checkLapack(Mla4jNative.mla4j_linalg_svd(a.segment(), m, n, k, u.segment(), s, vt.segment()), null);
             return new Svd(u, s.toArray(JAVA_DOUBLE), vt);
         }
     }
@@ -109,8 +114,8 @@ public final class Linalg {
             throw new IllegalArgumentException("lstsq: a has " + a.rows() + " rows, b has " + b.rows());
         }
         Matrix x = Matrix.allocate(arena, a.cols(), b.cols());
-        NativeLibrary.load();
-        Status.check(Mla4jNative.mla4j_linalg_lstsq(a.segment(), a.rows(), a.cols(), b.segment(), b.cols(), x.segment()));
+        NativeLibrary.prepareLapack();
+        Status.checkLapack(Mla4jNative.mla4j_linalg_lstsq(a.segment(), a.rows(), a.cols(), b.segment(), b.cols(), x.segment()), null);
         return x;
     }
 }

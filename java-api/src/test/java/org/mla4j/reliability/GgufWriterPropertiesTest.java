@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
@@ -20,16 +21,14 @@ import org.mla4j.gguf.GgufTensorInfo;
 import org.mla4j.gguf.GgufType;
 import org.mla4j.gguf.GgufWriter;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * GgufWriter's inputs are user data (keys, values of any Java type, tensor names and shapes). Whatever they are,
  * the writer either refuses them with IllegalArgumentException (or NullPointerException for a null argument) and a
- * message, or accepts them; and what it accepts, the native reader must read back as written.
+ * message, or accepts them; and what it accepts, the native reader must read back as written. Inputs come from
+ * seeded generators ({@link Seeded}): a failure names its seed, and {@code -Dmla4j.seed=SEED} re-runs it alone.
  */
 class GgufWriterPropertiesTest {
 
@@ -54,27 +53,62 @@ class GgufWriterPropertiesTest {
         }
     }
 
-    @Provide
-    Arbitrary<Object> anyValue() {
-        return Arbitraries.oneOf(
-                Arbitraries.integers().map(i -> (Object) i),
-                Arbitraries.longs().map(l -> (Object) l),
-                Arbitraries.of((Object) Long.MIN_VALUE, Long.MAX_VALUE, -1L, 0xFFFFFFFFL, 0x100000000L, 256, -129,
-                        (short) -1, (byte) -128, Float.NaN, Double.POSITIVE_INFINITY, 1e300, true, "", "é", null,
+    /** Any value of the Java types putValue may be handed: numbers of every width, strings, and wrong types. */
+    static Object anyValue(Seeded g) {
+        return g.oneOf(
+                () -> g.anyInt(),
+                () -> g.anyLong(),
+                () -> g.of((Object) Long.MIN_VALUE, Long.MAX_VALUE, -1L, 0xFFFFFFFFL, 0x100000000L, 256, -129,
+                        (short) -1, (byte) -128, Float.NaN, Double.POSITIVE_INFINITY, 1e300, true, "", "\u00e9", null,
                         new int[] {1}, List.of(), new Object()),
-                Arbitraries.strings().ofMaxLength(40).map(s -> (Object) s),
-                Arbitraries.doubles().map(d -> (Object) d));
+                () -> g.anyString(40),
+                () -> g.anyDouble());
     }
 
-    @Provide
-    Arbitrary<String> anyKey() {
-        return Arbitraries.oneOf(Arbitraries.strings().ofMaxLength(30),
-                Arbitraries.of("general.alignment", "general.architecture", "", "a\u0000b", "\uD800"));
+    static String anyKey(Seeded g) {
+        return g.oneOf(() -> g.anyString(30),
+                () -> g.of("general.alignment", "general.architecture", "", "a\u0000b", "\uD800"));
     }
 
-    @Property(tries = 400)
-    void scalarValuesAreRefusedOrReadBack(@ForAll("anyKey") String key, @ForAll GgufType type,
-            @ForAll("anyValue") Object value) throws IOException {
+    /** An input of a property, printed when it fails. */
+    record Scalar(String key, GgufType type, Object value) {
+        @Override
+        public String toString() {
+            return "key " + quoted(key) + ", type " + type + ", value " + (value instanceof String v ? quoted(v)
+                    : value instanceof int[] a ? Arrays.toString(a) : value + (value == null ? "" : " (" + value.getClass().getSimpleName() + ")"));
+        }
+    }
+
+    record Tensor(long[] shape, GgmlType type, String name) {
+        @Override
+        public String toString() {
+            return "shape " + Arrays.toString(shape) + ", type " + type + ", name " + quoted(name);
+        }
+    }
+
+    /** s with every char outside printable ASCII as a \\uXXXX escape. */
+    static String quoted(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            if (c >= 0x20 && c < 0x7f) sb.append(c);
+            else sb.append(String.format("\\u%04x", (int) c));
+        }
+        return sb.append('"').toString();
+    }
+
+    static Stream<Long> scalarSeeds() {
+        return Seeded.seeds("scalarValuesAreRefusedOrReadBack", 400);
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("scalarSeeds")
+    void scalarValuesAreRefusedOrReadBack(long seed) throws Exception {
+        Seeded g = new Seeded(seed);
+        Scalar in = new Scalar(anyKey(g), g.anyOf(GgufType.class), anyValue(g));
+        Seeded.check(getClass(), "scalarValuesAreRefusedOrReadBack", seed, in, () -> scalarRoundTrip(in.key(), in.type(), in.value()));
+    }
+
+    private static void scalarRoundTrip(String key, GgufType type, Object value) throws IOException {
         Path out = DIR.resolve("scalar.gguf");
         try (GgufWriter w = GgufWriter.create(out)) {
             if (!tryOrRefuse(() -> w.putValue(key, type, value))) return;
@@ -94,16 +128,25 @@ class GgufWriterPropertiesTest {
         }
     }
 
-    @Provide
-    Arbitrary<long[]> anyShape() {
-        Arbitrary<Long> dim = Arbitraries.oneOf(Arbitraries.longs().between(-2, 300),
-                Arbitraries.of(0L, 32L, 256L, 1L << 31, 1L << 40, 1L << 62, Long.MAX_VALUE, Long.MIN_VALUE));
-        return dim.array(long[].class).ofMaxSize(6);
+    /** Up to 6 dimensions: small, zero, negative, or large enough to overflow a byte count. */
+    static long[] anyShape(Seeded g) {
+        return g.longArray(6, () -> g.oneOf(() -> g.longBetween(-2, 300),
+                () -> g.of(0L, 32L, 256L, 1L << 31, 1L << 40, 1L << 62, Long.MAX_VALUE, Long.MIN_VALUE)));
     }
 
-    @Property(tries = 400)
-    void tensorShapesAreRefusedOrReadBack(@ForAll("anyShape") long[] shape, @ForAll GgmlType type,
-            @ForAll("anyKey") String name) throws IOException {
+    static Stream<Long> tensorSeeds() {
+        return Seeded.seeds("tensorShapesAreRefusedOrReadBack", 400);
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("tensorSeeds")
+    void tensorShapesAreRefusedOrReadBack(long seed) throws Exception {
+        Seeded g = new Seeded(seed);
+        Tensor in = new Tensor(anyShape(g), g.anyOf(GgmlType.class), anyKey(g));
+        Seeded.check(getClass(), "tensorShapesAreRefusedOrReadBack", seed, in, () -> tensorRoundTrip(in.shape(), in.type(), in.name()));
+    }
+
+    private static void tensorRoundTrip(long[] shape, GgmlType type, String name) throws IOException {
         Path out = DIR.resolve("tensor.gguf");
         try (GgufWriter w = GgufWriter.create(out)) {
             if (!tryOrRefuse(() -> w.addTensor(name, type, shape, (ch, n) -> {

@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 
 import org.mla4j.Mla4jException;
 import org.mla4j.Model;
@@ -24,12 +25,8 @@ import org.mla4j.synth.SynthSpec;
 import org.mla4j.tokenizer.Tokenizer;
 import org.mla4j.tokenizer.Vocabulary;
 
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A valid model file (tiny synth llama, Q8_0, with its SentencePiece vocabulary) damaged in generated ways:
@@ -37,7 +34,8 @@ import net.jqwik.api.Provide;
  * lengths, types, shapes and offsets are. Through the whole Java path (GgufFile and every metadata value, the
  * tokenizer built from tokenizer.ggml.*, Model.load, a session and an eval) the outcome must be success or an
  * {@link Mla4jException} / IllegalArgumentException with a message; any other exception fails, and a crash would
- * end the test JVM. The native fuzz harnesses do the same below the JVM at a far higher rate.
+ * end the test JVM. The native fuzz harnesses do the same below the JVM at a far higher rate. Inputs come from
+ * seeded generators ({@link Seeded}): a failure names its seed, and {@code -Dmla4j.seed=SEED} re-runs it alone.
  */
 class HostileFilePropertiesTest {
 
@@ -70,14 +68,17 @@ class HostileFilePropertiesTest {
         }
     }
 
-    @Provide
-    Arbitrary<Damage> damage() {
+    /** Damage anywhere, or (half the time) in the header; values that are edge cases as often as random ones. */
+    static Damage damage(Seeded g) {
         int headerEnd = headerSize();
-        Arbitrary<Integer> pos = Arbitraries.oneOf(Arbitraries.integers().between(0, headerEnd),
-                Arbitraries.integers().between(0, ORIGINAL.length - 1));
-        Arbitrary<Long> value = Arbitraries.oneOf(Arbitraries.longs(), Arbitraries.of(0L, -1L, 1L, 0xFFFFFFFFL,
-                Long.MAX_VALUE, Long.MIN_VALUE, 1L << 32, 1L << 40, 0x7FFFFFFFL, 64L, 512L));
-        return Combinators.combine(Arbitraries.integers().between(0, 4), pos, value).as(Damage::new);
+        int pos = g.oneOf(() -> g.intBetween(0, headerEnd), () -> g.intBetween(0, ORIGINAL.length - 1));
+        long value = g.oneOf(g::anyLong, () -> g.of(0L, -1L, 1L, 0xFFFFFFFFL, Long.MAX_VALUE, Long.MIN_VALUE, 1L << 32,
+                1L << 40, 0x7FFFFFFFL, 64L, 512L));
+        return new Damage(g.intBetween(0, 4), pos, value);
+    }
+
+    static Stream<Long> damageSeeds() {
+        return Seeded.seeds("damagedFilesLoadOrFailWithAMessage", 300);
     }
 
     /** Where the tensor data starts: damage before it hits metadata and tensor infos. */
@@ -99,8 +100,14 @@ class HostileFilePropertiesTest {
         }
     }
 
-    @Property(tries = 300)
-    void damagedFilesLoadOrFailWithAMessage(@ForAll("damage") Damage d) throws IOException {
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("damageSeeds")
+    void damagedFilesLoadOrFailWithAMessage(long seed) throws Exception {
+        Damage d = damage(new Seeded(seed));
+        Seeded.check(getClass(), "damagedFilesLoadOrFailWithAMessage", seed, d, () -> loadDamaged(d));
+    }
+
+    private static void loadDamaged(Damage d) throws IOException {
         Path file = DIR.resolve("damaged.gguf");
         Files.write(file, d.apply(ORIGINAL));
         try (GgufFile f = opened(file)) {
@@ -131,25 +138,32 @@ class HostileFilePropertiesTest {
         return f[0];
     }
 
-    @Property(tries = 50)
-    void truncationAnywhereIsAFormatErrorNamingTheFile(@ForAll("cut") int length) throws IOException {
-        Path file = DIR.resolve("truncated.gguf");
-        Files.write(file, java.util.Arrays.copyOf(ORIGINAL, length));
-        try {
-            GgufFile.open(file).close();
-            throw new AssertionError("a file truncated to " + length + " bytes was accepted");
-        } catch (Mla4jException e) {
-            assertTrue(List.of("MLA4J_ERR_FORMAT").contains(e.statusName()), e.getMessage());
-            assertTrue(e.getMessage().contains("truncated.gguf"), e.getMessage());
-        }
+    static Stream<Long> cutSeeds() {
+        return Seeded.seeds("truncationAnywhereIsAFormatErrorNamingTheFile", 50);
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("cutSeeds")
+    void truncationAnywhereIsAFormatErrorNamingTheFile(long seed) throws Exception {
+        int length = cut(new Seeded(seed));
+        Seeded.check(getClass(), "truncationAnywhereIsAFormatErrorNamingTheFile", seed, "length " + length, () -> {
+            Path file = DIR.resolve("truncated.gguf");
+            Files.write(file, java.util.Arrays.copyOf(ORIGINAL, length));
+            try {
+                GgufFile.open(file).close();
+                throw new AssertionError("a file truncated to " + length + " bytes was accepted");
+            } catch (Mla4jException e) {
+                assertTrue(List.of("MLA4J_ERR_FORMAT").contains(e.statusName()), e.getMessage());
+                assertTrue(e.getMessage().contains("truncated.gguf"), e.getMessage());
+            }
+        });
     }
 
     /** Cuts before the end of the last tensor's data (the padding after it may go: the file stays valid). */
-    @Provide
-    Arbitrary<Integer> cut() {
+    static int cut(Seeded g) {
         try (GgufFile f = GgufFile.open(DIR.resolve("seed.gguf"))) {
             var last = f.tensors().get(f.tensors().size() - 1);
-            return Arbitraries.integers().between(1, (int) (f.dataOffset() + last.offset() + last.byteSize()) - 1);
+            return g.intBetween(1, (int) (f.dataOffset() + last.offset() + last.byteSize()) - 1);
         }
     }
 }

@@ -14,7 +14,8 @@ import org.mla4j.Mla4jException;
 
 /**
  * The Java wrappers of the LAPACK-backed native linear algebra, against plain Java loops and matrices with known
- * decompositions. LAPACK must be installed (CI installs libopenblas0): its absence fails here, it is not skipped.
+ * decompositions. LAPACK is the bundled OpenBLAS (BundledLapackTest checks which file): its absence fails here, it
+ * is not skipped.
  */
 class LinalgTest {
 

@@ -1,5 +1,6 @@
 package org.mla4j.reliability;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
@@ -13,8 +14,8 @@ import java.util.stream.Stream;
  * checks the same inputs; {@code -Dmla4j.seed.base=N} draws another set of inputs (to explore further by hand).
  *
  * <p>Like a property-testing library, the values lean on edge cases (0, -1, the extremes of each width, powers of
- * two, NaN, lone surrogates, NUL) far more often than uniform sampling would. There is no shrinking: a failure
- * prints the input it failed on instead.
+ * two, NaN, lone surrogates, NUL) far more often than uniform sampling would. A failing input is shrunk greedily
+ * with the property's own {@link Shrinker} (simpler numbers, shorter strings), and both are printed.
  */
 final class Seeded {
 
@@ -40,26 +41,85 @@ final class Seeded {
         return LongStream.range(0, tries).map(i -> r.nextLong() >>> 1).boxed();
     }
 
-    /** A body that may throw (I/O). */
-    interface Body {
-        void run() throws Exception;
+    /** A property's check of one input; it may throw (I/O). */
+    interface Body<T> {
+        void run(T input) throws Exception;
     }
 
+    /** Simpler variants of a failing input, to try in order (smaller numbers, shorter strings, fewer dimensions). */
+    interface Shrinker<T> {
+        List<T> simpler(T input);
+    }
+
+    /** Runs of the property spent at most on shrinking one failure. */
+    static final int MAX_SHRINK_RUNS = 200;
+
     /**
-     * Runs body on the input drawn from seed; a failure is rethrown as an AssertionError naming the seed, the
-     * command that re-runs it and the input.
+     * Runs body on input, drawn from seed. On failure, shrinks the input greedily (the first simpler variant that
+     * still fails replaces it, up to {@value #MAX_SHRINK_RUNS} runs), then throws an AssertionError naming the seed,
+     * the command that re-runs it, the input and the smallest failing input found.
      */
-    static void check(Class<?> test, String method, long seed, Object input, Body body) throws Exception {
-        try {
-            body.run();
-        } catch (AssertionError | Exception e) {
-            String rerun = "./mla4j test -pl java-api -am -Dtest=" + test.getSimpleName() + "#" + method + " -D" + SEED_PROPERTY
-                    + "=" + seed;
-            AssertionError wrapped = new AssertionError("property failed for seed " + seed + " (re-run: " + rerun
-                    + "); input: " + input + ": " + e, e);
-            System.err.println(wrapped.getMessage());
-            throw wrapped;
+    static <T> void check(Class<?> test, String method, long seed, T input, Shrinker<T> shrinker, Body<T> body) {
+        Throwable failure = attempt(body, input);
+        if (failure == null) return;
+        T smallest = input;
+        Throwable smallestFailure = failure;
+        int runs = 0;
+        for (boolean shrunk = true; shrunk && runs < MAX_SHRINK_RUNS; ) {
+            shrunk = false;
+            for (T candidate : shrinker.simpler(smallest)) {
+                if (++runs > MAX_SHRINK_RUNS) break;
+                Throwable f = attempt(body, candidate);
+                if (f != null) {
+                    smallest = candidate;
+                    smallestFailure = f;
+                    shrunk = true;
+                    break;
+                }
+            }
         }
+        String rerun = "./mla4j test -pl java-api -am -Dtest=" + test.getSimpleName() + "#" + method + " -D" + SEED_PROPERTY
+                + "=" + seed;
+        String message = "property failed for seed " + seed + " (re-run: " + rerun + "); input: " + input + ": " + failure
+                + (smallest == input ? "" : "; shrunk in " + Math.min(runs, MAX_SHRINK_RUNS) + " runs to: " + smallest + ": "
+                + smallestFailure);
+        System.err.println(message);
+        AssertionError error = new AssertionError(message, failure);
+        if (smallestFailure != failure) error.addSuppressed(smallestFailure);
+        throw error;
+    }
+
+    /** check without shrinking (inputs with nothing simpler to try). */
+    static <T> void check(Class<?> test, String method, long seed, T input, Body<T> body) {
+        check(test, method, seed, input, in -> List.of(), body);
+    }
+
+    private static <T> Throwable attempt(Body<T> body, T input) {
+        try {
+            body.run(input);
+            return null;
+        } catch (AssertionError | Exception e) {
+            return e;
+        }
+    }
+
+    /** Simpler longs than v, closest to 0 first: 0, v/2, 3v/4, ..., v -+ 1 (a binary search for the boundary). */
+    static List<Long> simpler(long v) {
+        List<Long> out = new ArrayList<>();
+        for (long d = v; d != 0; d /= 2) {
+            if (!out.contains(v - d)) out.add(v - d);
+        }
+        return out;
+    }
+
+    /** Shorter strings than s: empty, its first half, without its first or last char. */
+    static List<String> simpler(String s) {
+        if (s == null || s.isEmpty()) return List.of();
+        List<String> out = new ArrayList<>(List.of(""));
+        for (String c : List.of(s.substring(0, s.length() / 2), s.substring(1), s.substring(0, s.length() - 1))) {
+            if (!out.contains(c)) out.add(c);
+        }
+        return out;
     }
 
     int intBetween(int lo, int hi) {

@@ -148,6 +148,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (!Files.isRegularFile(input) && !HfModelDir.isModelDir(input)) {
             throw new ConversionException(input + ": no such file (give a GGUF file or a Hugging Face directory)");
         }
+        if (format.equals("hf")) checkHfExportable(Converter.plan(sourceHparams(), o));
         ProgressBar bar = new ProgressBar("convert");
         long t0 = System.nanoTime();
         Search.Mode mode = switch (search) {
@@ -172,6 +173,19 @@ final class ConvertCommand implements Callable<Integer> {
             System.err.println("wrote " + dir + ": Hugging Face directory (safetensors, DeepSeek-V3 config.json)");
         }
         return 0;
+    }
+
+    /**
+     * Only deepseek2 output has a Hugging Face form (DeepSeek-V3); refused before any work is done. The mha2mla
+     * architecture, which --lossless and --method mha2mla write, keeps one RoPE key per KV head on that head's own
+     * frequencies, while DeepSeek-V3 has one RoPE key shared by all heads on fixed frequencies.
+     */
+    static void checkHfExportable(ConversionPlan plan) {
+        if (plan.arch().equals("deepseek2")) return;
+        String what = plan.options().lossless() ? "--lossless" : "--method mha2mla";
+        throw new Main.UsageException("--format hf: " + what + " writes the mha2mla architecture (a RoPE key per KV "
+                + "head), which a DeepSeek-V3 Hugging Face model cannot express; --method transmla without --lossless "
+                + "exports to Hugging Face");
     }
 
     /** OUTPUT.gguf -> OUTPUT-hf */

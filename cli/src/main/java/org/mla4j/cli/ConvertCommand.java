@@ -131,7 +131,8 @@ final class ConvertCommand implements Callable<Integer> {
     String search;
 
     @Option(names = "--format", defaultValue = "gguf", description = "gguf (default), or hf: also write a Hugging Face "
-            + "directory (safetensors + DeepSeek-V3 config.json; transmla output) next to the GGUF, named OUTPUT-hf.")
+            + "directory (safetensors + DeepSeek-V3 config.json, exact in transformers, vLLM and SGLang; --method "
+            + "transmla without --lossless) next to the GGUF, named OUTPUT-hf.")
     String format;
 
     @Override

@@ -178,15 +178,16 @@ final class ConvertCommand implements Callable<Integer> {
 
     /**
      * Only deepseek2 output has a Hugging Face form (DeepSeek-V3); refused before any work is done. The mha2mla
-     * architecture, which --lossless and --method mha2mla write, keeps one RoPE key per KV head on that head's own
-     * frequencies, while DeepSeek-V3 has one RoPE key shared by all heads on fixed frequencies.
+     * architecture, which --method mha2mla and --lossless of a model with several KV heads write, keeps one RoPE key
+     * per KV head on that head's own frequencies, while DeepSeek-V3 has one RoPE key shared by all heads.
      */
     static void checkHfExportable(ConversionPlan plan) {
         if (plan.arch().equals("deepseek2")) return;
-        String what = plan.options().lossless() ? "--lossless" : "--method mha2mla";
+        String what = plan.options().lossless() ? "--lossless of a model with " + plan.source().kvHeads()
+                + " KV heads" : "--method mha2mla";
         throw new Main.UsageException("--format hf: " + what + " writes the mha2mla architecture (a RoPE key per KV "
                 + "head), which a DeepSeek-V3 Hugging Face model cannot express; --method transmla without --lossless "
-                + "exports to Hugging Face");
+                + "exports to Hugging Face (--lossless exports only for a model with one KV head)");
     }
 
     /** OUTPUT.gguf -> OUTPUT-hf */

@@ -106,7 +106,7 @@ class ConvertBadInputTest {
     @Test
     void hfFormatOfTheMha2mlaArchitecture() throws Exception {
         Path dir = goodDir("hf");
-        refused(dir, "--format hf: --lossless writes the mha2mla architecture", "--method", "transmla", "--lossless",
+        refused(dir, "--format hf: --lossless of a model with 2 KV heads writes the mha2mla architecture", "--method", "transmla", "--lossless",
                 "--format", "hf");
         refused(dir, "--format hf: --method mha2mla writes the mha2mla architecture", "--method", "mha2mla",
                 "--format", "hf");

@@ -131,7 +131,8 @@ final class ConvertCommand implements Callable<Integer> {
     String search;
 
     @Option(names = "--format", defaultValue = "gguf", description = "gguf (default), or hf: also write a Hugging Face "
-            + "directory (safetensors + DeepSeek-V3 config.json; transmla output) next to the GGUF, named OUTPUT-hf.")
+            + "directory (safetensors + DeepSeek-V3 config.json, exact in transformers, vLLM and SGLang; --method "
+            + "transmla without --lossless) next to the GGUF, named OUTPUT-hf.")
     String format;
 
     @Override
@@ -148,6 +149,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (!Files.isRegularFile(input) && !HfModelDir.isModelDir(input)) {
             throw new ConversionException(input + ": no such file (give a GGUF file or a Hugging Face directory)");
         }
+        if (format.equals("hf")) checkHfExportable(Converter.plan(sourceHparams(), o));
         ProgressBar bar = new ProgressBar("convert");
         long t0 = System.nanoTime();
         Search.Mode mode = switch (search) {
@@ -172,6 +174,20 @@ final class ConvertCommand implements Callable<Integer> {
             System.err.println("wrote " + dir + ": Hugging Face directory (safetensors, DeepSeek-V3 config.json)");
         }
         return 0;
+    }
+
+    /**
+     * Only deepseek2 output has a Hugging Face form (DeepSeek-V3); refused before any work is done. The mha2mla
+     * architecture, which --method mha2mla and --lossless of a model with several KV heads write, keeps one RoPE key
+     * per KV head on that head's own frequencies, while DeepSeek-V3 has one RoPE key shared by all heads.
+     */
+    static void checkHfExportable(ConversionPlan plan) {
+        if (plan.arch().equals("deepseek2")) return;
+        String what = plan.options().lossless() ? "--lossless of a model with " + plan.source().kvHeads()
+                + " KV heads" : "--method mha2mla";
+        throw new Main.UsageException("--format hf: " + what + " writes the mha2mla architecture (a RoPE key per KV "
+                + "head), which a DeepSeek-V3 Hugging Face model cannot express; --method transmla without --lossless "
+                + "exports to Hugging Face (--lossless exports only for a model with one KV head)");
     }
 
     /** OUTPUT.gguf -> OUTPUT-hf */

@@ -101,4 +101,15 @@ class ConvertBadInputTest {
         refused(dir, "larger than possible", "--method", "transmla", "--kv-lora-rank", "100000");
         refused(dir, "divide the head size", "--method", "transmla", "--rope-dim", "5");
     }
+
+    /** Only deepseek2 output (transmla, compressed) has a Hugging Face form; the rest is refused before any work. */
+    @Test
+    void hfFormatOfTheMha2mlaArchitecture() throws Exception {
+        Path dir = goodDir("hf");
+        refused(dir, "--format hf: --lossless of a model with 2 KV heads writes the mha2mla architecture", "--method", "transmla", "--lossless",
+                "--format", "hf");
+        refused(dir, "--format hf: --method mha2mla writes the mha2mla architecture", "--method", "mha2mla",
+                "--format", "hf");
+        assertFalse(Files.exists(tmp.resolve("out-hf")));
+    }
 }

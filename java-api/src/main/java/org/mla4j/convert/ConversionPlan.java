@@ -19,7 +19,8 @@ import org.mla4j.convert.ConvertOptions.SvdMode;
  * @param latentKey split factorisation: latent dims of the key part (the rest are the value part); else 0
  * @param nope key dims per head scored through the latent (mha2mla d_h - r, deepseek2 d_h)
  * @param freqFold transmla FreqFold F, or {@link ConvertOptions#AUTO} when it is chosen from calibration
- * @param identity the exact form: latent = values, up-projection = identity, RoPE on every key dim
+ * @param identity the exact form (--lossless): RoPE on every key dim, a latent of all values (mha2mla: identity
+ *     up-projection; deepseek2, a one-KV-head source only: the full-rank TransMLA construction); nothing to search
  * @param keptFrequencies mha2mla: [layer][KV head] frequency indices that keep RoPE, chosen by the search; null =
  *     options().ropeSelect()
  * @param keyBalance extra weight divisor of the keys against the values in the shared latent: transmla's BKV-PCA (1 =
@@ -54,7 +55,16 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
     public static ConversionPlan of(Hyperparameters hp, ConvertOptions o) {
         checkSource(hp);
         int dh = hp.headDimK(), hkv = hp.kvHeads(), lat = hkv * dh;
+        if (o.lossless() && o.method() == Method.TRANSMLA && hp.kvHeads() == 1 && !hp.qkvBias()) {
+            // One KV head: its whole key is deepseek2's single shared rope key (m = d_h, the same frequencies, no
+            // FreqFold) and the latent holds the d_h values at full rank, so TransMLA's construction is exact and
+            // the model stays a stock deepseek2 (llama.cpp, Hugging Face export). Query compression and the
+            // calibrated latent norm would not be exact: the lossless form uses neither.
+            ConvertOptions exact = o.withQLoraRank(0).withLatentNorm(ConvertOptions.LatentNorm.EXACT);
+            return new ConversionPlan(hp, exact, "deepseek2", dh, dh, 0, dh, 1, true, null, 1.0);
+        }
         if (o.lossless()) {
+            // Several KV heads each rotate their own key: deepseek2's one shared rope key cannot hold that.
             return new ConversionPlan(hp, o, "mha2mla", dh, lat, 0, 0, 0, true, null, 1.0);
         }
         return o.method() == Method.MHA2MLA ? mha2mla(hp, o) : transmla(hp, o);

@@ -23,7 +23,8 @@ record GgufHparams(String arch, int embd, int layers, int heads, int kvHeads, in
                 + ": no general.architecture"));
         if (arch.equals("mha2mla")) {
             throw new IllegalArgumentException(g.path() + ": architecture mha2mla cannot be written as a Hugging Face "
-                    + "model: its per-head rope keys on chosen frequencies are not expressible as deepseek_v3");
+                    + "model: its per-KV-head rope keys are not expressible as deepseek_v3; convert with --method transmla "
+                    + "(without --lossless) for a model that exports");
         }
         if (!arch.equals("llama") && !arch.equals("qwen2") && !arch.equals("deepseek2")) {
             throw new IllegalArgumentException(g.path() + ": architecture '" + arch + "' cannot be written as a Hugging "

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongToDoubleFunction;
 import java.util.function.LongUnaryOperator;
 
 import org.mla4j.bindings.Mla4jNative;
@@ -66,11 +67,20 @@ final class GgufTensors {
 
     /** Copies a tensor (ggml shape ne) to HF name hf, rows mapped (output row to input row) or null. */
     void add(String hf, String gguf, LongUnaryOperator rowMap, long... ne) {
+        addEntry(hf, gguf, rowMap, null, ne);
+    }
+
+    /** Copies a tensor (ggml shape ne) to HF name hf, each output row r multiplied by rowScale(r). */
+    void addScaled(String hf, String gguf, LongToDoubleFunction rowScale, long... ne) {
+        addEntry(hf, gguf, null, rowScale, ne);
+    }
+
+    private void addEntry(String hf, String gguf, LongUnaryOperator rowMap, LongToDoubleFunction rowScale, long... ne) {
         GgufTensorInfo t = need(gguf, ne);
         long cols = ne[0], rows = t.elementCount() / Math.max(1, cols);
         MemorySegment data = g.tensorData(t);
         entries.add(new Entry(hf, TensorPlan.reversed(ne), new RowSource(hf, rows, cols, t.type(), dtype,
-                RowSource.mapped(data, t.type(), cols, rowMap == null ? r -> r : rowMap), progress)));
+                RowSource.mapped(data, t.type(), cols, rowMap == null ? r -> r : rowMap), progress, rowScale)));
     }
 
     /**

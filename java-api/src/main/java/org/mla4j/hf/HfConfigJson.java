@@ -21,7 +21,8 @@ final class HfConfigJson {
     private HfConfigJson() {
     }
 
-    static void write(Path file, GgufHparams hp, GgufFile g, GgmlType dtype) throws IOException {
+    /** @param rmsEps the rms_norm_eps to write (GgufToHf compensates deepseek2 weights for 1e-6) */
+    static void write(Path file, GgufHparams hp, double rmsEps, GgufFile g, GgmlType dtype) throws IOException {
         ObjectNode c = JSON.createObjectNode();
         switch (hp.arch()) {
             case "llama" -> {
@@ -45,7 +46,7 @@ final class HfConfigJson {
         c.put("num_key_value_heads", hp.mla() ? hp.heads() : hp.kvHeads());
         c.put("hidden_act", "silu");
         c.put("max_position_embeddings", hp.ctx());
-        c.put("rms_norm_eps", hp.rmsEps());
+        c.put("rms_norm_eps", rmsEps);
         c.put("rope_theta", hp.ropeBase());
         if (hp.ropeScale() != 1) {
             c.putObject("rope_scaling").put("rope_type", "linear").put("type", "linear").put("factor", hp.ropeScale());

@@ -7,6 +7,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
+import java.util.function.LongToDoubleFunction;
 
 import org.mla4j.bindings.Mla4jNative;
 import org.mla4j.gguf.GgmlType;
@@ -37,6 +38,7 @@ final class RowSource implements TensorSource {
     private final GgmlType to;
     private final Rows input;
     private final Progress progress;
+    private final LongToDoubleFunction rowScale;
 
     /** Receives the bytes written so far by all sources of one conversion. */
     interface Progress {
@@ -44,6 +46,16 @@ final class RowSource implements TensorSource {
     }
 
     RowSource(String name, long rows, long cols, GgmlType from, GgmlType to, Rows input, Progress progress) {
+        this(name, rows, cols, from, to, input, progress, null);
+    }
+
+    /**
+     * @param rowScale factor applied to each output row before it is encoded (null = none); a scaled row is always
+     *     decoded to float32, multiplied in double precision and re-encoded with ggml's rounding
+     */
+    RowSource(String name, long rows, long cols, GgmlType from, GgmlType to, Rows input, Progress progress,
+            LongToDoubleFunction rowScale) {
+        this.rowScale = rowScale;
         this.name = name;
         this.rows = rows;
         this.cols = cols;
@@ -64,10 +76,11 @@ final class RowSource implements TensorSource {
         long inRow = from.rowBytes(cols);
         long outRow = to.rowBytes(cols);
         int perChunk = (int) Math.max(1, Math.min(rows, CHUNK / Math.max(1, outRow)));
-        RowEncoder encoder = from == to ? null : RowEncoder.of(to);
+        boolean copy = from == to && rowScale == null;
+        RowEncoder encoder = copy ? null : RowEncoder.of(to);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment scratch = a.allocate(Math.max(1, inRow), 8);
-            MemorySegment floats = from == to ? null : a.allocate(JAVA_FLOAT, Math.max(1, cols));
+            MemorySegment floats = copy ? null : a.allocate(JAVA_FLOAT, Math.max(1, cols));
             ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.max(1, perChunk * outRow));
             MemorySegment bufSeg = MemorySegment.ofBuffer(buf);
             for (long r0 = 0; r0 < rows; r0 += perChunk) {
@@ -80,6 +93,7 @@ final class RowSource implements TensorSource {
                     } else {
                         Status.check(Mla4jNative.mla4j_type_dequantize(from.id(), src, inRow, floats, cols),
                                 "decoding " + name);
+                        if (rowScale != null) scale(floats, rowScale.applyAsDouble(r0 + i));
                         encoder.encode(floats, dst);
                     }
                 }
@@ -87,6 +101,13 @@ final class RowSource implements TensorSource {
                 while (buf.hasRemaining()) out.write(buf);
                 if (progress != null) progress.written(name, n * outRow);
             }
+        }
+    }
+
+    private void scale(MemorySegment floats, double factor) {
+        if (factor == 1) return;
+        for (long c = 0; c < cols; c++) {
+            floats.setAtIndex(JAVA_FLOAT, c, (float) (floats.getAtIndex(JAVA_FLOAT, c) * factor));
         }
     }
 }

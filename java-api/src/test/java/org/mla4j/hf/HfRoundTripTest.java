@@ -17,6 +17,8 @@ import org.mla4j.Session;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
+import org.mla4j.gguf.GgufWriter;
+import org.mla4j.gguf.TensorSource;
 import org.mla4j.synth.MlaSynthSpec;
 import org.mla4j.synth.ProgressListener;
 import org.mla4j.synth.Synth;
@@ -42,18 +44,118 @@ class HfRoundTripTest {
         roundTrip(synth(SynthSpec.preset("qwen2-tiny")), Long.MAX_VALUE);
     }
 
+    /**
+     * With rms_norm_eps 1e-6 a deepseek2 model exports without rescaling (docs/FORMAT.md, "Hugging Face export"), so
+     * its round trip is byte-exact; other epsilons are covered by {@link #deepseek2NormEpsCompensation}.
+     */
     @Test
     void deepseek2TinyAndQLora() throws IOException {
+        MlaSynthSpec t = MlaSynthSpec.preset("deepseek2-tiny");
         Path a = tmp.resolve("ds.gguf");
-        Synth.write(MlaSynthSpec.preset("deepseek2-tiny"), GgmlType.F32, 7, a, ProgressListener.NONE);
+        Synth.write(deepseek2(t, t.qLoraRank(), t.vDim(), 1e-6f), GgmlType.F32, 7, a, ProgressListener.NONE);
         roundTrip(a, Long.MAX_VALUE);
         Path q = tmp.resolve("dsq.gguf");
-        MlaSynthSpec t = MlaSynthSpec.preset("deepseek2-tiny");
-        MlaSynthSpec withQLora = new MlaSynthSpec(t.arch(), "q-lora", t.nEmbd(), t.nLayer(), t.nHead(), t.nHeadKv(),
-                t.nFf(), t.nVocab(), t.nCtx(), t.kvLoraRank(), 48, t.ropeDim(), t.nopeDim(), 24, false, true, false,
-                t.ropeBase(), t.rmsEps());
-        Synth.write(withQLora, GgmlType.F32, 8, q, ProgressListener.NONE);
+        Synth.write(deepseek2(t, 48, 24, 1e-6f), GgmlType.F32, 8, q, ProgressListener.NONE);
         roundTrip(q, Long.MAX_VALUE);
+    }
+
+    /**
+     * rms_norm_eps 1e-5, tied embeddings: config.json says 1e-6 and exactly the tensors docs/FORMAT.md lists are
+     * scaled, by a = sqrt(1e-6 / 1e-5) (the KV latent rows only, not the rope rows; the final norm by 1/a as the
+     * embeddings are tied); every other tensor is copied bit for bit; and the float64 reference reading of the
+     * export (both eps semantics) gives mla4j's logits of the GGUF.
+     */
+    @Test
+    void deepseek2NormEpsCompensation() throws IOException {
+        MlaSynthSpec t = MlaSynthSpec.preset("deepseek2-tiny");
+        Path untied = tmp.resolve("ds-eps-untied.gguf");
+        Synth.write(deepseek2(t, 48, 24, 1e-5f), GgmlType.F32, 9, untied, ProgressListener.NONE);
+        Path a = tmp.resolve("ds-eps.gguf");
+        try (GgufFile g = GgufFile.open(untied); GgufWriter w = GgufWriter.create(a)) {
+            for (String k : g.keys()) if (!k.equals("general.alignment")) w.copyFrom(g, k);
+            for (GgufTensorInfo x : g.tensors()) {
+                if (!x.name().equals("output.weight")) w.addTensor(x.name(), x.type(), x.shape(), TensorSource.of(g.tensorData(x)));
+            }
+            w.commit();
+        }
+        Path dir = tmp.resolve("ds-eps-hf");
+        double f = Math.sqrt(1e-6 / 1e-5f);
+        try (GgufFile g = GgufFile.open(a)) {
+            assertTrue(g.tensor("output.weight").isEmpty(), "tied");
+            GgufToHf.write(g, dir, GgmlType.F32, ProgressListener.NONE);
+            assertTrue(Files.readString(dir.resolve(HfModelDir.CONFIG)).contains("\"rms_norm_eps\" : 1.0E-6"));
+            try (SafetensorsFile st = SafetensorsFile.open(dir.resolve(HfModelDir.SINGLE))) {
+                int checked = 0;
+                for (String name : st.names()) {
+                    String gguf = switch (name) {
+                        case "model.embed_tokens.weight" -> "token_embd.weight";
+                        case "model.norm.weight" -> "output_norm.weight";
+                        default -> null;
+                    };
+                    String layer = name.replaceAll("^model\\.layers\\.(\\d+)\\..*", "$1");
+                    String suffix = name.replaceAll("^model\\.layers\\.\\d+\\.", "");
+                    if (gguf == null) {
+                        gguf = "blk." + layer + "." + switch (suffix) {
+                            case "self_attn.q_a_proj.weight" -> "attn_q_a.weight";
+                            case "self_attn.kv_a_proj_with_mqa.weight" -> "attn_kv_a_mqa.weight";
+                            case "self_attn.o_proj.weight" -> "attn_output.weight";
+                            case "mlp.down_proj.weight" -> "ffn_down.weight";
+                            default -> "-";
+                        };
+                    }
+                    GgufTensorInfo info = g.tensor(gguf).orElse(null);
+                    java.lang.foreign.MemorySegment hf = st.tensor(name).orElseThrow().data();
+                    if (info == null) {
+                        // copied tensors: compare with an unscaled export below
+                        continue;
+                    }
+                    java.lang.foreign.MemorySegment src = g.tensorData(info);
+                    long cols = info.shape()[0];
+                    for (long i = 0; i < info.elementCount(); i++) {
+                        double factor = switch (suffix) {
+                            case "model.norm.weight" -> 1 / f;
+                            case "self_attn.kv_a_proj_with_mqa.weight" -> i / cols < t.kvLoraRank() ? f : 1;
+                            default -> f;
+                        };
+                        float x = src.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+                        float y = hf.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+                        assertEquals(x * factor, y, 1e-6 * Math.abs(x), name + " element " + i);
+                    }
+                    checked++;
+                }
+                assertEquals(2 + 4 * t.nLayer(), checked);
+            }
+        }
+        // Every other tensor equals the unscaled export's, bit for bit.
+        Path plain = tmp.resolve("ds-eps-plain-hf");
+        try (GgufFile g = GgufFile.open(a)) {
+            GgufToHf.write(g, plain, GgmlType.F32, GgufToHf.DEFAULT_SHARD_BYTES, false, ProgressListener.NONE);
+        }
+        try (SafetensorsFile x = SafetensorsFile.open(dir.resolve(HfModelDir.SINGLE));
+                SafetensorsFile y = SafetensorsFile.open(plain.resolve(HfModelDir.SINGLE))) {
+            int same = 0;
+            for (String name : x.names()) {
+                if (x.tensor(name).orElseThrow().data().mismatch(y.tensor(name).orElseThrow().data()) == -1) same++;
+            }
+            assertEquals(x.names().size() - (2 + 4 * t.nLayer()), same);
+        }
+        float[][] expected;
+        try (Model m = Model.load(a);
+                Session s = m.newSession(Session.Options.defaults().withThreads(1).withKvType(GgmlType.F32))) {
+            expected = s.evalAllLogits(TOKENS);
+        }
+        for (DeepseekV3Reference.Semantics sem : DeepseekV3Reference.Semantics.values()) {
+            double[][] ref = DeepseekV3Reference.logits(dir, TOKENS, sem);
+            for (int i = 0; i < ref.length; i++) {
+                for (int v = 0; v < ref[i].length; v++) assertEquals(expected[i][v], ref[i][v], 1e-4, sem + " " + i + " " + v);
+            }
+        }
+    }
+
+    private static MlaSynthSpec deepseek2(MlaSynthSpec t, int qLora, int vDim, float eps) {
+        return new MlaSynthSpec(t.arch(), qLora > 0 ? "q-lora" : t.name(), t.nEmbd(), t.nLayer(), t.nHead(), t.nHeadKv(),
+                t.nFf(), t.nVocab(), t.nCtx(), t.kvLoraRank(), qLora, t.ropeDim(), t.nopeDim(), vDim, false, true,
+                false, t.ropeBase(), eps);
     }
 
     @Test

@@ -23,11 +23,25 @@ import org.mla4j.gguf.GgufTensorInfo;
  * to a temporary file that replaces the target only when complete.
  */
 public final class Converter {
-    /** Told how far the conversion has come: stage "calibration" (tokens) or "layers" (layers written). */
+    /**
+     * The progress listener of {@link #convert}: told how far the conversion has come, on the converting thread
+     * (keep it quick). The stages, in order: "calibration text" (tokens the model writes itself, when no calibration
+     * file is given), "calibration" (tokens run through the model), "search" (candidates measured, small models;
+     * total 0: not known in advance), "refit" (layers fitted again on the converted model's inputs), "attention fit"
+     * (layers, mha2mla on small models) and "layers" (layers written; once per candidate and for the output).
+     */
     @FunctionalInterface
     public interface Progress {
+        /** A listener that ignores every update. */
         Progress NONE = (stage, done, total) -> { };
 
+        /**
+         * Reports progress within a stage.
+         *
+         * @param stage the stage's name (see {@link Progress})
+         * @param done  units of the stage done so far
+         * @param total units of the stage in all, or 0 when not known in advance
+         */
         void update(String stage, long done, long total);
     }
 

@@ -59,8 +59,8 @@ class DemoCommandTest {
         String converted = find(out, "^  converted: (.*)$");
         assertTrue(converted.startsWith("Once upon a time") && converted.length() > "Once upon a time".length() + 20,
                 converted);
-        double speedOriginal = Double.parseDouble(find(out, "generation ([0-9.]+) tokens/s original"));
-        double speedConverted = Double.parseDouble(find(out, "([0-9.]+) tokens/s converted"));
+        double speedOriginal = Double.parseDouble(find(out, "generation ([0-9]+) tokens/s original"));
+        double speedConverted = Double.parseDouble(find(out, "([0-9]+) tokens/s converted \\(2 threads, best of 5\\)"));
         assertTrue(speedOriginal > 0 && speedConverted > 0, out);
         assertTrue(out.contains("written to " + kept), out);
         try (Model m = Model.load(kept)) {

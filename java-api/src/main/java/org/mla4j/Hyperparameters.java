@@ -15,7 +15,7 @@ public record Hyperparameters(String architecture, int vocabSize, int contextLen
         int heads, int kvHeads, int headDimK, int headDimV, int feedForwardLength, int ropeDims, boolean ropeNeox,
         float ropeFreqBase, float ropeFreqScale, float rmsEps, boolean tiedOutput, boolean qkvBias) {
 
-    /** Query heads per KV head. */
+    /** {@return query heads per KV head} */
     public int groupSize() {
         return heads / kvHeads;
     }

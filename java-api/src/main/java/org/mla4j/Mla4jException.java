@@ -31,17 +31,17 @@ public class Mla4jException extends RuntimeException {
         return sb.toString();
     }
 
-    /** The mla4j_status code, e.g. 3 for MLA4J_ERR_FORMAT. */
+    /** {@return the mla4j_status code, e.g. 3 for MLA4J_ERR_FORMAT} */
     public int status() {
         return status;
     }
 
-    /** The name of the status code, e.g. "MLA4J_ERR_FORMAT". */
+    /** {@return the name of the status code, e.g. "MLA4J_ERR_FORMAT"} */
     public String statusName() {
         return statusName;
     }
 
-    /** The native library's message (mla4j_last_error), without context; "" when it left none. */
+    /** {@return the native library's message (mla4j_last_error), without context; "" when it left none} */
     public String nativeMessage() {
         return nativeMessage;
     }

@@ -113,18 +113,18 @@ public final class Model implements AutoCloseable {
         return hparams;
     }
 
-    /** The latent-attention hyperparameters of an MLA model (deepseek2, mha2mla); empty for llama and qwen2. */
+    /** {@return the latent-attention hyperparameters of an MLA model (deepseek2, mha2mla); empty for llama and qwen2} */
     public java.util.Optional<MlaHyperparameters> mla() {
         return java.util.Optional.ofNullable(mla);
     }
 
-    /** The model's metadata and tensor table (a view valid while the model is open). */
+    /** {@return the model's metadata and tensor table (a view valid while the model is open)} */
     public GgufFile gguf() {
         if (guard.isClosed()) throw new IllegalStateException(path + ": the model is closed");
         return gguf;
     }
 
-    /** The tokenizer described by the file's tokenizer.ggml.* metadata (built on first use). */
+    /** {@return the tokenizer described by the file's tokenizer.ggml.* metadata (built on first use)} */
     public Tokenizer tokenizer() {
         Tokenizer t = tokenizer;
         if (t == null) {
@@ -150,12 +150,12 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** A new session (KV cache, buffers, threads) with default options. */
+    /** {@return a new session (KV cache, buffers, threads) with default options} */
     public Session newSession() {
         return newSession(Session.Options.defaults());
     }
 
-    /** A new session; any number of threads may create sessions on one model at once. */
+    /** {@return a new session; any number of threads may create sessions on one model at once} */
     public Session newSession(Session.Options options) {
         // The session is created and registered under the guard, so close() either sees it or refuses it.
         try (UseGuard.Use u = guard.enter()) {

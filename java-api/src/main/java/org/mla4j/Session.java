@@ -108,7 +108,7 @@ public final class Session implements AutoCloseable {
         return model;
     }
 
-    /** Positions in the KV cache. */
+    /** {@return positions in the KV cache} */
     public int contextSize() {
         return contextSize;
     }
@@ -153,7 +153,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** The logits of the last evaluated token (a copy). */
+    /** {@return the logits of the last evaluated token (a copy)} */
     public float[] logits() {
         lock.lock();
         try {
@@ -173,7 +173,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** Number of tokens in the KV cache. */
+    /** {@return number of tokens in the KV cache} */
     public int position() {
         lock.lock();
         try (Arena a = Arena.ofConfined()) {
@@ -210,7 +210,7 @@ public final class Session implements AutoCloseable {
         setPosition(0);
     }
 
-    /** Bytes allocated for the KV cache. */
+    /** {@return bytes allocated for the KV cache} */
     public long kvBytes() {
         lock.lock();
         try (Arena a = Arena.ofConfined()) {

@@ -118,7 +118,7 @@ public final class CalibrationStats implements AutoCloseable {
         return new CalibrationStats(h, model.hparams());
     }
 
-    /** Tokens accumulated. */
+    /** {@return tokens accumulated} */
     public long tokens() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);
@@ -127,7 +127,7 @@ public final class CalibrationStats implements AutoCloseable {
         }
     }
 
-    /** Embedding length E of the model (the moment is (E+1) x (E+1)). */
+    /** {@return embedding length E of the model (the moment is (E+1) x (E+1))} */
     public int embeddingLength() {
         return embedding;
     }
@@ -136,7 +136,7 @@ public final class CalibrationStats implements AutoCloseable {
         return layers;
     }
 
-    /** The moment of layer, a symmetric (E+1) x (E+1) matrix in arena (see the class comment). */
+    /** {@return the moment of layer, a symmetric (E+1) x (E+1) matrix in arena (see the class comment)} */
     public Matrix moment(Arena arena, int layer) {
         checkLayer(layer);
         Matrix m = Matrix.allocate(arena, embedding + 1, embedding + 1);
@@ -144,7 +144,7 @@ public final class CalibrationStats implements AutoCloseable {
         return m;
     }
 
-    /** How many tokens' inputs are kept (at most the keptTokens of {@link #collect(Model, List, int, long, LongConsumer)}). */
+    /** {@return how many tokens' inputs are kept (at most the keptTokens of {@link #collect(Model, List, int, long, LongConsumer)})} */
     public long keptTokens() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);
@@ -153,7 +153,7 @@ public final class CalibrationStats implements AutoCloseable {
         }
     }
 
-    /** The kept attention inputs of layer: {@link #keptTokens()} rows of E values, in evaluation order. */
+    /** {@return the kept attention inputs of layer: {@link #keptTokens()} rows of E values, in evaluation order} */
     public float[][] keptInputs(int layer) {
         checkLayer(layer);
         int n = Math.toIntExact(keptTokens());

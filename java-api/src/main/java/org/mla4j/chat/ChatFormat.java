@@ -19,17 +19,17 @@ public final class ChatFormat {
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
     }
 
-    /** The template when there is one, else the plain fallback. */
+    /** {@return the template when there is one, else the plain fallback} */
     public static ChatFormat of(Optional<ChatTemplate> template, Tokenizer tokenizer) {
         return new ChatFormat(template.orElse(null), tokenizer);
     }
 
-    /** True when the model has a chat template; false for the plain fallback. */
+    /** {@return true when the model has a chat template; false for the plain fallback} */
     public boolean hasTemplate() {
         return template != null;
     }
 
-    /** The conversation as text; with a template and addGenerationPrompt, ending with the assistant's header. */
+    /** {@return the conversation as text; with a template and addGenerationPrompt, ending with the assistant's header} */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         if (template != null) {
             return template.render(messages, addGenerationPrompt);
@@ -64,7 +64,7 @@ public final class ChatFormat {
         return new Prompt(text, !templateWroteBos, true);
     }
 
-    /** The prompt tokens of a conversation: {@link #prompt} tokenized. */
+    /** {@return the prompt tokens of a conversation: {@link #prompt} tokenized} */
     public int[] tokens(List<ChatMessage> messages, boolean addGenerationPrompt) {
         Prompt p = prompt(messages, addGenerationPrompt);
         return tokenizer.encode(p.text(), p.addSpecial(), p.parseSpecial());

@@ -55,7 +55,7 @@ public final class ChatSession {
         messages.add(ChatMessage.system(text));
     }
 
-    /** Tokens held in the KV cache. */
+    /** {@return tokens held in the KV cache} */
     public int cachedTokens() {
         return cached.length;
     }

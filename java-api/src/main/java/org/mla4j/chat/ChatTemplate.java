@@ -158,12 +158,12 @@ public final class ChatTemplate {
         return resolver;
     }
 
-    /** The template's raise_exception(message): stops rendering with that message. */
+    /** {@return the template's raise_exception(message): stops rendering with that message} */
     public static Object raiseException(String message) {
         throw new IllegalArgumentException(RAISED + message);
     }
 
-    /** The template's strftime_now(format), for the Python strftime directives templates use. */
+    /** {@return the template's strftime_now(format), for the Python strftime directives templates use} */
     public static String strftimeNow(String format) {
         return Strftime.format(format, ZonedDateTime.now());
     }

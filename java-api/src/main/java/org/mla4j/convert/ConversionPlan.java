@@ -152,12 +152,12 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         return new ConversionPlan(hp, o, "deepseek2", m, c, 0, dh, f, false, null, 1.0);
     }
 
-    /** KV cache values per token and layer of the source (2 x n_kv x d_h). */
+    /** {@return KV cache values per token and layer of the source (2 x n_kv x d_h)} */
     public int sourceCacheValues() {
         return 2 * source.kvHeads() * source.headDimK();
     }
 
-    /** KV cache values per token and layer of the output: latent + rope keys. */
+    /** {@return KV cache values per token and layer of the output: latent + rope keys} */
     public int cacheValues() {
         return latent + (arch.equals("deepseek2") ? ropeDims : source.kvHeads() * ropeDims);
     }
@@ -166,7 +166,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         return 100.0 * (1.0 - (double) cacheValues() / sourceCacheValues());
     }
 
-    /** The attention tensors of one layer, ggml shapes (innermost first). */
+    /** {@return the attention tensors of one layer, ggml shapes (innermost first)} */
     public List<TensorSpec> layerTensors(int layer) {
         Hyperparameters hp = source;
         long e = hp.embeddingLength(), h = hp.heads(), hkv = hp.kvHeads(), dh = hp.headDimK();
@@ -203,7 +203,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         return t;
     }
 
-    /** The plan as printed by --dry-run. */
+    /** {@return the plan as printed by --dry-run} */
     public String describe() {
         Hyperparameters hp = source;
         StringBuilder b = new StringBuilder();

@@ -59,7 +59,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
                 AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
     }
 
-    /** The papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla). */
+    /** {@return the papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla)} */
     public static ConvertOptions paperBaseline(Method method) {
         return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withQueryFit(false).withAttentionFit(false)
                 .withPcaFromActivations(false);

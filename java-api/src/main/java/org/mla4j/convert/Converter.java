@@ -52,7 +52,7 @@ public final class Converter {
     private Converter() {
     }
 
-    /** The plan for a source model's hyperparameters (no weights needed; --dry-run). */
+    /** {@return the plan for a source model's hyperparameters (no weights needed; --dry-run)} */
     public static ConversionPlan plan(Hyperparameters hp, ConvertOptions options) {
         return ConversionPlan.of(hp, options);
     }

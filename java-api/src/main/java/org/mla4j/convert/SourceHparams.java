@@ -38,7 +38,7 @@ public final class SourceHparams {
                 g.tensor("output.weight").isEmpty(), g.tensor("blk.0.attn_q.bias").isPresent());
     }
 
-    /** From a Hugging Face config.json (llama, mistral, qwen2). */
+    /** {@return the hyperparameters of a Hugging Face config.json (llama, mistral, qwen2)} */
     public static Hyperparameters fromHfConfig(org.mla4j.hf.HfConfig c) {
         if (c.family() == org.mla4j.hf.HfConfig.Family.DEEPSEEK_V3) {
             throw new ConversionException(c.path() + ": the model is already MLA (deepseek_v3)");

@@ -35,22 +35,22 @@ public final class SourceWeights {
         return hp;
     }
 
-    /** W_q [H*dh][E]. */
+    /** {@return W_q [H*dh][E]} */
     public Matrix query(Arena arena, int layer) {
         return projection(arena, layer, "attn_q", hp.heads(), true);
     }
 
-    /** W_k [Hkv*dh][E]. */
+    /** {@return W_k [Hkv*dh][E]} */
     public Matrix key(Arena arena, int layer) {
         return projection(arena, layer, "attn_k", hp.kvHeads(), true);
     }
 
-    /** W_v [Hkv*dh][E]. */
+    /** {@return W_v [Hkv*dh][E]} */
     public Matrix value(Arena arena, int layer) {
         return projection(arena, layer, "attn_v", hp.kvHeads(), false);
     }
 
-    /** W_o [E][H*dh] (attn_output; its columns are the concatenated value heads, never permuted). */
+    /** {@return W_o [E][H*dh] (attn_output; its columns are the concatenated value heads, never permuted)} */
     public Matrix output(Arena arena, int layer) {
         String name = "blk." + layer + ".attn_output.weight";
         GgufTensorInfo t = gguf.tensor(name).orElseThrow(() -> new ConversionException(
@@ -94,7 +94,7 @@ public final class SourceWeights {
         return t;
     }
 
-    /** attn_norm of a layer (the weights of the RMSNorm in front of the attention), decoded from any stored type. */
+    /** {@return attn_norm of a layer (the weights of the RMSNorm in front of the attention), decoded from any stored type} */
     public float[] attentionNorm(int layer) {
         String name = "blk." + layer + ".attn_norm.weight";
         return decodeVector(gguf.tensor(name).orElseThrow(() -> new ConversionException(

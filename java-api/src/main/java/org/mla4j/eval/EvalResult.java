@@ -18,7 +18,7 @@ import java.util.Map;
 public record EvalResult(double pplReference, double pplConverted, double klMean, double klMax, double top1Agreement,
         double maxAbsLogitDiff, long tokens) {
 
-    /** The figures by their JSON names, in the order {@link #toJson()} writes them. */
+    /** {@return the figures by their JSON names, in the order {@link #toJson()} writes them} */
     public Map<String, Number> asMap() {
         Map<String, Number> m = new LinkedHashMap<>();
         m.put("ppl_reference", pplReference);

@@ -42,7 +42,7 @@ public final class Evaluator {
             Objects.requireNonNull(convertedKvType, "convertedKvType");
         }
 
-        /** All CPUs, context of the longest sequence, F16 caches (llama.cpp's default) for both. */
+        /** {@return all CPUs, context of the longest sequence, F16 caches (llama.cpp's default) for both} */
         public static Options defaults() {
             return new Options(0, 0, GgmlType.F16, GgmlType.F16);
         }

@@ -33,12 +33,12 @@ public final class SampledText {
     private SampledText() {
     }
 
-    /** min(512, the model's training context). */
+    /** {@return min(512, the model's training context)} */
     public static int defaultMaxLength(Model model) {
         return Math.min(MAX_DEFAULT_LENGTH, model.hparams().contextLength());
     }
 
-    /** {@link #generate(Model, int, long, int, int, LongConsumer)} with {@link #defaultMaxLength(Model)}. */
+    /** {@return {@link #generate(Model, int, long, int, int, LongConsumer)} with {@link #defaultMaxLength(Model)}} */
     public static List<int[]> generate(Model model, int nTokens, long seed, int threads, LongConsumer progress) {
         return generate(model, nTokens, seed, defaultMaxLength(model), threads, progress);
     }

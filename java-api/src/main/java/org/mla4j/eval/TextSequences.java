@@ -26,7 +26,7 @@ public final class TextSequences {
     private TextSequences() {
     }
 
-    /** Every token of the file. */
+    /** {@return every token of the file} */
     public static List<int[]> fromFile(Model model, Path file, int maxLength) throws IOException {
         return fromFile(model, file, maxLength, Long.MAX_VALUE);
     }
@@ -46,7 +46,7 @@ public final class TextSequences {
         return sequences;
     }
 
-    /** The text's first tokens as sequences (empty for a text without tokens); see {@link #fromFile}. */
+    /** {@return the text's first tokens as sequences (empty for a text without tokens); see {@link #fromFile}} */
     public static List<int[]> fromText(Model model, String text, int maxLength, long maxTokens) {
         Objects.requireNonNull(model, "model");
         if (maxLength < 2) throw new IllegalArgumentException("maxLength must be >= 2, got " + maxLength);
@@ -67,7 +67,7 @@ public final class TextSequences {
         return sequences;
     }
 
-    /** Total tokens of the sequences, BOS tokens included. */
+    /** {@return total tokens of the sequences, BOS tokens included} */
     public static long totalTokens(List<int[]> sequences) {
         long n = 0;
         for (int[] s : sequences) n += s.length;

@@ -20,17 +20,17 @@ public enum GgmlType {
         this.typeSize = typeSize;
     }
 
-    /** The ggml type id stored in GGUF tensor infos. */
+    /** {@return the ggml type id stored in GGUF tensor infos} */
     public int id() {
         return id;
     }
 
-    /** Elements per block (1 for float types). */
+    /** {@return elements per block (1 for float types)} */
     public int blockSize() {
         return blockSize;
     }
 
-    /** Bytes per block. */
+    /** {@return bytes per block} */
     public int typeSize() {
         return typeSize;
     }
@@ -48,7 +48,7 @@ public enum GgmlType {
         return Math.multiplyExact(elements / blockSize, typeSize);
     }
 
-    /** The type with this ggml id. */
+    /** {@return the type with this ggml id} */
     public static GgmlType fromId(int id) {
         for (GgmlType t : values()) {
             if (t.id == id) {

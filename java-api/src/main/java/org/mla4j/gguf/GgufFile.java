@@ -116,7 +116,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         }
     }
 
-    /** A view of a handle owned by someone else (a model); closing the view does not free it. */
+    /** {@return a view of a handle owned by someone else (a model); closing the view does not free it} */
     public static GgufFile borrow(Path path, MemorySegment handle) {
         return new GgufFile(path, handle, false);
     }
@@ -133,7 +133,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         return alignment;
     }
 
-    /** Offset of the tensor data section from the start of the file. */
+    /** {@return offset of the tensor data section from the start of the file} */
     public long dataOffset() {
         return dataOffset;
     }
@@ -142,7 +142,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         return fileSize;
     }
 
-    /** Metadata keys in file order. */
+    /** {@return metadata keys in file order} */
     public List<String> keys() {
         return List.copyOf(keyIndex.keySet());
     }
@@ -151,13 +151,13 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         return keyIndex.containsKey(key);
     }
 
-    /** The value type of a key (ARRAY for arrays), or empty when absent. */
+    /** {@return the value type of a key (ARRAY for arrays), or empty when absent} */
     public Optional<GgufType> type(String key) {
         Integer i = keyIndex.get(key);
         return i == null ? Optional.empty() : Optional.of(typeOf(i)[0]);
     }
 
-    /** The element type of an array key, or empty when absent or not an array. */
+    /** {@return the element type of an array key, or empty when absent or not an array} */
     public Optional<GgufType> arrayElementType(String key) {
         Integer i = keyIndex.get(key);
         if (i == null) return Optional.empty();
@@ -191,7 +191,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         }
     }
 
-    /** A FLOAT32 or FLOAT64 scalar. */
+    /** {@return a FLOAT32 or FLOAT64 scalar} */
     public Optional<Double> getDouble(String key) {
         Integer i = keyIndex.get(key);
         if (i == null) return Optional.empty();
@@ -252,7 +252,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         return Optional.of(out);
     }
 
-    /** The raw little-endian bytes of a numeric or bool array. */
+    /** {@return the raw little-endian bytes of a numeric or bool array} */
     public Optional<byte[]> getArrayBytes(String key) {
         Integer i = keyIndex.get(key);
         if (i == null) return Optional.empty();
@@ -281,7 +281,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         };
     }
 
-    /** Number of elements of an array key (1 for scalars). */
+    /** {@return number of elements of an array key (1 for scalars)} */
     public long arrayLength(String key) {
         return count(requireIndex(key));
     }
@@ -294,7 +294,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         return Optional.ofNullable(tensorsByName.get(name));
     }
 
-    /** The bytes of a tensor, read-only, valid until this file (or the model owning it) is closed. */
+    /** {@return the bytes of a tensor, read-only, valid until this file (or the model owning it) is closed} */
     public MemorySegment tensorData(GgufTensorInfo t) {
         try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment idx = a.allocate(JAVA_LONG);

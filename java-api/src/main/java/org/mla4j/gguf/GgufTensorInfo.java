@@ -21,7 +21,7 @@ public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offs
         return shape.clone();
     }
 
-    /** Number of elements. */
+    /** {@return number of elements} */
     public long elementCount() {
         long n = 1;
         for (long d : shape) {
@@ -30,7 +30,7 @@ public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offs
         return n;
     }
 
-    /** Shape as llama.cpp prints it, e.g. "[64, 512]". */
+    /** {@return shape as llama.cpp prints it, e.g. "[64, 512]"} */
     public String shapeString() {
         return Arrays.toString(shape);
     }

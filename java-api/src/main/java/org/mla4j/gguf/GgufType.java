@@ -28,7 +28,7 @@ public enum GgufType {
         return id;
     }
 
-    /** Size in bytes of one value, or -1 for STRING and ARRAY. */
+    /** {@return size in bytes of one value, or -1 for STRING and ARRAY} */
     public int size() {
         return size;
     }

@@ -60,7 +60,7 @@ public final class GgufWriter implements AutoCloseable {
         this.target = target;
     }
 
-    /** A writer for {@code target}; nothing is written before {@link #commit()}. */
+    /** {@return a writer for {@code target}; nothing is written before {@link #commit()}} */
     public static GgufWriter create(Path target) {
         Objects.requireNonNull(target, "target");
         return new GgufWriter(target.toAbsolutePath());
@@ -84,7 +84,7 @@ public final class GgufWriter implements AutoCloseable {
         return putValue(key, GgufType.INT16, value);
     }
 
-    /** A UINT32 value; it must be in [0, 2^32). */
+    /** {@return a UINT32 value; it must be in [0, 2^32)} */
     public GgufWriter putUInt32(String key, long value) {
         return putValue(key, GgufType.UINT32, value);
     }
@@ -93,7 +93,7 @@ public final class GgufWriter implements AutoCloseable {
         return putValue(key, GgufType.INT32, value);
     }
 
-    /** A UINT64 value given as its unsigned bit pattern. */
+    /** {@return a UINT64 value given as its unsigned bit pattern} */
     public GgufWriter putUInt64(String key, long value) {
         return putValue(key, GgufType.UINT64, value);
     }
@@ -170,7 +170,7 @@ public final class GgufWriter implements AutoCloseable {
         return putValue(key, type, source.getValue(key));
     }
 
-    /** Whether {@code key} has been put. */
+    /** {@return whether {@code key} has been put} */
     public boolean containsKey(String key) {
         return metadata.containsKey(key);
     }
@@ -259,7 +259,7 @@ public final class GgufWriter implements AutoCloseable {
         return this;
     }
 
-    /** The tensors added so far with the offsets and sizes they will have in the file. */
+    /** {@return the tensors added so far with the offsets and sizes they will have in the file} */
     public List<GgufTensorInfo> tensorInfos() {
         List<GgufTensorInfo> infos = new ArrayList<>(tensors.size());
         long offset = 0;
@@ -270,7 +270,7 @@ public final class GgufWriter implements AutoCloseable {
         return Collections.unmodifiableList(infos);
     }
 
-    /** The alignment in force: general.alignment if put, else 32. */
+    /** {@return the alignment in force: general.alignment if put, else 32} */
     public int alignment() {
         return alignment;
     }

@@ -17,13 +17,13 @@ import java.nio.channels.WritableByteChannel;
 public interface TensorSource {
     void writeTo(WritableByteChannel out, long byteSize) throws IOException;
 
-    /** A source that writes the remaining bytes of {@code data} (its position is not changed). */
+    /** {@return a source that writes the remaining bytes of {@code data} (its position is not changed)} */
     static TensorSource of(ByteBuffer data) {
         ByteBuffer copy = data.duplicate();
         return (out, byteSize) -> out.write(copy.duplicate());
     }
 
-    /** A source that writes the bytes of {@code data}, e.g. a tensor of a memory-mapped file, in 16 MiB pieces. */
+    /** {@return a source that writes the bytes of {@code data}, e.g. a tensor of a memory-mapped file, in 16 MiB pieces} */
     static TensorSource of(MemorySegment data) {
         return (out, byteSize) -> {
             long chunk = 16L << 20;

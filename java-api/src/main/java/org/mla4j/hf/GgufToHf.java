@@ -26,7 +26,7 @@ public final class GgufToHf {
     private GgufToHf() {
     }
 
-    /** The default output dtype: F32 when every tensor of the GGUF is F32, else BF16. */
+    /** {@return the default output dtype: F32 when every tensor of the GGUF is F32, else BF16} */
     public static GgmlType defaultDtype(GgufFile g) {
         return g.tensors().stream().allMatch(t -> t.type() == GgmlType.F32) ? GgmlType.F32 : GgmlType.BF16;
     }

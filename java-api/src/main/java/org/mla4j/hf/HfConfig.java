@@ -174,7 +174,7 @@ public record HfConfig(Path path, Family family, String architecture, int hidden
                 + ")");
     }
 
-    /** Whether this is a latent-attention (deepseek_v3) model. */
+    /** {@return whether this is a latent-attention (deepseek_v3) model} */
     public boolean isMla() {
         return mla != null;
     }

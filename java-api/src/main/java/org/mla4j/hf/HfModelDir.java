@@ -38,7 +38,7 @@ public final class HfModelDir implements AutoCloseable {
         this.tensors = tensors;
     }
 
-    /** Whether {@code path} is a directory holding a config.json (what {@code Model.load} takes for a HF model). */
+    /** {@return whether {@code path} is a directory holding a config.json (what {@code Model.load} takes for a HF model)} */
     public static boolean isModelDir(Path path) {
         return Files.isDirectory(path) && Files.isRegularFile(path.resolve(CONFIG));
     }
@@ -114,7 +114,7 @@ public final class HfModelDir implements AutoCloseable {
         return config;
     }
 
-    /** Tensor names: the weight_map's, or the single file's header order. */
+    /** {@return tensor names: the weight_map's, or the single file's header order} */
     public List<String> tensorNames() {
         return List.copyOf(tensors.keySet());
     }
@@ -123,13 +123,13 @@ public final class HfModelDir implements AutoCloseable {
         return Optional.ofNullable(tensors.get(name));
     }
 
-    /** tokenizer.json, when present. */
+    /** {@return tokenizer.json, when present} */
     public Optional<Path> tokenizerJson() {
         Path p = dir.resolve(TOKENIZER);
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
     }
 
-    /** tokenizer_config.json, when present. */
+    /** {@return tokenizer_config.json, when present} */
     public Optional<Path> tokenizerConfig() {
         Path p = dir.resolve(TOKENIZER_CONFIG);
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();

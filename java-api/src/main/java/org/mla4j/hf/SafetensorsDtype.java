@@ -23,12 +23,12 @@ public enum SafetensorsDtype {
         this.ggml = ggml;
     }
 
-    /** Bytes per element. */
+    /** {@return bytes per element} */
     public int size() {
         return size;
     }
 
-    /** The ggml type whose bytes are the same (little-endian IEEE binary32/binary16, bfloat16). */
+    /** {@return the ggml type whose bytes are the same (little-endian IEEE binary32/binary16, bfloat16)} */
     public GgmlType ggml() {
         return ggml;
     }
@@ -40,7 +40,7 @@ public enum SafetensorsDtype {
         return Optional.empty();
     }
 
-    /** The dtype of a ggml float type. */
+    /** {@return the dtype of a ggml float type} */
     public static SafetensorsDtype of(GgmlType t) {
         return switch (t) {
             case F32 -> F32;

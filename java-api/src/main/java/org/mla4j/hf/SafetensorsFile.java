@@ -195,7 +195,7 @@ public final class SafetensorsFile implements AutoCloseable {
         return path;
     }
 
-    /** Tensor names in header order. */
+    /** {@return tensor names in header order} */
     public List<String> names() {
         return List.copyOf(tensors.keySet());
     }
@@ -204,7 +204,7 @@ public final class SafetensorsFile implements AutoCloseable {
         return Optional.ofNullable(tensors.get(name));
     }
 
-    /** The string values of {@code __metadata__}. */
+    /** {@return the string values of {@code __metadata__}} */
     public Map<String, String> metadata() {
         return metadata;
     }

@@ -29,7 +29,7 @@ public final class Linalg {
     private Linalg() {
     }
 
-    /** True when LAPACK/BLAS could be loaded. */
+    /** {@return true when LAPACK/BLAS could be loaded} */
     public static boolean available() {
         NativeLibrary.load();
         return Mla4jNative.mla4j_linalg_available() == Mla4jNative.MLA4J_OK();
@@ -41,7 +41,7 @@ public final class Linalg {
         Status.check(Mla4jNative.mla4j_linalg_available());
     }
 
-    /** The library loaded, e.g. "libopenblas.so.0". */
+    /** {@return the library loaded, e.g. "libopenblas.so.0"} */
     public static String library() {
         NativeLibrary.load();
         try (Arena a = Arena.ofConfined()) {
@@ -51,7 +51,7 @@ public final class Linalg {
         }
     }
 
-    /** op(a) op(b) in arena, op(x) = x or its transpose. */
+    /** {@return op(a) op(b) in arena, op(x) = x or its transpose} */
     public static Matrix multiply(Arena arena, Matrix a, boolean transA, Matrix b, boolean transB) {
         int m = transA ? a.cols() : a.rows(), n = transB ? b.rows() : b.cols();
         Matrix c = Matrix.allocate(arena, m, n);
@@ -76,7 +76,7 @@ public final class Linalg {
         return trans ? x.cols() + " x " + x.rows() + " (transposed)" : x.rows() + " x " + x.cols();
     }
 
-    /** The k largest eigenvalues of a symmetric matrix and their eigenvectors (only those k are computed). */
+    /** {@return the k largest eigenvalues of a symmetric matrix and their eigenvectors (only those k are computed)} */
     public static Eigen eigh(Arena arena, Matrix symmetric, int k) {
         int n = symmetric.rows();
         if (symmetric.cols() != n) throw new IllegalArgumentException("eigh needs a square matrix, got " + symmetric);
@@ -90,7 +90,7 @@ public final class Linalg {
         }
     }
 
-    /** The top k singular triplets of a (1 <= k <= min(rows, cols)). */
+    /** {@return the top k singular triplets of a (1 <= k <= min(rows, cols))} */
     public static Svd svd(Arena arena, Matrix a, int k) {
         int m = a.rows(), n = a.cols();
         if (k < 1 || k > Math.min(m, n)) throw new IllegalArgumentException("k must be in [1, " + Math.min(m, n) + "], got " + k);
@@ -103,7 +103,7 @@ public final class Linalg {
         }
     }
 
-    /** x (a.cols() x b.cols()) minimising ||a x - b||_F; the minimum-norm solution when a is rank deficient. */
+    /** {@return x (a.cols() x b.cols()) minimising ||a x - b||_F; the minimum-norm solution when a is rank deficient} */
     public static Matrix lstsq(Arena arena, Matrix a, Matrix b) {
         if (a.rows() != b.rows()) {
             throw new IllegalArgumentException("lstsq: a has " + a.rows() + " rows, b has " + b.rows());

@@ -24,12 +24,12 @@ public final class Matrix {
         this.cols = cols;
     }
 
-    /** A rows x cols matrix of zeros in arena. */
+    /** {@return a rows x cols matrix of zeros in arena} */
     public static Matrix allocate(Arena arena, int rows, int cols) {
         return new Matrix(arena.allocate(JAVA_DOUBLE, elements(rows, cols)), rows, cols);
     }
 
-    /** A matrix holding a copy of {@code values} (rectangular: every row of the same length). */
+    /** {@return a matrix holding a copy of {@code values} (rectangular: every row of the same length)} */
     public static Matrix of(Arena arena, double[][] values) {
         if (values.length == 0) throw new IllegalArgumentException("a matrix needs at least one row");
         int cols = values[0].length;
@@ -43,7 +43,7 @@ public final class Matrix {
         return m;
     }
 
-    /** A view of an existing segment of at least rows * cols doubles (not copied). */
+    /** {@return a view of an existing segment of at least rows * cols doubles (not copied)} */
     public static Matrix wrap(MemorySegment segment, int rows, int cols) {
         long n = elements(rows, cols);
         if (segment.byteSize() < n * Double.BYTES) {
@@ -80,19 +80,19 @@ public final class Matrix {
         return (long) i * cols + j;
     }
 
-    /** The rows * cols doubles, row-major. */
+    /** {@return the rows * cols doubles, row-major} */
     public MemorySegment segment() {
         return segment;
     }
 
-    /** A copy in arena. */
+    /** {@return a copy in arena} */
     public Matrix copy(Arena arena) {
         Matrix m = allocate(arena, rows, cols);
         m.segment.copyFrom(segment);
         return m;
     }
 
-    /** The transpose (cols x rows), in arena. */
+    /** {@return the transpose (cols x rows), in arena} */
     public Matrix transpose(Arena arena) {
         Matrix t = allocate(arena, cols, rows);
         for (int i = 0; i < rows; i++) {
@@ -101,7 +101,7 @@ public final class Matrix {
         return t;
     }
 
-    /** The values as Java arrays (for small matrices and tests). */
+    /** {@return the values as Java arrays (for small matrices and tests)} */
     public double[][] toArray() {
         double[][] out = new double[rows][cols];
         for (int i = 0; i < rows; i++) MemorySegment.copy(segment, JAVA_DOUBLE, (long) i * cols * Double.BYTES, out[i], 0, cols);

@@ -5,7 +5,7 @@ public final class Bf16 {
     private Bf16() {
     }
 
-    /** The upper 16 bits of the float rounded to nearest, ties to even; a NaN keeps its top bits and is made quiet. */
+    /** {@return the upper 16 bits of the float rounded to nearest, ties to even; a NaN keeps its top bits and is made quiet} */
     public static short fromFloat(float f) {
         int u = Float.floatToRawIntBits(f);
         if ((u & 0x7fffffff) > 0x7f800000) {

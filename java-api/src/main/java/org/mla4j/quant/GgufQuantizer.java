@@ -34,7 +34,7 @@ public final class GgufQuantizer {
     private GgufQuantizer() {
     }
 
-    /** llama_ftype of a file whose matrices are mostly {@code type}. */
+    /** {@return llama_ftype of a file whose matrices are mostly {@code type}} */
     public static int fileType(GgmlType type) {
         return switch (type) {
             case F32 -> 0;
@@ -46,7 +46,7 @@ public final class GgufQuantizer {
         };
     }
 
-    /** The type a tensor gets when a file is quantized to {@code target}. */
+    /** {@return the type a tensor gets when a file is quantized to {@code target}} */
     public static Decision decide(GgufTensorInfo t, GgmlType target) {
         long[] shape = t.shape();
         boolean matrix = shape.length >= 2 && shape[1] > 1 && !t.name().endsWith("_norm.weight");

@@ -12,7 +12,7 @@ import org.mla4j.gguf.GgmlType;
  * layout. Counts must be multiples of the type's block size.
  */
 public interface RowEncoder {
-    /** The type this encoder writes. */
+    /** {@return the type this encoder writes} */
     GgmlType type();
 
     /**
@@ -64,7 +64,7 @@ public interface RowEncoder {
     /** Elements per piece in the FloatBuffer/MemorySegment variants: a multiple of every block size. */
     int CHUNK = 1 << 16;
 
-    /** The encoder for {@code type}; K-quants are not supported. */
+    /** {@return the encoder for {@code type}; K-quants are not supported} */
     static RowEncoder of(GgmlType type) {
         return switch (type) {
             case F32 -> new BlockEncoder(type, (x, off, dst) -> dst.putFloat(x[off]));

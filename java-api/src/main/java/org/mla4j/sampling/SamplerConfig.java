@@ -42,7 +42,7 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
         }
     }
 
-    /** llama.cpp's defaults with the given seed. */
+    /** {@return llama.cpp's defaults with the given seed} */
     public static SamplerConfig defaults(long seed) {
         return new SamplerConfig(DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P, DEFAULT_MIN_P,
                 DEFAULT_REPEAT_PENALTY, DEFAULT_REPEAT_LAST_N, seed);

@@ -42,12 +42,12 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
         return arch.equals("deepseek2");
     }
 
-    /** Per-head key (and query) size: nope + rope. */
+    /** {@return per-head key (and query) size: nope + rope} */
     public int headDimK() {
         return nopeDim + ropeDim;
     }
 
-    /** Values cached per token and layer: the latent and the rope keys. */
+    /** {@return values cached per token and layer: the latent and the rope keys} */
     public int cacheWidth() {
         return kvLoraRank + (isDeepseek2() ? ropeDim : nHeadKv * ropeDim);
     }

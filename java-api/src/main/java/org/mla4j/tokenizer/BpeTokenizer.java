@@ -81,7 +81,7 @@ public final class BpeTokenizer extends VocabularyTokenizer {
         return ranks;
     }
 
-    /** The {@code tokenizer.ggml.pre} name in use ("default" when the metadata has none). */
+    /** {@return the {@code tokenizer.ggml.pre} name in use ("default" when the metadata has none)} */
     public String preTokenizerName() {
         return preTokenizer.name();
     }

@@ -18,7 +18,7 @@ public final class MetadataMap implements MetadataSource {
         this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     }
 
-    /** The keys and values, in order. */
+    /** {@return the keys and values, in order} */
     public Map<String, Object> asMap() {
         return values;
     }

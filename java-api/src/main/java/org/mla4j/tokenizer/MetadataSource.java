@@ -11,7 +11,7 @@ import java.util.OptionalLong;
 public interface MetadataSource {
     Optional<String> getString(String key);
 
-    /** Any integer-typed value, widened to long (unsigned 32-bit values stay non-negative). */
+    /** {@return any integer-typed value, widened to long (unsigned 32-bit values stay non-negative)} */
     OptionalLong getLong(String key);
 
     Optional<Boolean> getBoolean(String key);

@@ -32,7 +32,7 @@ public interface Tokenizer {
      */
     byte[] pieceBytes(int id, boolean special);
 
-    /** The text token {@code id} stands for, control tokens included; a lone byte of a multi-byte character gives U+FFFD. */
+    /** {@return the text token {@code id} stands for, control tokens included; a lone byte of a multi-byte character gives U+FFFD} */
     default String piece(int id) {
         return new String(pieceBytes(id, true), StandardCharsets.UTF_8);
     }
@@ -43,15 +43,15 @@ public interface Tokenizer {
 
     int vocabSize();
 
-    /** True for tokens that end generation: EOS, EOT, EOM and llama.cpp's end-of-turn tokens found by their text. */
+    /** {@return true for tokens that end generation: EOS, EOT, EOM and llama.cpp's end-of-turn tokens found by their text} */
     boolean isEndOfGeneration(int id);
 
-    /** A decoder for generated tokens, one at a time; it does not strip any leading space. */
+    /** {@return a decoder for generated tokens, one at a time; it does not strip any leading space} */
     default StreamDecoder newStreamDecoder() {
         return new Utf8StreamDecoder(id -> pieceBytes(id, false));
     }
 
-    /** Tokenizer for a vocabulary, chosen by its tokenizer model name. */
+    /** {@return tokenizer for a vocabulary, chosen by its tokenizer model name} */
     static Tokenizer forVocabulary(Vocabulary vocabulary) {
         return switch (vocabulary.model()) {
             case Vocabulary.MODEL_SPM -> new SentencePieceTokenizer(vocabulary);
@@ -69,7 +69,7 @@ public interface Tokenizer {
          */
         String push(int id);
 
-        /** Returns what is still held back (an incomplete character becomes U+FFFD) and empties the decoder. */
+        /** {@return what is still held back (an incomplete character becomes U+FFFD) and empties the decoder} */
         String flush();
     }
 }

@@ -207,17 +207,17 @@ public final class Vocabulary {
         return model;
     }
 
-    /** The pre-tokenizer name ({@code tokenizer.ggml.pre}), "" when absent. */
+    /** {@return the pre-tokenizer name ({@code tokenizer.ggml.pre}), "" when absent} */
     public String pre() {
         return pre;
     }
 
-    /** BPE merges in rank order, each "left right"; empty for SentencePiece. */
+    /** {@return BPE merges in rank order, each "left right"; empty for SentencePiece} */
     public List<String> merges() {
         return merges;
     }
 
-    /** The model's {@code general.name}, "" when absent. */
+    /** {@return the model's {@code general.name}, "" when absent} */
     public String name() {
         return name;
     }
@@ -250,7 +250,7 @@ public final class Vocabulary {
         return types.clone();
     }
 
-    /** The id of the token with exactly this text. */
+    /** {@return the id of the token with exactly this text} */
     public OptionalInt id(String text) {
         Integer id = ids.get(text);
         return id == null ? OptionalInt.empty() : OptionalInt.of(id);
@@ -262,7 +262,7 @@ public final class Vocabulary {
         return id == null ? -1 : id;
     }
 
-    /** Length in chars of the longest token text. */
+    /** {@return length in chars of the longest token text} */
     public int maxTokenLength() {
         return maxTokenLength;
     }

@@ -6,12 +6,18 @@ package org.mla4j;
  */
 public class Mla4jException extends RuntimeException {
 
+    /** The mla4j_status code. */
     private final int status;
+    /** The status code's name. */
     private final String statusName;
+    /** The native library's message. */
     private final String nativeMessage;
 
     /**
-     * @param status        the mla4j_status code (non-zero)
+     * An exception for a failed native call.
+     *
+     * @param status
+        the mla4j_status code (non-zero)
      * @param statusName    its name, from mla4j_status_name
      * @param nativeMessage the text of mla4j_last_error ("" when the library left none)
      * @param context       what the Java API was doing, prefixed to the message, or null

@@ -70,6 +70,9 @@ public final class Model implements AutoCloseable {
      * Loads a model; a missing, malformed or unsupported file throws {@link Mla4jException} naming the problem. A
      * Hugging Face directory (config.json + safetensors + tokenizer.json) is converted to a temporary GGUF first
      * ({@link org.mla4j.hf.HfToGguf}), which is deleted once loaded: the model keeps its own copy or mapping.
+     *
+     * @param path a GGUF file or a Hugging Face model directory
+     * @return the loaded model, to be closed by the caller
      */
     public static Model load(Path path) {
         if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path);
@@ -105,10 +108,12 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /** {@return the file (or Hugging Face directory) the model was loaded from} */
     public Path path() {
         return path;
     }
 
+    /** {@return the model's hyperparameters} */
     public Hyperparameters hparams() {
         return hparams;
     }
@@ -141,6 +146,9 @@ public final class Model implements AutoCloseable {
     /**
      * Bytes of KV cache one token takes over all layers for a cache of the given type: F32 or F16, and for MLA
      * models also Q8_0 and Q4_0 (when the latent row is a multiple of 32 values).
+     *
+     * @param kvType the cache element type
+     * @return bytes per token, all layers together
      */
     public long kvBytesPerToken(GgmlType kvType) {
         try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
@@ -155,7 +163,13 @@ public final class Model implements AutoCloseable {
         return newSession(Session.Options.defaults());
     }
 
-    /** {@return a new session; any number of threads may create sessions on one model at once} */
+    /**
+     * Creates a session; any number of threads may create sessions on one model at once.
+     *
+     * @param options the session's context size, threads, batch size, cache type and kernels
+     * @return the new session, to be closed by the caller (closing the model closes it too)
+     */
+
     public Session newSession(Session.Options options) {
         // The session is created and registered under the guard, so close() either sees it or refuses it.
         try (UseGuard.Use u = guard.enter()) {
@@ -177,6 +191,7 @@ public final class Model implements AutoCloseable {
         sessions.remove(s);
     }
 
+    /** {@return whether {@link #close()} has been called} */
     public boolean isClosed() {
         return guard.isClosed();
     }

@@ -12,10 +12,12 @@ import java.util.Arrays;
  * @param byteSize size of the data in bytes, without padding
  */
 public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offset, long byteSize) {
+    /** Copies the shape, so that the record stays immutable. */
     public GgufTensorInfo {
         shape = shape.clone();
     }
 
+    /** {@return the shape (a copy)} */
     @Override
     public long[] shape() {
         return shape.clone();

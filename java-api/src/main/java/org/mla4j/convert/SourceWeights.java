@@ -76,7 +76,7 @@ public final class SourceWeights {
     }
 
     /**
-     * Angular frequency of each pair {@code i} of a head (i < n_rot/2) in radians per position, as the source model
+     * Angular frequency of each pair {@code i} of a head (i &lt; n_rot/2) in radians per position, as the source model
      * rotates it: {@code freq_scale * base^(-2i/n_rot) / factor_i}, with the per-frequency divisors of llama3-style
      * rope scaling (rope_freqs.weight) when the file has them. A new array each call.
      */

@@ -24,6 +24,11 @@ public record SynthSpec(String arch, String name, int nEmbd, int nLayer, int nHe
 
     public static final Set<String> ARCHITECTURES = Set.of("llama", "qwen2");
 
+    /**
+     * Checks the shape.
+     *
+     * @throws IllegalArgumentException for an unknown architecture or a shape llama.cpp cannot load
+     */
     public SynthSpec {
         if (!ARCHITECTURES.contains(arch)) {
             throw new IllegalArgumentException("unsupported architecture '" + arch + "'; expected one of "
@@ -97,6 +102,12 @@ public record SynthSpec(String arch, String name, int nEmbd, int nLayer, int nHe
         return PRESETS.keySet();
     }
 
+    /**
+     * {@return a named preset shape}
+     *
+     * @param name one of the preset names
+     * @throws IllegalArgumentException for an unknown name
+     */
     public static SynthSpec preset(String name) {
         SynthSpec s = PRESETS.get(name);
         if (s == null) {

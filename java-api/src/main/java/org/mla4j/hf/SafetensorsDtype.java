@@ -6,9 +6,13 @@ import org.mla4j.gguf.GgmlType;
 
 /** The safetensors element types mla4j reads and writes, with the ggml type of the same byte layout. */
 public enum SafetensorsDtype {
+    /** 32-bit IEEE float. */
     F32(4, GgmlType.F32),
+    /** 16-bit IEEE float. */
     F16(2, GgmlType.F16),
+    /** bfloat16. */
     BF16(2, GgmlType.BF16);
+
 
     /** Every dtype name the safetensors format defines, so that a known but unsupported one gets its own message. */
     static final java.util.Set<String> KNOWN = java.util.Set.of("BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16",
@@ -40,7 +44,11 @@ public enum SafetensorsDtype {
         return Optional.empty();
     }
 
-    /** {@return the dtype of a ggml float type} */
+    /**
+     * {@return the dtype of a ggml float type}
+     *
+     * @param t F32, F16 or BF16
+     */
     public static SafetensorsDtype of(GgmlType t) {
         return switch (t) {
             case F32 -> F32;

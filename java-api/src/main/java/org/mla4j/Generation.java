@@ -226,7 +226,6 @@ public final class Generation implements Iterator<Generation.Token> {
      *
      * @return that text, usually ""
      */
-
     public String flush() {
         return decoder.flush();
     }

@@ -17,7 +17,6 @@ package org.mla4j;
  * @param ropeFreqBase RoPE frequency base (theta)
  * @param ropeFreqScale RoPE frequency scale (1 = none)
  * @param rmsEps epsilon of the RMS norms
-
  * @param ropeNeox true for NEOX rotation (split halves, qwen2), false for adjacent pairs (llama)
  * @param tiedOutput true when the output head reuses token_embd.weight
  * @param qkvBias true when q/k/v projections have biases (qwen2)

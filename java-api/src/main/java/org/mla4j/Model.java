@@ -169,7 +169,6 @@ public final class Model implements AutoCloseable {
      * @param options the session's context size, threads, batch size, cache type and kernels
      * @return the new session, to be closed by the caller (closing the model closes it too)
      */
-
     public Session newSession(Session.Options options) {
         // The session is created and registered under the guard, so close() either sees it or refuses it.
         try (UseGuard.Use u = guard.enter()) {

@@ -230,7 +230,6 @@ public final class Session implements AutoCloseable {
      *
      * @param pos the new position, at most the current one
      */
-
     public void setPosition(int pos) {
         lock.lock();
         try {

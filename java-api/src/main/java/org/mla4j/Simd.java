@@ -11,7 +11,6 @@ public enum Simd {
     /** AVX-512 kernels (with VNNI and BF16 where the CPU has them). */
     AVX512(3);
 
-
     private final int id;
 
     Simd(int id) {

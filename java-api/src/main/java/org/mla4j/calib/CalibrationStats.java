@@ -203,7 +203,6 @@ public final class CalibrationStats implements AutoCloseable {
      *
      * @param layer the layer
      */
-
     public double[][] keyPairNormSums(int layer) {
         return pairNorms(layer)[1];
     }

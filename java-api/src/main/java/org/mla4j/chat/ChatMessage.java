@@ -8,7 +8,6 @@ import java.util.Objects;
  * @param role    "system", "user", "assistant", or another role the model's template knows
  * @param content the message's text
  */
-
 public record ChatMessage(String role, String content) {
     /** Checks that neither part is null. */
     public ChatMessage {

@@ -47,7 +47,6 @@ public final class ChatSession {
      * @param format    how the conversation becomes prompt text (the model's chat template or the plain fallback)
      * @param sampler   the sampling configuration of the replies
      * @param maxTokens tokens to generate at most per reply
-
      */
     public ChatSession(Session session, Tokenizer tokenizer, ChatFormat format, SamplerConfig sampler, int maxTokens) {
         this.session = Objects.requireNonNull(session, "session");

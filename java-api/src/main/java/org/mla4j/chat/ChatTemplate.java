@@ -40,7 +40,6 @@ public final class ChatTemplate {
      * A template from its text.
      *
      * @param source the Jinja template text
-
      * @param bosToken the text of the BOS token ("" when there is none), as templates write it
      * @param eosToken the text of the EOS token ("" when there is none)
      */

@@ -51,7 +51,6 @@ public final class Converter {
      * @param plan              the plan followed (auto choices resolved)
      * @param calibrationTokens the calibration token count
      */
-
     public record Result(ConversionPlan plan, long calibrationTokens) {
     }
 

@@ -20,7 +20,6 @@ public final class Deepseek2Keys {
      * @param valueDim    value dims Dv per head
      * @param qLoraRank   q-LoRA rank (0 = a plain attn_q)
      */
-
     public static void putDenseMla(GgufWriter w, int layers, int feedForward, int kvLoraRank, int rope, int nope,
             int valueDim, int qLoraRank) {
         String a = "deepseek2.";

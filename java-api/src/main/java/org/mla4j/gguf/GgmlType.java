@@ -17,7 +17,6 @@ public enum GgmlType {
     /** bfloat16: the upper half of an F32. */
     BF16(30, 1, 2);
 
-
     private final int id;
     private final int blockSize;
     private final int typeSize;

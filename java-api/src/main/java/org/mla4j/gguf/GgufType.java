@@ -29,7 +29,6 @@ public enum GgufType {
     /** 64-bit IEEE float. */
     FLOAT64(12, 8);
 
-
     private final int id;
     private final int size;
 

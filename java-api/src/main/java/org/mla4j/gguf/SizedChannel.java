@@ -22,7 +22,6 @@ public final class SizedChannel implements WritableByteChannel {
      * @param what names the tensor in messages, e.g. "tensor 'blk.0.attn_q.weight'"
      * @param size the tensor's size in bytes
      */
-
     public SizedChannel(WritableByteChannel out, String what, long size) {
         this.out = out;
         this.what = what;

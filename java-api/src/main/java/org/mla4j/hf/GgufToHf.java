@@ -53,11 +53,10 @@ public final class GgufToHf {
      *
      * @param g the model's file
      * @param outDir the directory to write
+     * @param dtype F32 or BF16, or null for {@link #defaultDtype}
+     * @param maxShardBytes tensor bytes per safetensors file before a new shard starts (a tensor is never split)
      * @param progress told which tensor is written
      * @throws IOException when a file cannot be written
-     * @param dtype F32 or BF16, or null for {@link #defaultDtype}
-
-     * @param maxShardBytes tensor bytes per safetensors file before a new shard starts (a tensor is never split)
      */
     public static void write(GgufFile g, Path outDir, GgmlType dtype, long maxShardBytes, ProgressListener progress)
             throws IOException {

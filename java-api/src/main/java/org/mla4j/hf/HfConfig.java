@@ -92,7 +92,6 @@ public record HfConfig(Path path, Family family, String architecture, int hidden
      * @return the parsed, checked configuration
      * @throws IOException when the file cannot be read or is not JSON
      */
-
     public static HfConfig read(Path file) throws IOException {
         JsonNode root;
         try {

@@ -102,7 +102,6 @@ public final class HfToGguf {
      * @return the temporary GGUF file
      * @throws IOException when a file cannot be read or written
      */
-
     public static Path toTemporaryGguf(Path dir) throws IOException {
         Path tmp = Files.createTempFile("mla4j-hf-", ".gguf");
         tmp.toFile().deleteOnExit();

@@ -13,7 +13,6 @@ public enum SafetensorsDtype {
     /** bfloat16. */
     BF16(2, GgmlType.BF16);
 
-
     /** Every dtype name the safetensors format defines, so that a known but unsupported one gets its own message. */
     static final java.util.Set<String> KNOWN = java.util.Set.of("BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16",
             "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",

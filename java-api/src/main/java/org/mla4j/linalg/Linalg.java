@@ -34,7 +34,6 @@ public final class Linalg {
      * @param s  the singular values, descending
      * @param vt k x n right singular vectors, transposed
      */
-
     public record Svd(Matrix u, double[] s, Matrix vt) {
     }
 

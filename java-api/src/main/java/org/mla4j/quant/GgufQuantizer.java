@@ -35,7 +35,6 @@ public final class GgufQuantizer {
      * @param to       its type in the output
      * @param fallback true when it could not take the target type (rows not a multiple of the block size)
      */
-
     public record Decision(String tensor, GgmlType from, GgmlType to, boolean fallback) {
     }
 

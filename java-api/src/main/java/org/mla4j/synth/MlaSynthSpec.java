@@ -36,7 +36,6 @@ import java.util.Set;
  * @param ropeBase rope.freq_base
  * @param rmsEps attention.layer_norm_rms_epsilon
  */
-
 public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int nHead, int nHeadKv, int nFf,
         int nVocab, int nCtx, int kvLoraRank, int qLoraRank, int ropeDim, int nopeDim, int vDim, boolean legacyKvB,
         boolean latentNorm, boolean bias, float ropeBase, float rmsEps) {

@@ -6,7 +6,6 @@ public interface ProgressListener {
     /** A listener that ignores every call. */
     ProgressListener NONE = (tensor, done, total) -> { };
 
-
     /**
      * Called after each chunk of tensor data is written.
      *

@@ -40,7 +40,6 @@ public final class HuggingFaceExport {
      *     Hugging Face equivalent
      * @throws IOException when a file cannot be written
      */
-
     public static void write(MetadataSource m, String where, long contextLength, Path dir) throws IOException {
         String model = m.getString(P + "model").orElseThrow(() -> new IllegalArgumentException(where
                 + ": no tokenizer.ggml.model; a Hugging Face tokenizer cannot be written"));

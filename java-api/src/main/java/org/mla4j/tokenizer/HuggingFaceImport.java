@@ -36,7 +36,6 @@ public final class HuggingFaceImport {
      * @return the metadata, as llama.cpp's converter would write it
      * @throws IOException when a file cannot be read or is not JSON
      */
-
     public static MetadataMap read(Path tokenizerJson, Path tokenizerConfig) throws IOException {
         JsonNode tokenizer = parse(tokenizerJson);
         JsonNode config = tokenizerConfig == null ? JSON.createObjectNode() : parse(tokenizerConfig);

@@ -57,7 +57,6 @@ public interface Tokenizer {
     /** {@return the number of tokens in the vocabulary} */
     int vocabSize();
 
-
     /**
      * {@return true for tokens that end generation: EOS, EOT, EOM and llama.cpp's end-of-turn tokens found by their text}
      *

@@ -95,7 +95,6 @@ public final class Vocabulary {
      * @param addEos whether encoding adds EOS
      * @param addSpacePrefix whether SentencePiece encoding puts a space in front of the text
      */
-
     public Vocabulary(String model, String name, String pre, List<String> merges, List<String> tokens, float[] scores,
             int[] types, int bos, int eos, int unk, int eot, int eom, boolean addBos, boolean addEos,
             boolean addSpacePrefix) {

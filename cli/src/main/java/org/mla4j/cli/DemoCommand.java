@@ -95,7 +95,8 @@ final class DemoCommand implements Callable<Integer> {
             int half = Converter.plan(h, options).sourceCacheValues() / 2;
             options = options.withCacheValues(half);
             out.printf(Locale.ROOT, "converting: TransMLA (RoRoPE, FreqFold, BKV-PCA) to half the KV cache (mla4j convert "
-                    + "--method transmla --kv-cache %d), calibrated on 2048 tokens the model writes itself ...%n", half);
+                    + "--method transmla --kv-cache %d), calibrated on %d tokens the model writes itself ...%n", half,
+                    options.calibTokens());
             ProgressBar bar = new ProgressBar("convert");
             long t0 = System.nanoTime();
             Converter.Result r = Converter.convert(original, convertedPath, options,

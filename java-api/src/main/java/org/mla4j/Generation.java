@@ -16,13 +16,25 @@ import org.mla4j.tokenizer.Tokenizer;
  */
 public final class Generation implements Iterator<Generation.Token> {
 
-    /** One generated token and the text it completes (empty while a multi-byte character is still incomplete). */
+    /**
+     * One generated token and the text it completes.
+     *
+     * @param id   the token id
+     * @param text the text it completes (empty while a multi-byte character is still incomplete)
+     */
     public record Token(int id, String text) {
     }
 
     /** Why generation ended. */
     public enum StopReason {
-        MAX_TOKENS, END_OF_GENERATION, CONTEXT_FULL, CANCELLED
+        /** The requested number of tokens was generated. */
+        MAX_TOKENS,
+        /** The model generated an end-of-generation token (EOS, EOT). */
+        END_OF_GENERATION,
+        /** The session's KV cache is full. */
+        CONTEXT_FULL,
+        /** {@link Generation#cancel()} (or the session's cancel) stopped it. */
+        CANCELLED
     }
 
     /**
@@ -36,23 +48,48 @@ public final class Generation implements Iterator<Generation.Token> {
      */
     public record Options(int maxTokens, boolean addSpecial, boolean parseSpecial, boolean stopAtEndOfGeneration,
             SamplerConfig sampler) {
+        /**
+         * Checks the options.
+         *
+         * @throws IllegalArgumentException when maxTokens is negative
+         */
         public Options {
             if (maxTokens < 0) throw new IllegalArgumentException("maxTokens must be >= 0, got " + maxTokens);
         }
 
+        /**
+         * The usual options: BOS added, control-token text not parsed, stop at end of generation.
+         *
+         * @param maxTokens tokens to generate at most
+         * @param sampler   sampling configuration
+         * @return the options
+         */
         public static Options of(int maxTokens, SamplerConfig sampler) {
             return new Options(maxTokens, true, false, true, sampler);
         }
     }
 
-    /** Timing and counts, available once generation has ended. */
+    /**
+     * Timing and counts, available once generation has ended.
+     *
+     * @param promptTokens    prompt tokens evaluated (a cached prefix not counted)
+     * @param promptNanos     time spent evaluating them
+     * @param generatedTokens tokens generated
+     * @param generationNanos time spent generating them (after the prompt)
+     * @param stopReason      why generation ended
+     */
     public record Stats(int promptTokens, long promptNanos, int generatedTokens, long generationNanos,
             StopReason stopReason) {
+        /** {@return prompt evaluation speed in tokens per second (0 when nothing was timed)} */
         public double promptTokensPerSecond() {
             return promptNanos == 0 ? 0 : promptTokens * 1e9 / promptNanos;
         }
 
-        /** Generation speed; the first generated token is sampled from the prompt's logits, so n-1 evals count. */
+        /**
+         * Generation speed; the first generated token is sampled from the prompt's logits, so n-1 evals count.
+         *
+         * @return tokens per second (0 when nothing was timed)
+         */
         public double generationTokensPerSecond() {
             return generationNanos == 0 ? 0 : Math.max(0, generatedTokens - 1) * 1e9 / generationNanos;
         }
@@ -61,6 +98,12 @@ public final class Generation implements Iterator<Generation.Token> {
     /** Receives tokens as they are generated; return false to stop. */
     @FunctionalInterface
     public interface Listener {
+        /**
+         * Receives one token.
+         *
+         * @param token the token just generated
+         * @return true to go on, false to stop generation here
+         */
         boolean onToken(Token token);
     }
 
@@ -82,6 +125,15 @@ public final class Generation implements Iterator<Generation.Token> {
     private long generationStart;
     private long generationNanos;
 
+    /**
+     * Generation after a text prompt, tokenized as the options say; nothing is evaluated before the first
+     * {@link #next()} or {@link #run}.
+     *
+     * @param session   the session whose KV cache the prompt and the tokens go into (from its current position)
+     * @param tokenizer the model's tokenizer
+     * @param prompt    the prompt text
+     * @param options   generation options
+     */
     public Generation(Session session, Tokenizer tokenizer, String prompt, Options options) {
         this(session, tokenizer, tokenizer.encode(prompt, options.addSpecial(), options.parseSpecial()), 0, options);
     }
@@ -90,6 +142,12 @@ public final class Generation implements Iterator<Generation.Token> {
      * Generation after a prompt given as token ids, of which the first {@code cachedPrefix} are already in the
      * session's KV cache (its position must be {@code cachedPrefix}); the rest are evaluated as the prompt. All of
      * them count for the repetition penalty. A chat keeps its conversation in the cache this way.
+     *
+     * @param session      the session holding the cached prefix
+     * @param tokenizer    the model's tokenizer
+     * @param promptTokens the whole prompt's token ids, the cached prefix included
+     * @param cachedPrefix how many of them the KV cache already holds
+     * @param options      generation options (addSpecial and parseSpecial are not used: the prompt is tokenized)
      */
     public Generation(Session session, Tokenizer tokenizer, int[] promptTokens, int cachedPrefix, Options options) {
         this.session = session;
@@ -106,12 +164,12 @@ public final class Generation implements Iterator<Generation.Token> {
         }
     }
 
-    /** The prompt's token ids, as evaluated. */
+    /** {@return the prompt's token ids, as evaluated} */
     public int[] promptTokens() {
         return prompt.clone();
     }
 
-    /** Ids generated so far. */
+    /** {@return the ids generated so far} */
     public int[] generatedTokens() {
         return generated.stream().mapToInt(Integer::intValue).toArray();
     }
@@ -141,7 +199,12 @@ public final class Generation implements Iterator<Generation.Token> {
         return t;
     }
 
-    /** Runs to the end, handing each token to the listener; returns the statistics. */
+    /**
+     * Runs to the end, handing each token to the listener.
+     *
+     * @param listener receives each token; returning false stops generation
+     * @return the statistics
+     */
     public Stats run(Listener listener) {
         while (hasNext()) {
             if (!listener.onToken(next())) {
@@ -152,13 +215,17 @@ public final class Generation implements Iterator<Generation.Token> {
         return stats();
     }
 
-    /** Statistics; complete once {@link #hasNext()} has returned false. */
+    /** {@return the statistics; complete once {@link #hasNext()} has returned false} */
     public Stats stats() {
         return new Stats(prompt.length - cachedPrefix, promptNanos, generated.size(), generationNanos,
                 stopReason == null ? StopReason.MAX_TOKENS : stopReason);
     }
 
-    /** Text still held by the stream decoder (an incomplete character at the end); call after the last token. */
+    /**
+     * Text still held by the stream decoder (an incomplete character at the end); call after the last token.
+     *
+     * @return that text, usually ""
+     */
     public String flush() {
         return decoder.flush();
     }

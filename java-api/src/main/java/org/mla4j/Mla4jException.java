@@ -6,12 +6,18 @@ package org.mla4j;
  */
 public class Mla4jException extends RuntimeException {
 
+    /** The mla4j_status code. */
     private final int status;
+    /** The status code's name. */
     private final String statusName;
+    /** The native library's message. */
     private final String nativeMessage;
 
     /**
-     * @param status        the mla4j_status code (non-zero)
+     * An exception for a failed native call.
+     *
+     * @param status
+        the mla4j_status code (non-zero)
      * @param statusName    its name, from mla4j_status_name
      * @param nativeMessage the text of mla4j_last_error ("" when the library left none)
      * @param context       what the Java API was doing, prefixed to the message, or null
@@ -31,17 +37,17 @@ public class Mla4jException extends RuntimeException {
         return sb.toString();
     }
 
-    /** The mla4j_status code, e.g. 3 for MLA4J_ERR_FORMAT. */
+    /** {@return the mla4j_status code, e.g. 3 for MLA4J_ERR_FORMAT} */
     public int status() {
         return status;
     }
 
-    /** The name of the status code, e.g. "MLA4J_ERR_FORMAT". */
+    /** {@return the name of the status code, e.g. "MLA4J_ERR_FORMAT"} */
     public String statusName() {
         return statusName;
     }
 
-    /** The native library's message (mla4j_last_error), without context; "" when it left none. */
+    /** {@return the native library's message (mla4j_last_error), without context; "" when it left none} */
     public String nativeMessage() {
         return nativeMessage;
     }

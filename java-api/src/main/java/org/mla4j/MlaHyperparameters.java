@@ -15,7 +15,7 @@ package org.mla4j;
 public record MlaHyperparameters(int kvLoraRank, int qLoraRank, int headDimNope, int ropeDim, int ropeHeads,
         boolean latentNorm, float kqScale) {
 
-    /** Values cached per token and layer. */
+    /** {@return values cached per token and layer} */
     public int cacheWidth() {
         return kvLoraRank + ropeHeads * ropeDim;
     }

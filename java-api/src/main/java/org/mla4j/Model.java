@@ -70,6 +70,9 @@ public final class Model implements AutoCloseable {
      * Loads a model; a missing, malformed or unsupported file throws {@link Mla4jException} naming the problem. A
      * Hugging Face directory (config.json + safetensors + tokenizer.json) is converted to a temporary GGUF first
      * ({@link org.mla4j.hf.HfToGguf}), which is deleted once loaded: the model keeps its own copy or mapping.
+     *
+     * @param path a GGUF file or a Hugging Face model directory
+     * @return the loaded model, to be closed by the caller
      */
     public static Model load(Path path) {
         if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path);
@@ -105,26 +108,28 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /** {@return the file (or Hugging Face directory) the model was loaded from} */
     public Path path() {
         return path;
     }
 
+    /** {@return the model's hyperparameters} */
     public Hyperparameters hparams() {
         return hparams;
     }
 
-    /** The latent-attention hyperparameters of an MLA model (deepseek2, mha2mla); empty for llama and qwen2. */
+    /** {@return the latent-attention hyperparameters of an MLA model (deepseek2, mha2mla); empty for llama and qwen2} */
     public java.util.Optional<MlaHyperparameters> mla() {
         return java.util.Optional.ofNullable(mla);
     }
 
-    /** The model's metadata and tensor table (a view valid while the model is open). */
+    /** {@return the model's metadata and tensor table (a view valid while the model is open)} */
     public GgufFile gguf() {
         if (guard.isClosed()) throw new IllegalStateException(path + ": the model is closed");
         return gguf;
     }
 
-    /** The tokenizer described by the file's tokenizer.ggml.* metadata (built on first use). */
+    /** {@return the tokenizer described by the file's tokenizer.ggml.* metadata (built on first use)} */
     public Tokenizer tokenizer() {
         Tokenizer t = tokenizer;
         if (t == null) {
@@ -141,6 +146,9 @@ public final class Model implements AutoCloseable {
     /**
      * Bytes of KV cache one token takes over all layers for a cache of the given type: F32 or F16, and for MLA
      * models also Q8_0 and Q4_0 (when the latent row is a multiple of 32 values).
+     *
+     * @param kvType the cache element type
+     * @return bytes per token, all layers together
      */
     public long kvBytesPerToken(GgmlType kvType) {
         try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
@@ -150,12 +158,17 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** A new session (KV cache, buffers, threads) with default options. */
+    /** {@return a new session (KV cache, buffers, threads) with default options} */
     public Session newSession() {
         return newSession(Session.Options.defaults());
     }
 
-    /** A new session; any number of threads may create sessions on one model at once. */
+    /**
+     * Creates a session; any number of threads may create sessions on one model at once.
+     *
+     * @param options the session's context size, threads, batch size, cache type and kernels
+     * @return the new session, to be closed by the caller (closing the model closes it too)
+     */
     public Session newSession(Session.Options options) {
         // The session is created and registered under the guard, so close() either sees it or refuses it.
         try (UseGuard.Use u = guard.enter()) {
@@ -177,6 +190,7 @@ public final class Model implements AutoCloseable {
         sessions.remove(s);
     }
 
+    /** {@return whether {@link #close()} has been called} */
     public boolean isClosed() {
         return guard.isClosed();
     }

@@ -177,7 +177,7 @@ public final class NativeLibrary {
         return new Lapack(library, null);
     }
 
-    /** The version of this jar (the Maven project version), which the native library must match. */
+    /** {@return the version of this jar (the Maven project version), which the native library must match} */
     public static String apiVersion() {
         try (InputStream in = NativeLibrary.class.getResourceAsStream(VERSION_RESOURCE)) {
             if (in == null) throw new IllegalStateException("mla4j: " + VERSION_RESOURCE + " is missing from the jar");

@@ -32,6 +32,11 @@ public final class Session implements AutoCloseable {
      * @param simd kernel implementation
      */
     public record Options(int contextSize, int threads, int batchSize, GgmlType kvType, Simd simd) {
+        /**
+         * Checks the options.
+         *
+         * @throws IllegalArgumentException when a count is negative (batch size: below 1) or the cache type is not F32, F16, Q8_0 or Q4_0
+         */
         public Options {
             if (contextSize < 0) throw new IllegalArgumentException("contextSize must be >= 0, got " + contextSize);
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
@@ -41,26 +46,52 @@ public final class Session implements AutoCloseable {
             }
         }
 
+        /** {@return the model's training context, all CPUs, batches of 512, an F16 cache, the best kernels} */
         public static Options defaults() {
             return new Options(0, 0, 512, GgmlType.F16, Simd.AUTO);
         }
 
+        /**
+         * {@return these options with another context size}
+         *
+         * @param n positions in the KV cache; 0 = the model's training context
+         */
         public Options withContextSize(int n) {
             return new Options(n, threads, batchSize, kvType, simd);
         }
 
+        /**
+         * {@return these options with another thread count}
+         *
+         * @param n compute threads; 0 = all online CPUs
+         */
         public Options withThreads(int n) {
             return new Options(contextSize, n, batchSize, kvType, simd);
         }
 
+        /**
+         * {@return these options with another batch size}
+         *
+         * @param n tokens evaluated together during prompt processing
+         */
         public Options withBatchSize(int n) {
             return new Options(contextSize, threads, n, kvType, simd);
         }
 
+        /**
+         * {@return these options with another KV cache type}
+         *
+         * @param t F32 or F16; for MLA models also Q8_0 and Q4_0
+         */
         public Options withKvType(GgmlType t) {
             return new Options(contextSize, threads, batchSize, t, simd);
         }
 
+        /**
+         * {@return these options with other kernels}
+         *
+         * @param s the kernel implementation
+         */
         public Options withSimd(Simd s) {
             return new Options(contextSize, threads, batchSize, kvType, s);
         }
@@ -104,11 +135,12 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    /** {@return the model this session runs} */
     public Model model() {
         return model;
     }
 
-    /** Positions in the KV cache. */
+    /** {@return positions in the KV cache} */
     public int contextSize() {
         return contextSize;
     }
@@ -116,12 +148,20 @@ public final class Session implements AutoCloseable {
     /**
      * Evaluates tokens at the current position (batched) and returns the logits of the last one.
      * Token ids out of range, or more tokens than the context has room for, throw {@link Mla4jException}.
+     *
+     * @param tokens token ids, at least one
+     * @return the logits of the last token (one per vocabulary entry)
      */
     public float[] eval(int... tokens) {
         return run(tokens, false)[0];
     }
 
-    /** Evaluates tokens and returns the logits of every one of them, in order. */
+    /**
+     * Evaluates tokens and returns the logits of every one of them, in order.
+     *
+     * @param tokens token ids, at least one
+     * @return one logits array per token
+     */
     public float[][] evalAllLogits(int... tokens) {
         return run(tokens, true);
     }
@@ -153,7 +193,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** The logits of the last evaluated token (a copy). */
+    /** {@return the logits of the last evaluated token (a copy)} */
     public float[] logits() {
         lock.lock();
         try {
@@ -173,7 +213,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** Number of tokens in the KV cache. */
+    /** {@return number of tokens in the KV cache} */
     public int position() {
         lock.lock();
         try (Arena a = Arena.ofConfined()) {
@@ -185,7 +225,11 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** Forgets the tokens at positions >= pos. */
+    /**
+     * Forgets the tokens at positions &gt;= pos.
+     *
+     * @param pos the new position, at most the current one
+     */
     public void setPosition(int pos) {
         lock.lock();
         try {
@@ -210,7 +254,7 @@ public final class Session implements AutoCloseable {
         setPosition(0);
     }
 
-    /** Bytes allocated for the KV cache. */
+    /** {@return bytes allocated for the KV cache} */
     public long kvBytes() {
         lock.lock();
         try (Arena a = Arena.ofConfined()) {
@@ -240,6 +284,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    /** {@return whether {@link #close()} has been called} */
     public boolean isClosed() {
         return closed;
     }

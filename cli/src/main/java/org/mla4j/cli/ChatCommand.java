@@ -32,7 +32,8 @@ import sun.misc.Signal;
 final class ChatCommand implements Callable<Integer> {
     static final String USER_PROMPT = "> ";
 
-    @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file.")
+    @Option(names = {"-m", "--model"}, description = "GGUF model file or Hugging Face model "
+            + "directory (default: the embedded stories260K model).")
     Path model;
 
     @Option(names = {"-n", "--n-predict"}, defaultValue = "256", description = "Tokens to generate at most per reply.")
@@ -81,13 +82,14 @@ final class ChatCommand implements Callable<Integer> {
         if (maxTokens < 1) throw new Main.UsageException("-n must be >= 1");
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (Model m = Model.load(model); Session s = m.newSession(session.toOptions())) {
+        Path path = DefaultModel.orEmbedded(model, "-m");
+        try (Model m = Model.load(path); Session s = m.newSession(session.toOptions())) {
             ChatFormat format = ChatFormat.of(ChatTemplate.fromMetadata(m.gguf()), m.tokenizer());
             ChatSession chat = new ChatSession(s, m.tokenizer(), format, sampling.toConfig(), maxTokens);
             if (systemPrompt != null) chat.system(systemPrompt);
             out.println(format.hasTemplate()
-                    ? "Chatting with " + model.getFileName() + " using its chat template."
-                    : "Chatting with " + model.getFileName() + ": it has no chat template, so your text is given to it "
+                    ? "Chatting with " + path.getFileName() + " using its chat template."
+                    : "Chatting with " + path.getFileName() + ": it has no chat template, so your text is given to it "
                             + "as plain text to continue.");
             out.println("/reset starts over, /exit quits; Ctrl-C stops a reply.");
             // Ctrl-C: stop the reply being generated; at the prompt, quit.

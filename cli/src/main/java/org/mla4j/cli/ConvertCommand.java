@@ -31,8 +31,9 @@ import picocli.CommandLine.Parameters;
         + "MHA2MLA (arch mha2mla) or TransMLA (arch deepseek2, runs in llama.cpp too).")
 final class ConvertCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "INPUT", description = "A GGUF file (llama, qwen2) or a Hugging Face directory; for "
-            + "--dry-run also a config.json alone.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "INPUT", description = "A GGUF file (llama, qwen2) or "
+            + "a Hugging Face directory; for --dry-run also a config.json alone (default: the embedded stories260K "
+            + "model).")
     Path input;
 
     @Option(names = {"-o", "--output"}, description = "Output GGUF file (written to a temporary file, then renamed).")
@@ -138,11 +139,12 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         ConvertOptions o = options();
+        if (output == null && !dryRun) throw new Main.UsageException("-o OUTPUT is required (or --dry-run)");
+        input = DefaultModel.orEmbedded(input, "INPUT");
         if (dryRun) {
             System.out.print(Converter.plan(sourceHparams(), o).describe());
             return 0;
         }
-        if (output == null) throw new Main.UsageException("-o OUTPUT is required (or --dry-run)");
         if (!format.equals("gguf") && !format.equals("hf")) {
             throw new Main.UsageException("--format must be gguf or hf, not '" + format + "'");
         }

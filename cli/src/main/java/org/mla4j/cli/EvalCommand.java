@@ -29,7 +29,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, required = true, paramLabel = "CONVERTED", description = "Converted GGUF model.")
     Path model;
 
-    @Option(names = "--reference", required = true, paramLabel = "ORIGINAL", description = "Original GGUF model.")
+    @Option(names = "--reference", paramLabel = "ORIGINAL", description = "Original GGUF model (default: the "
+            + "embedded stories260K model).")
     Path reference;
 
     @Option(names = "--text", paramLabel = "FILE",
@@ -73,6 +74,7 @@ final class EvalCommand implements Callable<Integer> {
         Evaluator.Options options = new Evaluator.Options(threads, 0,
                 SessionOptionsMixin.parseKvType("--reference-cache-type", referenceCacheType),
                 SessionOptionsMixin.parseKvType("--cache-type", cacheType));
+        Path reference = DefaultModel.orEmbedded(this.reference, "--reference");
         try (Model ref = Model.load(reference); Model conv = Model.load(model)) {
             Evaluator.checkCompatible(ref, conv); // before sampling: a mismatch should not cost a generation
             int length = ctx == 0 ? SampledText.defaultMaxLength(ref) : ctx;

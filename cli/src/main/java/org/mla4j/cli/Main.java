@@ -13,8 +13,9 @@ import picocli.CommandLine.Option;
 @Command(name = "mla4j", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
         description = "Run GGUF language models from Java, and convert them to Multi-head Latent Attention.",
-        subcommands = {InfoCommand.class, RunCommand.class, ChatCommand.class, BenchCommand.class, EvalCommand.class,
-                QuantizeCommand.class, SynthCommand.class, TokenizeCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, InfoCommand.class, RunCommand.class, ChatCommand.class, BenchCommand.class,
+                EvalCommand.class, QuantizeCommand.class, SynthCommand.class, TokenizeCommand.class, ConvertCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
 
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of errors.")

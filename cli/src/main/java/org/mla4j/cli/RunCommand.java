@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
 @Command(name = "run", description = "Generate text from a prompt, streaming it as it is produced.")
 final class RunCommand implements Callable<Integer> {
 
-    @Option(names = {"-m", "--model"}, required = true, description = "GGUF model file or Hugging Face model directory.")
+    @Option(names = {"-m", "--model"}, description = "GGUF model file or Hugging Face model "
+            + "directory (default: the embedded stories260K model).")
     Path model;
 
     @Option(names = {"-p", "--prompt"}, required = true, description = "Prompt text.")
@@ -52,7 +53,8 @@ final class RunCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new Main.UsageException("-n must be >= 0");
         SamplerConfig sampler = sampling.toConfig();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (Model m = Model.load(model); Session s = m.newSession(session.toOptions())) {
+        Path path = DefaultModel.orEmbedded(model, "-m");
+        try (Model m = Model.load(path); Session s = m.newSession(session.toOptions())) {
             String text = prompt;
             boolean addSpecial = !noBos;
             boolean parseSpecial = false;
@@ -60,7 +62,7 @@ final class RunCommand implements Callable<Integer> {
             if (chat) {
                 ChatFormat format = ChatFormat.of(ChatTemplate.fromMetadata(m.gguf()), m.tokenizer());
                 if (!format.hasTemplate()) {
-                    System.err.println("mla4j: " + model.getFileName() + " has no chat template; the prompt is used as "
+                    System.err.println("mla4j: " + path.getFileName() + " has no chat template; the prompt is used as "
                             + "plain text");
                 }
                 ChatFormat.Prompt p = format.prompt(List.of(ChatMessage.user(prompt)), true);

@@ -53,9 +53,9 @@ class CliTest {
 
     @Test
     void usageErrorsExitWith2() {
-        Run r = run("run", "-p", "x");
+        Run r = run("run", "-m", "x");
         assertEquals(2, r.code());
-        assertTrue(r.err().startsWith("mla4j: Missing required option"), r.err());
+        assertTrue(r.err().startsWith("mla4j: Missing required option: '--prompt=<prompt>'"), r.err());
         assertEquals(2, run("no-such-command").code());
         assertEquals(2, run("quantize", "a", "b", "--type", "q5_9").code());
     }

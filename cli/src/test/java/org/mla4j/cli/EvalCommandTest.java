@@ -75,9 +75,9 @@ class EvalCommandTest {
         CliTest.Run both = CliTest.run("eval", "-m", m, "--reference", m, "--text", "x.txt", "--generate", "10");
         assertEquals(2, both.code());
         assertTrue(both.err().startsWith("mla4j: give either --text or --generate, not both\n"), both.err());
-        CliTest.Run missing = CliTest.run("eval", "-m", m);
+        CliTest.Run missing = CliTest.run("eval", "--reference", m);
         assertEquals(2, missing.code());
-        assertTrue(missing.err().startsWith("mla4j: Missing required option: '--reference=ORIGINAL'"), missing.err());
+        assertTrue(missing.err().startsWith("mla4j: Missing required option: '--model=CONVERTED'"), missing.err());
         assertEquals(2, CliTest.run("eval", "-m", m, "--reference", m, "--generate", "1").code());
         assertEquals(2, CliTest.run("eval", "-m", m, "--reference", m, "--cache-type", "q5_1").code());
     }

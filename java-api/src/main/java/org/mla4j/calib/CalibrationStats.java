@@ -59,6 +59,12 @@ public final class CalibrationStats implements AutoCloseable {
      * Runs every sequence from position 0 in a fresh state (F32 KV cache, context = the longest sequence) and
      * returns the statistics of all their tokens. progress receives the number of tokens done so far after each
      * batch. MLA models, or a machine without LAPACK/BLAS, throw {@link org.mla4j.Mla4jException}.
+     *
+     * @param model the (llama or qwen2) model
+     * @param sequences token sequences, each run from position 0
+     * @param threads compute threads, 0 = all CPUs
+     * @param progress told the number of tokens done, may be null
+     * @return the statistics, to be closed by the caller
      */
     public static CalibrationStats collect(Model model, List<int[]> sequences, int threads, LongConsumer progress) {
         return collect(model, sequences, threads, 0, progress);
@@ -67,6 +73,13 @@ public final class CalibrationStats implements AutoCloseable {
     /**
      * As {@link #collect(Model, List, int, LongConsumer)}, also keeping the attention inputs of the first keptTokens
      * tokens of every layer ({@link #keptInputs}), in the order of the sequences.
+     *
+     * @param model the (llama or qwen2) model
+     * @param sequences token sequences, each run from position 0
+     * @param threads compute threads, 0 = all CPUs
+     * @param keptTokens how many tokens' attention inputs to keep (0 = none)
+     * @param progress told the number of tokens done, may be null
+     * @return the statistics, to be closed by the caller
      */
     public static CalibrationStats collect(Model model, List<int[]> sequences, int threads, long keptTokens,
             LongConsumer progress) {
@@ -120,7 +133,7 @@ public final class CalibrationStats implements AutoCloseable {
         return new CalibrationStats(h, model.hparams());
     }
 
-    /** Tokens accumulated. */
+    /** {@return tokens accumulated} */
     public long tokens() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);
@@ -129,16 +142,22 @@ public final class CalibrationStats implements AutoCloseable {
         }
     }
 
-    /** Embedding length E of the model (the moment is (E+1) x (E+1)). */
+    /** {@return embedding length E of the model (the moment is (E+1) x (E+1))} */
     public int embeddingLength() {
         return embedding;
     }
 
+    /** {@return the model's number of layers} */
     public int layers() {
         return layers;
     }
 
-    /** The moment of layer, a symmetric (E+1) x (E+1) matrix in arena (see the class comment). */
+    /**
+     * {@return the moment of layer, a symmetric (E+1) x (E+1) matrix in arena (see the class comment)}
+     *
+     * @param arena where the matrix lives
+     * @param layer the layer
+     */
     public Matrix moment(Arena arena, int layer) {
         checkLayer(layer);
         Matrix m = Matrix.allocate(arena, embedding + 1, embedding + 1);
@@ -146,7 +165,7 @@ public final class CalibrationStats implements AutoCloseable {
         return m;
     }
 
-    /** How many tokens' inputs are kept (at most the keptTokens of {@link #collect(Model, List, int, long, LongConsumer)}). */
+    /** {@return how many tokens' inputs are kept (at most the keptTokens of {@link #collect(Model, List, int, long, LongConsumer)})} */
     public long keptTokens() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG);
@@ -155,7 +174,11 @@ public final class CalibrationStats implements AutoCloseable {
         }
     }
 
-    /** The kept attention inputs of layer: {@link #keptTokens()} rows of E values, in evaluation order. */
+    /**
+     * {@return the kept attention inputs of layer: {@link #keptTokens()} rows of E values, in evaluation order}
+     *
+     * @param layer the layer
+     */
     public float[][] keptInputs(int layer) {
         checkLayer(layer);
         int n = Math.toIntExact(keptTokens());
@@ -168,12 +191,20 @@ public final class CalibrationStats implements AutoCloseable {
         }
     }
 
-    /** Sums over tokens of the query pair norms of layer: [n_head][n_rot/2]. */
+    /**
+     * {@return sums over tokens of the query pair norms of layer: [n_head][n_rot/2]}
+     *
+     * @param layer the layer
+     */
     public double[][] queryPairNormSums(int layer) {
         return pairNorms(layer)[0];
     }
 
-    /** Sums over tokens of the key pair norms of layer: [n_head_kv][n_rot/2]. */
+    /**
+     * {@return sums over tokens of the key pair norms of layer: [n_head_kv][n_rot/2]}
+     *
+     * @param layer the layer
+     */
     public double[][] keyPairNormSums(int layer) {
         return pairNorms(layer)[1];
     }

@@ -19,17 +19,27 @@ public final class ChatFormat {
         this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
     }
 
-    /** The template when there is one, else the plain fallback. */
+    /**
+     * {@return the template when there is one, else the plain fallback}
+     *
+     * @param template the model's chat template, or empty for the plain fallback
+     * @param tokenizer the model's tokenizer
+     */
     public static ChatFormat of(Optional<ChatTemplate> template, Tokenizer tokenizer) {
         return new ChatFormat(template.orElse(null), tokenizer);
     }
 
-    /** True when the model has a chat template; false for the plain fallback. */
+    /** {@return true when the model has a chat template; false for the plain fallback} */
     public boolean hasTemplate() {
         return template != null;
     }
 
-    /** The conversation as text; with a template and addGenerationPrompt, ending with the assistant's header. */
+    /**
+     * {@return the conversation as text; with a template and addGenerationPrompt, ending with the assistant's header}
+     *
+     * @param messages the conversation
+     * @param addGenerationPrompt whether to end with the assistant's header (the model answers next)
+     */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         if (template != null) {
             return template.render(messages, addGenerationPrompt);
@@ -46,13 +56,23 @@ public final class ChatFormat {
         return text.toString();
     }
 
-    /** Prompt text and how to tokenize it (the arguments of {@code Tokenizer.encode}). */
+    /**
+     * Prompt text and how to tokenize it (the arguments of {@code Tokenizer.encode}).
+     *
+     * @param text the prompt text
+     * @param addSpecial whether the tokenizer adds BOS (and what else the vocabulary asks for)
+     * @param parseSpecial whether control-token text in it becomes control tokens
+     */
     public record Prompt(String text, boolean addSpecial, boolean parseSpecial) {}
 
     /**
      * The prompt of a conversation. Template text is tokenized with special tokens parsed (it contains their
      * text, e.g. "&lt;|im_start|&gt;"), and BOS is added as the vocabulary asks unless the template already
      * wrote it. The plain fallback is ordinary text after BOS.
+     *
+     * @param messages the conversation
+     * @param addGenerationPrompt whether to end with the assistant's header (the model answers next)
+     * @return the text and how to tokenize it
      */
     public Prompt prompt(List<ChatMessage> messages, boolean addGenerationPrompt) {
         String text = render(messages, addGenerationPrompt);
@@ -64,7 +84,12 @@ public final class ChatFormat {
         return new Prompt(text, !templateWroteBos, true);
     }
 
-    /** The prompt tokens of a conversation: {@link #prompt} tokenized. */
+    /**
+     * {@return the prompt tokens of a conversation: {@link #prompt} tokenized}
+     *
+     * @param messages the conversation
+     * @param addGenerationPrompt whether to end with the assistant's header (the model answers next)
+     */
     public int[] tokens(List<ChatMessage> messages, boolean addGenerationPrompt) {
         Prompt p = prompt(messages, addGenerationPrompt);
         return tokenizer.encode(p.text(), p.addSpecial(), p.parseSpecial());

@@ -18,7 +18,14 @@ import org.mla4j.tokenizer.Tokenizer;
  * {@link #cancel()}, which may be called from any thread (e.g. a Ctrl-C handler).
  */
 public final class ChatSession {
-    /** The reply of one turn and why it ended. */
+    /**
+     * The reply of one turn and why it ended.
+     *
+     * @param text the reply's text
+     * @param stopReason why the reply ended
+     * @param promptTokensEvaluated prompt tokens evaluated for this turn (the cached part of the conversation is not)
+     * @param generatedTokens tokens generated
+     */
     public record Reply(String text, StopReason stopReason, int promptTokensEvaluated, int generatedTokens) {}
 
     private final Session session;
@@ -33,6 +40,12 @@ public final class ChatSession {
     private volatile Generation current;
 
     /**
+     * A conversation on a session whose KV cache it then owns (nothing else should evaluate on it meanwhile).
+     *
+     * @param session   the session
+     * @param tokenizer the model's tokenizer
+     * @param format    how the conversation becomes prompt text (the model's chat template or the plain fallback)
+     * @param sampler   the sampling configuration of the replies
      * @param maxTokens tokens to generate at most per reply
      */
     public ChatSession(Session session, Tokenizer tokenizer, ChatFormat format, SamplerConfig sampler, int maxTokens) {
@@ -46,16 +59,21 @@ public final class ChatSession {
         this.maxTokens = maxTokens;
     }
 
+    /** {@return the conversation so far (a copy)} */
     public List<ChatMessage> messages() {
         return List.copyOf(messages);
     }
 
-    /** Adds a system message (before the first user message, for templates that take one). */
+    /**
+     * Adds a system message (before the first user message, for templates that take one).
+     *
+     * @param text the system message's text
+     */
     public void system(String text) {
         messages.add(ChatMessage.system(text));
     }
 
-    /** Tokens held in the KV cache. */
+    /** {@return tokens held in the KV cache} */
     public int cachedTokens() {
         return cached.length;
     }
@@ -79,6 +97,9 @@ public final class ChatSession {
      * A cancelled reply keeps the text generated so far.
      *
      * @throws IllegalStateException when the conversation no longer fits in the context
+     * @param userText the user's message
+     * @param onText receives the reply's text piece by piece, as it is generated
+     * @return the whole reply and why it ended
      */
     public Reply send(String userText, Consumer<String> onText) {
         cancelled = false;

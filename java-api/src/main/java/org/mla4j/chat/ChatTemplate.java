@@ -37,6 +37,8 @@ public final class ChatTemplate {
     private final String eosToken;
 
     /**
+     * A template from its text.
+     *
      * @param source the Jinja template text
      * @param bosToken the text of the BOS token ("" when there is none), as templates write it
      * @param eosToken the text of the EOS token ("" when there is none)
@@ -50,6 +52,9 @@ public final class ChatTemplate {
     /**
      * The template stored in GGUF metadata, with the BOS/EOS texts of its vocabulary; empty when the model has
      * no {@code tokenizer.chat_template}.
+     *
+     * @param metadata the model's metadata (a {@link org.mla4j.gguf.GgufFile})
+     * @return the template, or empty
      */
     public static Optional<ChatTemplate> fromMetadata(MetadataSource metadata) {
         Optional<String> source = metadata.getString(METADATA_KEY);
@@ -67,6 +72,7 @@ public final class ChatTemplate {
                 ? tokens.get((int) id.getAsLong()) : "";
     }
 
+    /** {@return the Jinja template text} */
     public String source() {
         return source;
     }
@@ -77,6 +83,8 @@ public final class ChatTemplate {
      * @param addGenerationPrompt end with the header that starts the assistant's answer
      * @throws ChatTemplateException when the template does not parse, fails while rendering, or rejects the
      *     conversation through raise_exception; the message says which and where
+     * @param messages the conversation
+     * @return the rendered text
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         List<Map<String, Object>> list = new ArrayList<>(messages.size());
@@ -158,12 +166,20 @@ public final class ChatTemplate {
         return resolver;
     }
 
-    /** The template's raise_exception(message): stops rendering with that message. */
+    /**
+     * {@return the template's raise_exception(message): stops rendering with that message}
+     *
+     * @param message the template's message
+     */
     public static Object raiseException(String message) {
         throw new IllegalArgumentException(RAISED + message);
     }
 
-    /** The template's strftime_now(format), for the Python strftime directives templates use. */
+    /**
+     * {@return the template's strftime_now(format), for the Python strftime directives templates use}
+     *
+     * @param format a Python strftime format
+     */
     public static String strftimeNow(String format) {
         return Strftime.format(format, ZonedDateTime.now());
     }

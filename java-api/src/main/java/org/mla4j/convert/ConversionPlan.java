@@ -13,6 +13,8 @@ import org.mla4j.convert.ConvertOptions.SvdMode;
  * read: the output architecture, its attention dimensions, the attention tensors of each layer and the KV cache
  * size. {@code mla4j convert --dry-run} prints it; the converter follows it.
  *
+ * @param source the source model's hyperparameters
+ * @param options the conversion options
  * @param arch output architecture: "mha2mla" or "deepseek2"
  * @param ropeDims mha2mla: r per KV head; deepseek2: m (the one shared rope key)
  * @param latent latent size C (kv_lora_rank)
@@ -29,29 +31,64 @@ import org.mla4j.convert.ConvertOptions.SvdMode;
 public record ConversionPlan(Hyperparameters source, ConvertOptions options, String arch, int ropeDims, int latent,
         int latentKey, int nope, int freqFold, boolean identity, int[][][] keptFrequencies, double keyBalance) {
 
+    /**
+     * {@return this plan with another split of the budget}
+     *
+     * @param r rope dims (see {@link #ropeDims})
+     * @param c latent size
+     */
     public ConversionPlan withRope(int r, int c) {
         return new ConversionPlan(source, options, arch, r, c, latentKey, arch.equals("deepseek2") ? nope : source.headDimK() - r,
                 freqFold, identity, null, keyBalance);
     }
 
+    /**
+     * {@return this plan with another FreqFold}
+     *
+     * @param f FreqFold F
+     */
     public ConversionPlan withFreqFold(int f) {
         return new ConversionPlan(source, options, arch, ropeDims, latent, latentKey, nope, f, identity, keptFrequencies,
                 keyBalance);
     }
 
+    /**
+     * {@return this plan with chosen frequencies}
+     *
+     * @param kept [layer][KV head] frequency indices that keep RoPE
+     */
     public ConversionPlan withKeptFrequencies(int[][][] kept) {
         return new ConversionPlan(source, options, arch, ropeDims, latent, latentKey, nope, freqFold, identity, kept,
                 keyBalance);
     }
 
+    /**
+     * {@return this plan with another key/value balance}
+     *
+     * @param b the balance (see {@link #keyBalance})
+     */
     public ConversionPlan withKeyBalance(double b) {
         return new ConversionPlan(source, options, arch, ropeDims, latent, latentKey, nope, freqFold, identity,
                 keptFrequencies, b);
     }
 
+    /**
+     * One attention tensor of the output.
+     *
+     * @param name  the tensor's name within its block, e.g. "attn_kv_a_mqa.weight"
+     * @param shape ggml dimensions, innermost first
+     * @param note  what it holds
+     */
     public record TensorSpec(String name, long[] shape, String note) {
     }
 
+    /**
+     * {@return the plan for a source model and options}
+     *
+     * @param hp the source model's hyperparameters
+     * @param o  the options
+     * @throws ConversionException when the source or the options cannot be converted (the message says why)
+     */
     public static ConversionPlan of(Hyperparameters hp, ConvertOptions o) {
         checkSource(hp);
         int dh = hp.headDimK(), hkv = hp.kvHeads(), lat = hkv * dh;
@@ -162,21 +199,26 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         return new ConversionPlan(hp, o, "deepseek2", m, c, 0, dh, f, false, null, 1.0);
     }
 
-    /** KV cache values per token and layer of the source (2 x n_kv x d_h). */
+    /** {@return KV cache values per token and layer of the source (2 x n_kv x d_h)} */
     public int sourceCacheValues() {
         return 2 * source.kvHeads() * source.headDimK();
     }
 
-    /** KV cache values per token and layer of the output: latent + rope keys. */
+    /** {@return KV cache values per token and layer of the output: latent + rope keys} */
     public int cacheValues() {
         return latent + (arch.equals("deepseek2") ? ropeDims : source.kvHeads() * ropeDims);
     }
 
+    /** {@return the share of the KV cache removed, in percent} */
     public double reductionPercent() {
         return 100.0 * (1.0 - (double) cacheValues() / sourceCacheValues());
     }
 
-    /** The attention tensors of one layer, ggml shapes (innermost first). */
+    /**
+     * {@return the attention tensors of one layer, ggml shapes (innermost first)}
+     *
+     * @param layer the layer
+     */
     public List<TensorSpec> layerTensors(int layer) {
         Hyperparameters hp = source;
         long e = hp.embeddingLength(), h = hp.heads(), hkv = hp.kvHeads(), dh = hp.headDimK();
@@ -213,7 +255,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         return t;
     }
 
-    /** The plan as printed by --dry-run. */
+    /** {@return the plan as printed by --dry-run} */
     public String describe() {
         Hyperparameters hp = source;
         StringBuilder b = new StringBuilder();

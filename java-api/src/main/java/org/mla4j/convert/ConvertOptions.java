@@ -40,86 +40,220 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         boolean pcaFromActivations, LatentNorm latentNorm, int cacheValues, GgmlType outType, Path calibration,
         int calibTokens, int calibSequence, long seed, int threads) {
 
+    /** A value the converter chooses (from the budget, the defaults or calibration). */
     public static final int AUTO = -1;
 
-    public enum Method { MHA2MLA, TRANSMLA }
+    /** The conversion method. */
+    public enum Method {
+        /** MHA2MLA: partial RoPE and low-rank K/V, written as our mha2mla architecture. */
+        MHA2MLA,
+        /** TransMLA: RoRoPE, FreqFold and BKV-PCA, written as a stock deepseek2 model. */
+        TRANSMLA
+    }
 
+    /** How mha2mla chooses the frequencies that keep RoPE in each (layer, KV head). */
     public enum RopeSelect {
-        HIGH, LOW, UNIFORM, TWO_NORM,
+        /** The highest frequencies. */
+        HIGH,
+        /** The lowest frequencies. */
+        LOW,
+        /** Frequencies spread uniformly. */
+        UNIFORM,
+        /** The frequencies whose query and key pair norms are largest on the calibration text (the paper's S_2-norm). */
+        TWO_NORM,
         /** The 2-norm score weighted by how much each frequency rotates over the calibration context. */
         ROTATION_AWARE
     }
 
-    public enum SvdMode { JOINT, SPLIT }
+    /** How mha2mla factorises the non-RoPE keys and the values. */
+    public enum SvdMode {
+        /** One latent shared by keys and values. */
+        JOINT,
+        /** Separate latents for keys and values. */
+        SPLIT
+    }
 
-    public enum LatentNorm { EXACT, CALIBRATED }
+    /** The latent norm (attn_kv_a_norm) transmla writes. */
+    public enum LatentNorm {
+        /** An identity by construction (the latent is scaled so that the norm changes nothing). */
+        EXACT,
+        /** Weights calibrated on the calibration text (trainable further). */
+        CALIBRATED
+    }
 
+    /**
+     * {@return the defaults of a method (what {@code mla4j convert} does without options)}
+     *
+     * @param method the conversion method
+     */
     public static ConvertOptions defaults(Method method) {
         return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false, true, true,
                 AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
     }
 
-    /** The papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla). */
+    /**
+     * {@return the papers' own choices: S_2-norm + SVD_joint (mha2mla); RoRoPE + FreqFold + weight-only PCA (transmla)}
+     *
+     * @param method the conversion method
+     */
     public static ConvertOptions paperBaseline(Method method) {
         return defaults(method).withRopeSelect(RopeSelect.TWO_NORM).withWhiten(false).withQueryFit(false).withAttentionFit(false)
                 .withPcaFromActivations(false);
     }
 
+    /**
+     * {@return these options with another lossless}
+     *
+     * @param v whether to write the exact form
+     */
     public ConvertOptions withLossless(boolean v) {
         return with(b -> b.lossless = v);
     }
+    /**
+     * {@return these options with another ropeSelect}
+     *
+     * @param v how mha2mla chooses the frequencies that keep RoPE
+     */
     public ConvertOptions withRopeSelect(RopeSelect v) {
         return with(b -> b.ropeSelect = v);
     }
+    /**
+     * {@return these options with another ropeDims}
+     *
+     * @param v mha2mla: RoPE dims kept per KV head (even)
+     */
     public ConvertOptions withRopeDims(int v) {
         return with(b -> b.ropeDims = v);
     }
+    /**
+     * {@return these options with another svd}
+     *
+     * @param v mha2mla: joint or split factorisation
+     */
     public ConvertOptions withSvd(SvdMode v) {
         return with(b -> b.svd = v);
     }
+    /**
+     * {@return these options with another kvRank}
+     *
+     * @param v mha2mla: latent dims per KV head
+     */
     public ConvertOptions withKvRank(int v) {
         return with(b -> b.kvRank = v);
     }
+    /**
+     * {@return these options with another whiten}
+     *
+     * @param v mha2mla: whether the SVD is whitened by the calibration covariance
+     */
     public ConvertOptions withWhiten(boolean v) {
         return with(b -> b.whiten = v);
     }
+    /**
+     * {@return these options with another refit}
+     *
+     * @param v mha2mla: whether the up-projections are refitted by least squares
+     */
     public ConvertOptions withRefit(boolean v) {
         return with(b -> b.refit = v);
     }
+    /**
+     * {@return these options with another queryFit}
+     *
+     * @param v mha2mla: whether the queries are fitted (small models)
+     */
     public ConvertOptions withQueryFit(boolean v) {
         return with(b -> b.queryFit = v);
     }
+    /**
+     * {@return these options with another attentionFit}
+     *
+     * @param v mha2mla: whether each layer's attention is fitted (small models)
+     */
     public ConvertOptions withAttentionFit(boolean v) {
         return with(b -> b.attentionFit = v);
     }
+    /**
+     * {@return these options with another freqFold}
+     *
+     * @param v transmla: FreqFold F, or AUTO
+     */
     public ConvertOptions withFreqFold(int v) {
         return with(b -> b.freqFold = v);
     }
+    /**
+     * {@return these options with another kvLoraRank}
+     *
+     * @param v transmla: latent size C, or AUTO
+     */
     public ConvertOptions withKvLoraRank(int v) {
         return with(b -> b.kvLoraRank = v);
     }
+    /**
+     * {@return these options with another ropeDim}
+     *
+     * @param v transmla: shared rope key dims m, or AUTO
+     */
     public ConvertOptions withRopeDim(int v) {
         return with(b -> b.ropeDim = v);
     }
+    /**
+     * {@return these options with another qLoraRank}
+     *
+     * @param v transmla: query compression rank; 0 = a plain attn_q
+     */
     public ConvertOptions withQLoraRank(int v) {
         return with(b -> b.qLoraRank = v);
     }
 
+    /**
+     * {@return these options with another pcaFromActivations}
+     *
+     * @param v transmla: BKV-PCA from calibration activations (true) or the weights
+     */
     public ConvertOptions withPcaFromActivations(boolean v) {
         return with(b -> b.pcaFromActivations = v);
     }
+    /**
+     * {@return these options with another latentNorm}
+     *
+     * @param v transmla: exact or calibrated latent norm
+     */
     public ConvertOptions withLatentNorm(LatentNorm v) {
         return with(b -> b.latentNorm = v);
     }
+    /**
+     * {@return these options with another cacheValues}
+     *
+     * @param v cache values per token and layer to aim for, or AUTO
+     */
     public ConvertOptions withCacheValues(int v) {
         return with(b -> b.cacheValues = v);
     }
+    /**
+     * {@return these options with another outType}
+     *
+     * @param v weight type of the output's matrices; null = the source's
+     */
     public ConvertOptions withOutType(GgmlType v) {
         return with(b -> b.outType = v);
     }
+    /**
+     * {@return these options with another threads}
+     *
+     * @param v compute threads (0 = all)
+     */
     public ConvertOptions withThreads(int v) {
         return with(b -> b.threads = v);
     }
+    /**
+     * {@return these options with other calibration settings}
+     *
+     * @param file      plain-text calibration file, or null to let the model generate its own text
+     * @param tokens    calibration tokens
+     * @param sequence  tokens per calibration sequence
+     * @param seedValue seed of the generated calibration text
+     */
     public ConvertOptions withCalibration(Path file, int tokens, int sequence, long seedValue) {
         return with(b -> {
             b.calibration = file;

@@ -23,22 +23,46 @@ import org.mla4j.gguf.GgufTensorInfo;
  * to a temporary file that replaces the target only when complete.
  */
 public final class Converter {
-    /** Told how far the conversion has come: stage "calibration" (tokens) or "layers" (layers written). */
+    /**
+     * The progress listener of {@link #convert}: told how far the conversion has come, on the converting thread
+     * (keep it quick). The stages, in order: "calibration text" (tokens the model writes itself, when no calibration
+     * file is given), "calibration" (tokens run through the model), "search" (candidates measured, small models;
+     * total 0: not known in advance), "refit" (layers fitted again on the converted model's inputs), "attention fit"
+     * (layers, mha2mla on small models) and "layers" (layers written; once per candidate and for the output).
+     */
     @FunctionalInterface
     public interface Progress {
+        /** A listener that ignores every update. */
         Progress NONE = (stage, done, total) -> { };
 
+        /**
+         * Reports progress within a stage.
+         *
+         * @param stage the stage's name (see {@link Progress})
+         * @param done  units of the stage done so far
+         * @param total units of the stage in all, or 0 when not known in advance
+         */
         void update(String stage, long done, long total);
     }
 
-    /** What was done: the plan followed (auto choices resolved) and the calibration token count. */
+    /**
+     * What was done.
+     *
+     * @param plan              the plan followed (auto choices resolved)
+     * @param calibrationTokens the calibration token count
+     */
     public record Result(ConversionPlan plan, long calibrationTokens) {
     }
 
     private Converter() {
     }
 
-    /** The plan for a source model's hyperparameters (no weights needed; --dry-run). */
+    /**
+     * {@return the plan for a source model's hyperparameters (no weights needed; --dry-run)}
+     *
+     * @param hp the source model's hyperparameters
+     * @param options the options
+     */
     public static ConversionPlan plan(Hyperparameters hp, ConvertOptions options) {
         return ConversionPlan.of(hp, options);
     }
@@ -70,13 +94,31 @@ public final class Converter {
         }
     }
 
+    /**
+     * Converts a model, settling the choices left open by measurement on small models ({@link Search.Mode#AUTO}).
+     *
+     * @param input    the original model: a llama or qwen2 GGUF file or Hugging Face directory
+     * @param output   the GGUF file to write (replaced only by a complete file)
+     * @param options  the conversion options
+     * @param progress told how far the conversion has come ({@link Progress#NONE} for nothing)
+     * @return the plan followed and the calibration token count
+     * @throws IOException when a file cannot be read or written
+     */
     public static Result convert(Path input, Path output, ConvertOptions options, Progress progress) throws IOException {
         return convert(input, output, options, Search.Mode.AUTO, progress);
     }
 
     /**
+     * Converts a model.
+     *
+     * @param input    the original model: a llama or qwen2 GGUF file or Hugging Face directory
+     * @param output   the GGUF file to write (replaced only by a complete file)
+     * @param options  the conversion options
      * @param search whether the choices left open are settled by measurement, and each layer is then fitted again on
      *     the converted model's own inputs (AUTO: for models under 50M parameters; both cost whole conversions)
+     * @param progress told how far the conversion has come ({@link Progress#NONE} for nothing)
+     * @return the plan followed and the calibration token count
+     * @throws IOException when a file cannot be read or written
      */
     public static Result convert(Path input, Path output, ConvertOptions options, Search.Mode search, Progress progress)
             throws IOException {

@@ -19,7 +19,15 @@ import org.mla4j.gguf.GgmlType;
  * is for small models (Mode.AUTO: under {@value #AUTO_MAX_PARAMS} parameters).
  */
 public final class Search {
-    public enum Mode { AUTO, ON, OFF }
+    /** Whether the search runs. */
+    public enum Mode {
+        /** For models under 50M parameters. */
+        AUTO,
+        /** Always. */
+        ON,
+        /** Never: the options' own choices. */
+        OFF
+    }
 
     static final long AUTO_MAX_PARAMS = 50_000_000L;
     static final int HELD_OUT_TOKENS = 1024;

@@ -11,6 +11,11 @@ public final class SourceHparams {
     private SourceHparams() {
     }
 
+    /**
+     * {@return the hyperparameters of a llama or qwen2 GGUF file's metadata}
+     *
+     * @param g the file
+     */
     public static Hyperparameters fromGguf(GgufFile g) {
         String arch = g.getString("general.architecture").orElseThrow(() -> new ConversionException(
                 g.path() + ": no general.architecture"));
@@ -38,7 +43,11 @@ public final class SourceHparams {
                 g.tensor("output.weight").isEmpty(), g.tensor("blk.0.attn_q.bias").isPresent());
     }
 
-    /** From a Hugging Face config.json (llama, mistral, qwen2). */
+    /**
+     * {@return the hyperparameters of a Hugging Face config.json (llama, mistral, qwen2)}
+     *
+     * @param c the config
+     */
     public static Hyperparameters fromHfConfig(org.mla4j.hf.HfConfig c) {
         if (c.family() == org.mla4j.hf.HfConfig.Family.DEEPSEEK_V3) {
             throw new ConversionException(c.path() + ": the model is already MLA (deepseek_v3)");

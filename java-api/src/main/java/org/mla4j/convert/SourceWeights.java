@@ -25,32 +25,59 @@ public final class SourceWeights {
     private final Hyperparameters hp;
     private final double[] thetas;
 
+    /**
+     * The weights of a source model.
+     *
+     * @param gguf the model's file
+     * @param hp   its hyperparameters
+     */
     public SourceWeights(GgufFile gguf, Hyperparameters hp) {
         this.gguf = gguf;
         this.hp = hp;
         this.thetas = computeThetas();
     }
 
+    /** {@return the model's hyperparameters} */
     public Hyperparameters hparams() {
         return hp;
     }
 
-    /** W_q [H*dh][E]. */
+    /**
+     * {@return W_q [H*dh][E]}
+     *
+     * @param arena where the matrix lives
+     * @param layer the layer
+     */
     public Matrix query(Arena arena, int layer) {
         return projection(arena, layer, "attn_q", hp.heads(), true);
     }
 
-    /** W_k [Hkv*dh][E]. */
+    /**
+     * {@return W_k [Hkv*dh][E]}
+     *
+     * @param arena where the matrix lives
+     * @param layer the layer
+     */
     public Matrix key(Arena arena, int layer) {
         return projection(arena, layer, "attn_k", hp.kvHeads(), true);
     }
 
-    /** W_v [Hkv*dh][E]. */
+    /**
+     * {@return W_v [Hkv*dh][E]}
+     *
+     * @param arena where the matrix lives
+     * @param layer the layer
+     */
     public Matrix value(Arena arena, int layer) {
         return projection(arena, layer, "attn_v", hp.kvHeads(), false);
     }
 
-    /** W_o [E][H*dh] (attn_output; its columns are the concatenated value heads, never permuted). */
+    /**
+     * {@return W_o [E][H*dh] (attn_output; its columns are the concatenated value heads, never permuted)}
+     *
+     * @param arena where the matrix lives
+     * @param layer the layer
+     */
     public Matrix output(Arena arena, int layer) {
         String name = "blk." + layer + ".attn_output.weight";
         GgufTensorInfo t = gguf.tensor(name).orElseThrow(() -> new ConversionException(
@@ -62,7 +89,13 @@ public final class SourceWeights {
         return m;
     }
 
-    /** Bias of attn_q, attn_k or attn_v in the same row order as the weight, or null when the model has none. */
+    /**
+     * Bias of attn_q, attn_k or attn_v in the same row order as the weight, or null when the model has none.
+     *
+     * @param layer the layer
+     * @param which "attn_q", "attn_k" or "attn_v"
+     * @return the bias, or null
+     */
     public double[] bias(int layer, String which) {
         String name = "blk." + layer + "." + which + ".bias";
         Optional<GgufTensorInfo> t = gguf.tensor(name);
@@ -76,9 +109,11 @@ public final class SourceWeights {
     }
 
     /**
-     * Angular frequency of each pair {@code i} of a head (i < n_rot/2) in radians per position, as the source model
+     * Angular frequency of each pair {@code i} of a head (i &lt; n_rot/2) in radians per position, as the source model
      * rotates it: {@code freq_scale * base^(-2i/n_rot) / factor_i}, with the per-frequency divisors of llama3-style
      * rope scaling (rope_freqs.weight) when the file has them. A new array each call.
+     *
+     * @return the frequencies, n_rot/2 of them
      */
     public double[] thetas() {
         return thetas.clone();
@@ -94,7 +129,11 @@ public final class SourceWeights {
         return t;
     }
 
-    /** attn_norm of a layer (the weights of the RMSNorm in front of the attention), decoded from any stored type. */
+    /**
+     * {@return attn_norm of a layer (the weights of the RMSNorm in front of the attention), decoded from any stored type}
+     *
+     * @param layer the layer
+     */
     public float[] attentionNorm(int layer) {
         String name = "blk." + layer + ".attn_norm.weight";
         return decodeVector(gguf.tensor(name).orElseThrow(() -> new ConversionException(

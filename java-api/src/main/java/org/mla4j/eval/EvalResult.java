@@ -18,7 +18,7 @@ import java.util.Map;
 public record EvalResult(double pplReference, double pplConverted, double klMean, double klMax, double top1Agreement,
         double maxAbsLogitDiff, long tokens) {
 
-    /** The figures by their JSON names, in the order {@link #toJson()} writes them. */
+    /** {@return the figures by their JSON names, in the order {@link #toJson()} writes them} */
     public Map<String, Number> asMap() {
         Map<String, Number> m = new LinkedHashMap<>();
         m.put("ppl_reference", pplReference);
@@ -36,6 +36,8 @@ public record EvalResult(double pplReference, double pplConverted, double klMean
      * max_abs_logit_diff and tokens. Doubles are written in Java's shortest round-trip form (valid JSON numbers,
      * such as 1.5E-5); a non-finite figure (an infinite KL when the converted model gives a token probability 0
      * that the reference does not) is written as null, since JSON has no infinity.
+     *
+     * @return the JSON text
      */
     public String toJson() {
         StringBuilder sb = new StringBuilder("{");

@@ -35,6 +35,12 @@ public final class Evaluator {
      *        latent cache)
      */
     public record Options(int threads, int contextSize, GgmlType referenceKvType, GgmlType convertedKvType) {
+        /**
+         * Checks the options.
+         *
+         * @throws IllegalArgumentException when a count is negative
+         * @throws NullPointerException when a cache type is null
+         */
         public Options {
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
             if (contextSize < 0) throw new IllegalArgumentException("contextSize must be >= 0, got " + contextSize);
@@ -42,23 +48,43 @@ public final class Evaluator {
             Objects.requireNonNull(convertedKvType, "convertedKvType");
         }
 
-        /** All CPUs, context of the longest sequence, F16 caches (llama.cpp's default) for both. */
+        /** {@return all CPUs, context of the longest sequence, F16 caches (llama.cpp's default) for both} */
         public static Options defaults() {
             return new Options(0, 0, GgmlType.F16, GgmlType.F16);
         }
 
+        /**
+         * {@return these options with another thread count}
+         *
+         * @param n compute threads per model, 0 = all CPUs
+         */
         public Options withThreads(int n) {
             return new Options(n, contextSize, referenceKvType, convertedKvType);
         }
 
+        /**
+         * {@return these options with another context size}
+         *
+         * @param n KV cache positions; 0 = the longest sequence
+         */
         public Options withContextSize(int n) {
             return new Options(threads, n, referenceKvType, convertedKvType);
         }
 
+        /**
+         * {@return these options with another cache type for the reference}
+         *
+         * @param t the reference session's KV cache type
+         */
         public Options withReferenceKvType(GgmlType t) {
             return new Options(threads, contextSize, t, convertedKvType);
         }
 
+        /**
+         * {@return these options with another cache type for the converted model}
+         *
+         * @param t the converted session's KV cache type
+         */
         public Options withConvertedKvType(GgmlType t) {
             return new Options(threads, contextSize, referenceKvType, t);
         }
@@ -70,6 +96,9 @@ public final class Evaluator {
     /**
      * Throws {@link IllegalArgumentException} naming both files when the models' vocabularies differ (size or
      * token texts), since their logits would then not be over the same tokens.
+     *
+     * @param reference the original model
+     * @param converted the converted model
      */
     public static void checkCompatible(Model reference, Model converted) {
         int nr = reference.hparams().vocabSize();
@@ -107,6 +136,10 @@ public final class Evaluator {
      * @param sequences token ids (e.g. from {@link SampledText} or {@link TextSequences}); a sequence of n tokens
      *        gives n-1 predicted positions (a lone BOS, which SampledText may end with, gives none)
      * @param progress told the number of positions counted so far, may be null
+     * @param reference the original model
+     * @param converted the converted model
+     * @param options threads, context size and cache types
+     * @return the figures over all predicted positions
      */
     public static EvalResult evaluate(Model reference, Model converted, List<int[]> sequences, Options options,
             LongConsumer progress) {

@@ -33,12 +33,24 @@ public final class SampledText {
     private SampledText() {
     }
 
-    /** min(512, the model's training context). */
+    /**
+     * {@return min(512, the model's training context)}
+     *
+     * @param model the model
+     */
     public static int defaultMaxLength(Model model) {
         return Math.min(MAX_DEFAULT_LENGTH, model.hparams().contextLength());
     }
 
-    /** {@link #generate(Model, int, long, int, int, LongConsumer)} with {@link #defaultMaxLength(Model)}. */
+    /**
+     * {@return {@link #generate(Model, int, long, int, int, LongConsumer)} with {@link #defaultMaxLength(Model)}}
+     *
+     * @param model the model that writes the text
+     * @param nTokens tokens in all, BOS tokens included
+     * @param seed the sampler's seed
+     * @param threads compute threads, 0 = all CPUs
+     * @param progress told the number of tokens produced so far, may be null
+     */
     public static List<int[]> generate(Model model, int nTokens, long seed, int threads, LongConsumer progress) {
         return generate(model, nTokens, seed, defaultMaxLength(model), threads, progress);
     }
@@ -49,6 +61,10 @@ public final class SampledText {
      * @param maxLength the most tokens of one sequence, BOS included (at least 2)
      * @param threads compute threads, 0 = all CPUs
      * @param progress told the number of tokens produced so far (BOS included), may be null
+     * @param model the model that writes the text
+     * @param nTokens tokens in all, BOS tokens included
+     * @param seed the sampler's seed
+     * @return the sequences, each starting with BOS
      */
     public static List<int[]> generate(Model model, int nTokens, long seed, int maxLength, int threads,
             LongConsumer progress) {

@@ -26,7 +26,14 @@ public final class TextSequences {
     private TextSequences() {
     }
 
-    /** Every token of the file. */
+    /**
+     * {@return every token of the file}
+     *
+     * @param model the model whose tokenizer reads the text
+     * @param file a UTF-8 text file
+     * @param maxLength the most tokens of one sequence, BOS included (at least 2)
+     * @throws IOException when the file cannot be read, is not UTF-8, or holds no token
+     */
     public static List<int[]> fromFile(Model model, Path file, int maxLength) throws IOException {
         return fromFile(model, file, maxLength, Long.MAX_VALUE);
     }
@@ -37,6 +44,9 @@ public final class TextSequences {
      * @param maxLength the most tokens of one sequence, BOS included (at least 2)
      * @param maxTokens the most tokens of all sequences together, BOS tokens included (at least 2)
      * @throws IOException when the file cannot be read, is not UTF-8, or holds no token
+     * @param model the model whose tokenizer reads the text
+     * @param file a UTF-8 text file
+     * @return the sequences, each starting with BOS
      */
     public static List<int[]> fromFile(Model model, Path file, int maxLength, long maxTokens) throws IOException {
         Objects.requireNonNull(file, "file");
@@ -46,7 +56,14 @@ public final class TextSequences {
         return sequences;
     }
 
-    /** The text's first tokens as sequences (empty for a text without tokens); see {@link #fromFile}. */
+    /**
+     * {@return the text's first tokens as sequences (empty for a text without tokens); see {@link #fromFile}}
+     *
+     * @param model the model whose tokenizer reads the text
+     * @param text the text
+     * @param maxLength the most tokens of one sequence, BOS included (at least 2)
+     * @param maxTokens the most tokens of all sequences together, BOS tokens included (at least 2)
+     */
     public static List<int[]> fromText(Model model, String text, int maxLength, long maxTokens) {
         Objects.requireNonNull(model, "model");
         if (maxLength < 2) throw new IllegalArgumentException("maxLength must be >= 2, got " + maxLength);
@@ -67,7 +84,11 @@ public final class TextSequences {
         return sequences;
     }
 
-    /** Total tokens of the sequences, BOS tokens included. */
+    /**
+     * {@return total tokens of the sequences, BOS tokens included}
+     *
+     * @param sequences token sequences
+     */
     public static long totalTokens(List<int[]> sequences) {
         long n = 0;
         for (int[] s : sequences) n += s.length;

@@ -9,8 +9,16 @@ public final class Deepseek2Keys {
     }
 
     /**
-     * @param kvLoraRank latent size C (kv_lora_rank itself is written by the caller with the other common keys)
-     * @param rope rope dims R, nope key dims N, value dims Dv per head; q-LoRA rank (0 = a plain attn_q)
+     * Puts the deepseek2 keys of a dense MLA model.
+     *
+     * @param w           the writer
+     * @param layers      transformer blocks (all dense: leading_dense_block_count)
+     * @param feedForward the dense FFN's hidden size
+     * @param kvLoraRank  latent size C (kv_lora_rank itself is written by the caller with the other common keys)
+     * @param rope        rope dims R per head
+     * @param nope        nope key dims N per head
+     * @param valueDim    value dims Dv per head
+     * @param qLoraRank   q-LoRA rank (0 = a plain attn_q)
      */
     public static void putDenseMla(GgufWriter w, int layers, int feedForward, int kvLoraRank, int rope, int nope,
             int valueDim, int qLoraRank) {

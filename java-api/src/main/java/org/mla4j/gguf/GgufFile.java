@@ -100,7 +100,12 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         }
     }
 
-    /** Opens and validates a GGUF file; a malformed file throws {@link org.mla4j.Mla4jException} naming the problem. */
+    /**
+     * Opens and validates a GGUF file; a malformed file throws {@link org.mla4j.Mla4jException} naming the problem.
+     *
+     * @param path the file
+     * @return the open file, to be closed by the caller
+     */
     public static GgufFile open(Path path) {
         NativeLibrary.load();
         try (Arena a = Arena.ofConfined()) {
@@ -116,48 +121,70 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         }
     }
 
-    /** A view of a handle owned by someone else (a model); closing the view does not free it. */
+    /**
+     * {@return a view of a handle owned by someone else (a model); closing the view does not free it}
+     *
+     * @param path the file's path (for messages)
+     * @param handle the native mla4j_gguf handle
+     */
     public static GgufFile borrow(Path path, MemorySegment handle) {
         return new GgufFile(path, handle, false);
     }
 
+    /** {@return the file's path} */
     public Path path() {
         return path;
     }
 
+    /** {@return the GGUF version (2 or 3)} */
     public int version() {
         return version;
     }
 
+    /** {@return the tensor data alignment (general.alignment, default 32)} */
     public long alignment() {
         return alignment;
     }
 
-    /** Offset of the tensor data section from the start of the file. */
+    /** {@return offset of the tensor data section from the start of the file} */
     public long dataOffset() {
         return dataOffset;
     }
 
+    /** {@return the file's size in bytes} */
     public long fileSize() {
         return fileSize;
     }
 
-    /** Metadata keys in file order. */
+    /** {@return metadata keys in file order} */
     public List<String> keys() {
         return List.copyOf(keyIndex.keySet());
     }
 
+    /**
+     * {@return whether the metadata has this key}
+     *
+     * @param key the key
+     */
     public boolean contains(String key) {
         return keyIndex.containsKey(key);
     }
 
-    /** The value type of a key (ARRAY for arrays), or empty when absent. */
+    /**
+     * {@return the value type of a key (ARRAY for arrays), or empty when absent}
+     *
+     * @param key the key
+     */
     public Optional<GgufType> type(String key) {
         Integer i = keyIndex.get(key);
         return i == null ? Optional.empty() : Optional.of(typeOf(i)[0]);
     }
 
-    /** The element type of an array key, or empty when absent or not an array. */
+    /**
+     * {@return the element type of an array key, or empty when absent or not an array}
+     *
+     * @param key the key
+     */
     public Optional<GgufType> arrayElementType(String key) {
         Integer i = keyIndex.get(key);
         if (i == null) return Optional.empty();
@@ -191,7 +218,11 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         }
     }
 
-    /** A FLOAT32 or FLOAT64 scalar. */
+    /**
+     * {@return a FLOAT32 or FLOAT64 scalar}
+     *
+     * @param key the key
+     */
     public Optional<Double> getDouble(String key) {
         Integer i = keyIndex.get(key);
         if (i == null) return Optional.empty();
@@ -252,7 +283,11 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         return Optional.of(out);
     }
 
-    /** The raw little-endian bytes of a numeric or bool array. */
+    /**
+     * {@return the raw little-endian bytes of a numeric or bool array}
+     *
+     * @param key the key
+     */
     public Optional<byte[]> getArrayBytes(String key) {
         Integer i = keyIndex.get(key);
         if (i == null) return Optional.empty();
@@ -264,6 +299,9 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
     /**
      * The value of a key as a Java object: String, Long (integers), Double (floats), Boolean, List&lt;String&gt;,
      * float[], int[], or byte[] (raw little-endian bytes of other numeric arrays).
+     *
+     * @param key the key (it must exist)
+     * @return the value
      */
     public Object getValue(String key) {
         GgufType[] t = typeOf(requireIndex(key));
@@ -281,20 +319,34 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         };
     }
 
-    /** Number of elements of an array key (1 for scalars). */
+    /**
+     * {@return number of elements of an array key (1 for scalars)}
+     *
+     * @param key the key (it must exist)
+     */
     public long arrayLength(String key) {
         return count(requireIndex(key));
     }
 
+    /** {@return the tensors, in file order} */
     public List<GgufTensorInfo> tensors() {
         return tensors;
     }
 
+    /**
+     * {@return the tensor of that name, or empty}
+     *
+     * @param name the tensor's name
+     */
     public Optional<GgufTensorInfo> tensor(String name) {
         return Optional.ofNullable(tensorsByName.get(name));
     }
 
-    /** The bytes of a tensor, read-only, valid until this file (or the model owning it) is closed. */
+    /**
+     * {@return the bytes of a tensor, read-only, valid until this file (or the model owning it) is closed}
+     *
+     * @param t one of this file's tensors
+     */
     public MemorySegment tensorData(GgufTensorInfo t) {
         try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
             MemorySegment idx = a.allocate(JAVA_LONG);
@@ -307,6 +359,7 @@ public final class GgufFile implements AutoCloseable, MetadataSource {
         }
     }
 
+    /** {@return whether {@link #close()} has been called} */
     public boolean isClosed() {
         return guard.isClosed();
     }

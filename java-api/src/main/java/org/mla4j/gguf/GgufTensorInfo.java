@@ -12,16 +12,18 @@ import java.util.Arrays;
  * @param byteSize size of the data in bytes, without padding
  */
 public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offset, long byteSize) {
+    /** Copies the shape, so that the record stays immutable. */
     public GgufTensorInfo {
         shape = shape.clone();
     }
 
+    /** {@return the shape (a copy)} */
     @Override
     public long[] shape() {
         return shape.clone();
     }
 
-    /** Number of elements. */
+    /** {@return number of elements} */
     public long elementCount() {
         long n = 1;
         for (long d : shape) {
@@ -30,7 +32,7 @@ public record GgufTensorInfo(String name, GgmlType type, long[] shape, long offs
         return n;
     }
 
-    /** Shape as llama.cpp prints it, e.g. "[64, 512]". */
+    /** {@return shape as llama.cpp prints it, e.g. "[64, 512]"} */
     public String shapeString() {
         return Arrays.toString(shape);
     }

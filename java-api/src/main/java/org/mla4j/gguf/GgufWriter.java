@@ -60,7 +60,11 @@ public final class GgufWriter implements AutoCloseable {
         this.target = target;
     }
 
-    /** A writer for {@code target}; nothing is written before {@link #commit()}. */
+    /**
+     * {@return a writer for {@code target}; nothing is written before {@link #commit()}}
+     *
+     * @param target the file to write (replaced only by a complete file)
+     */
     public static GgufWriter create(Path target) {
         Objects.requireNonNull(target, "target");
         return new GgufWriter(target.toAbsolutePath());
@@ -68,56 +72,145 @@ public final class GgufWriter implements AutoCloseable {
 
     // ---- metadata ------------------------------------------------------------------------------------------
 
+    /**
+     * Puts an UINT8 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value, in [0, 255]
+     * @return this writer
+     */
     public GgufWriter putUInt8(String key, int value) {
         return putValue(key, GgufType.UINT8, value);
     }
 
+    /**
+     * Puts an INT8 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value, in [-128, 127]
+     * @return this writer
+     */
     public GgufWriter putInt8(String key, int value) {
         return putValue(key, GgufType.INT8, value);
     }
 
+    /**
+     * Puts an UINT16 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value, in [0, 65535]
+     * @return this writer
+     */
     public GgufWriter putUInt16(String key, int value) {
         return putValue(key, GgufType.UINT16, value);
     }
 
+    /**
+     * Puts an INT16 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value, in [-32768, 32767]
+     * @return this writer
+     */
     public GgufWriter putInt16(String key, int value) {
         return putValue(key, GgufType.INT16, value);
     }
 
-    /** A UINT32 value; it must be in [0, 2^32). */
+    /**
+     * Puts an UINT32 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value, in [0, 2^32)
+     * @return this writer
+     */
     public GgufWriter putUInt32(String key, long value) {
         return putValue(key, GgufType.UINT32, value);
     }
 
+    /**
+     * Puts an INT32 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putInt32(String key, int value) {
         return putValue(key, GgufType.INT32, value);
     }
 
-    /** A UINT64 value given as its unsigned bit pattern. */
+    /**
+     * Puts an UINT64 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value as its unsigned bit pattern
+     * @return this writer
+     */
     public GgufWriter putUInt64(String key, long value) {
         return putValue(key, GgufType.UINT64, value);
     }
 
+    /**
+     * Puts an INT64 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putInt64(String key, long value) {
         return putValue(key, GgufType.INT64, value);
     }
 
+    /**
+     * Puts a FLOAT32 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putFloat32(String key, float value) {
         return putValue(key, GgufType.FLOAT32, value);
     }
 
+    /**
+     * Puts a FLOAT64 value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putFloat64(String key, double value) {
         return putValue(key, GgufType.FLOAT64, value);
     }
 
+    /**
+     * Puts a BOOL value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value
+     * @return this writer
+     */
     public GgufWriter putBool(String key, boolean value) {
         return putValue(key, GgufType.BOOL, value);
     }
 
+    /**
+     * Puts a STRING value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param value the value (UTF-8 in the file)
+     * @return this writer
+     */
     public GgufWriter putString(String key, String value) {
         return putValue(key, GgufType.STRING, value);
     }
 
+    /**
+     * Puts a array of STRING value (replacing any earlier value of the key).
+     *
+     * @param key   the key
+     * @param values the values
+     * @return this writer
+     */
     public GgufWriter putStringArray(String key, List<String> values) {
         return putArray(key, GgufType.STRING, values);
     }
@@ -126,6 +219,11 @@ public final class GgufWriter implements AutoCloseable {
      * A scalar value of any type except ARRAY (for arrays use {@link #putArray}). Integer types take a Byte,
      * Short, Integer or Long that fits the type (UINT64: any long, as unsigned bits); floats any Number; BOOL a
      * Boolean; STRING a String.
+     *
+     * @param key the key
+     * @param type the value's type
+     * @param value the value
+     * @return this writer
      */
     public GgufWriter putValue(String key, GgufType type, Object value) {
         Objects.requireNonNull(type, "type");
@@ -147,6 +245,11 @@ public final class GgufWriter implements AutoCloseable {
      * for UINT8/INT8, short[], int[] for UINT32/INT32, long[], float[], double[], boolean[]), a String[], a List
      * whose elements follow the rules of {@link #putValue}, or for any numeric or bool element type a byte[] of
      * raw little-endian elements.
+     *
+     * @param key the key
+     * @param elementType the elements' type
+     * @param values the elements
+     * @return this writer
      */
     public GgufWriter putArray(String key, GgufType elementType, Object values) {
         Objects.requireNonNull(elementType, "elementType");
@@ -160,7 +263,13 @@ public final class GgufWriter implements AutoCloseable {
         return this;
     }
 
-    /** Copies key {@code key}, with its exact type, from another GGUF file. */
+    /**
+     * Copies key {@code key}, with its exact type, from another GGUF file.
+     *
+     * @param source the file to copy from
+     * @param key the key
+     * @return this writer
+     */
     public GgufWriter copyFrom(GgufFile source, String key) {
         GgufType type = source.type(key).orElseThrow(() -> new IllegalArgumentException(
                 source.path() + ": no key '" + key + "'"));
@@ -170,7 +279,11 @@ public final class GgufWriter implements AutoCloseable {
         return putValue(key, type, source.getValue(key));
     }
 
-    /** Whether {@code key} has been put. */
+    /**
+     * {@return whether {@code key} has been put}
+     *
+     * @param key the key
+     */
     public boolean containsKey(String key) {
         return metadata.containsKey(key);
     }
@@ -211,6 +324,9 @@ public final class GgufWriter implements AutoCloseable {
      * @param shape ggml dimensions, innermost first (1 to 4 entries, each &ge; 0); shape[0] must be a multiple of
      *              the type's block size
      * @param source writes the tensor's {@code type.rowBytes(shape[0]) * shape[1] * ...} bytes during commit
+     * @param name the tensor's name (unique)
+     * @param type its element type
+     * @return this writer
      */
     public GgufWriter addTensor(String name, GgmlType type, long[] shape, TensorSource source) {
         checkOpen();
@@ -259,7 +375,7 @@ public final class GgufWriter implements AutoCloseable {
         return this;
     }
 
-    /** The tensors added so far with the offsets and sizes they will have in the file. */
+    /** {@return the tensors added so far with the offsets and sizes they will have in the file} */
     public List<GgufTensorInfo> tensorInfos() {
         List<GgufTensorInfo> infos = new ArrayList<>(tensors.size());
         long offset = 0;
@@ -270,7 +386,7 @@ public final class GgufWriter implements AutoCloseable {
         return Collections.unmodifiableList(infos);
     }
 
-    /** The alignment in force: general.alignment if put, else 32. */
+    /** {@return the alignment in force: general.alignment if put, else 32} */
     public int alignment() {
         return alignment;
     }
@@ -280,6 +396,8 @@ public final class GgufWriter implements AutoCloseable {
     /**
      * Writes the file: header, then each tensor's data produced by its source, each padded to the alignment. On any
      * failure the temporary file is removed, the target is left as it was, and the exception is rethrown.
+     *
+     * @throws IOException when a source fails or the file cannot be written
      */
     public void commit() throws IOException {
         checkOpen();

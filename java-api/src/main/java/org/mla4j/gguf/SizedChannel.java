@@ -15,7 +15,13 @@ public final class SizedChannel implements WritableByteChannel {
     private final long size;
     private long written;
 
-    /** @param what names the tensor in messages, e.g. "tensor 'blk.0.attn_q.weight'" */
+    /**
+     * A channel for one tensor.
+     *
+     * @param out  the file's channel
+     * @param what names the tensor in messages, e.g. "tensor 'blk.0.attn_q.weight'"
+     * @param size the tensor's size in bytes
+     */
     public SizedChannel(WritableByteChannel out, String what, long size) {
         this.out = out;
         this.what = what;
@@ -31,7 +37,11 @@ public final class SizedChannel implements WritableByteChannel {
         return n;
     }
 
-    /** Throws unless exactly the expected size was written. */
+    /**
+     * Throws unless exactly the expected size was written.
+     *
+     * @throws IOException when the source wrote fewer bytes
+     */
     public void checkComplete() throws IOException {
         if (written != size) throw new IOException(what + ": its source wrote " + written + " bytes, expected " + size);
     }

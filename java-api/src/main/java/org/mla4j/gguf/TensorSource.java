@@ -15,15 +15,30 @@ import java.nio.channels.WritableByteChannel;
  */
 @FunctionalInterface
 public interface TensorSource {
+    /**
+     * Writes the tensor's bytes.
+     *
+     * @param out      where to write them
+     * @param byteSize how many to write (the tensor's unpadded size)
+     * @throws IOException when they cannot be produced or written
+     */
     void writeTo(WritableByteChannel out, long byteSize) throws IOException;
 
-    /** A source that writes the remaining bytes of {@code data} (its position is not changed). */
+    /**
+     * {@return a source that writes the remaining bytes of {@code data} (its position is not changed)}
+     *
+     * @param data the bytes
+     */
     static TensorSource of(ByteBuffer data) {
         ByteBuffer copy = data.duplicate();
         return (out, byteSize) -> out.write(copy.duplicate());
     }
 
-    /** A source that writes the bytes of {@code data}, e.g. a tensor of a memory-mapped file, in 16 MiB pieces. */
+    /**
+     * {@return a source that writes the bytes of {@code data}, e.g. a tensor of a memory-mapped file, in 16 MiB pieces}
+     *
+     * @param data the bytes
+     */
     static TensorSource of(MemorySegment data) {
         return (out, byteSize) -> {
             long chunk = 16L << 20;

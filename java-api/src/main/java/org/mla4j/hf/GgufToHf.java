@@ -39,18 +39,37 @@ public final class GgufToHf {
     private GgufToHf() {
     }
 
-    /** The default output dtype: F32 when every tensor of the GGUF is F32, else BF16. */
+    /**
+     * {@return the default output dtype: F32 when every tensor of the GGUF is F32, else BF16}
+     *
+     * @param g the model's file
+     */
     public static GgmlType defaultDtype(GgufFile g) {
         return g.tensors().stream().allMatch(t -> t.type() == GgmlType.F32) ? GgmlType.F32 : GgmlType.BF16;
     }
 
+    /**
+     * Writes a GGUF model as a Hugging Face directory, in shards of the default size.
+     *
+     * @param g the model's file
+     * @param outDir the directory to write
+     * @param dtype F32 or BF16, or null for {@link #defaultDtype}
+     * @param progress told which tensor is written
+     * @throws IOException when a file cannot be written
+     */
     public static void write(GgufFile g, Path outDir, GgmlType dtype, ProgressListener progress) throws IOException {
         write(g, outDir, dtype, DEFAULT_SHARD_BYTES, progress);
     }
 
     /**
+     * Writes a GGUF model as a Hugging Face directory.
+     *
+     * @param g the model's file
+     * @param outDir the directory to write
      * @param dtype F32 or BF16, or null for {@link #defaultDtype}
      * @param maxShardBytes tensor bytes per safetensors file before a new shard starts (a tensor is never split)
+     * @param progress told which tensor is written
+     * @throws IOException when a file cannot be written
      */
     public static void write(GgufFile g, Path outDir, GgmlType dtype, long maxShardBytes, ProgressListener progress)
             throws IOException {

@@ -19,9 +19,20 @@ import java.util.Optional;
  * llama.cpp's converter): num_key_value_heads = num_attention_heads, head_dim = hidden_size / heads, rope_theta
  * 10000, rms_norm_eps 1e-6.
  *
+ * @param path the config.json file
  * @param family which layout the tensors have
  * @param architecture architectures[0], or the model_type when the list is absent
+ * @param hiddenSize hidden_size (the residual stream's width)
+ * @param layers num_hidden_layers
+ * @param heads num_attention_heads
+ * @param kvHeads num_key_value_heads
  * @param headDim per-head size of q/k/v (llama, qwen2); for deepseek_v3 the value head size
+ * @param intermediateSize intermediate_size (the FFN's hidden size)
+ * @param vocabSize vocab_size
+ * @param rmsEps rms_norm_eps
+ * @param ropeTheta rope_theta
+ * @param maxPositions max_position_embeddings
+ * @param tieWordEmbeddings tie_word_embeddings: the output head is the embedding matrix
  * @param ropeScaling none, linear or llama3
  * @param torchDtype the config's torch_dtype (or dtype), "" when absent
  * @param mla the deepseek_v3 latent-attention sizes; null for llama and qwen2
@@ -40,13 +51,30 @@ public record HfConfig(Path path, Family family, String architecture, int hidden
         DEEPSEEK_V3
     }
 
-    /** Rope scaling: type "none", "linear" (factor) or "llama3" (factor, low/high frequency factors, context). */
+    /**
+     * Rope scaling.
+     *
+     * @param type "none", "linear" or "llama3"
+     * @param factor the scaling factor (linear, llama3)
+     * @param lowFreqFactor llama3: low_freq_factor
+     * @param highFreqFactor llama3: high_freq_factor
+     * @param originalContext llama3: original_max_position_embeddings
+     */
     public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor,
             int originalContext) {
+        /** No scaling. */
         public static final RopeScaling NONE = new RopeScaling("none", 1, 0, 0, 0);
     }
 
-    /** DeepSeek-V3 attention sizes (formats.md notation Q, C, R, N, Dv). */
+    /**
+     * DeepSeek-V3 attention sizes (formats.md notation Q, C, R, N, Dv).
+     *
+     * @param qLoraRank q_lora_rank Q (0 = a plain q_proj)
+     * @param kvLoraRank kv_lora_rank C
+     * @param qkRopeHeadDim qk_rope_head_dim R
+     * @param qkNopeHeadDim qk_nope_head_dim N
+     * @param vHeadDim v_head_dim Dv
+     */
     public record Mla(int qLoraRank, int kvLoraRank, int qkRopeHeadDim, int qkNopeHeadDim, int vHeadDim) {
     }
 
@@ -57,7 +85,13 @@ public record HfConfig(Path path, Family family, String architecture, int hidden
     private static final Map<String, Family> MODEL_TYPES = Map.of(
             "llama", Family.LLAMA, "mistral", Family.LLAMA, "qwen2", Family.QWEN2, "deepseek_v3", Family.DEEPSEEK_V3);
 
-    /** Reads {@code file} (a config.json). */
+    /**
+     * Reads a config.json.
+     *
+     * @param file the file
+     * @return the parsed, checked configuration
+     * @throws IOException when the file cannot be read or is not JSON
+     */
     public static HfConfig read(Path file) throws IOException {
         JsonNode root;
         try {
@@ -174,7 +208,7 @@ public record HfConfig(Path path, Family family, String architecture, int hidden
                 + ")");
     }
 
-    /** Whether this is a latent-attention (deepseek_v3) model. */
+    /** {@return whether this is a latent-attention (deepseek_v3) model} */
     public boolean isMla() {
         return mla != null;
     }

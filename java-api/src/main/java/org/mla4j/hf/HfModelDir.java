@@ -19,10 +19,15 @@ import java.util.Optional;
  * and every tensor the index names must be in its shard. Tensor data stay views of the mappings until close.
  */
 public final class HfModelDir implements AutoCloseable {
+    /** The model configuration's file name. */
     public static final String CONFIG = "config.json";
+    /** The weights' file name when they are in one file. */
     public static final String SINGLE = "model.safetensors";
+    /** The index of sharded weights. */
     public static final String INDEX = "model.safetensors.index.json";
+    /** The tokenizer's file name. */
     public static final String TOKENIZER = "tokenizer.json";
+    /** The tokenizer configuration's file name. */
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -38,11 +43,23 @@ public final class HfModelDir implements AutoCloseable {
         this.tensors = tensors;
     }
 
-    /** Whether {@code path} is a directory holding a config.json (what {@code Model.load} takes for a HF model). */
+    /**
+     * {@return whether {@code path} is a directory holding a config.json (what {@code Model.load} takes for a HF model)}
+     *
+     * @param path any path
+     */
     public static boolean isModelDir(Path path) {
+
         return Files.isDirectory(path) && Files.isRegularFile(path.resolve(CONFIG));
     }
 
+    /**
+     * Opens a model directory: reads config.json and maps and validates every safetensors file.
+     *
+     * @param dir the directory
+     * @return the open directory, to be closed by the caller
+     * @throws IOException when a file cannot be read
+     */
     public static HfModelDir open(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a directory");
         Path configFile = dir.resolve(CONFIG);
@@ -106,30 +123,37 @@ public final class HfModelDir implements AutoCloseable {
         }
     }
 
+    /** {@return the directory} */
     public Path dir() {
         return dir;
     }
 
+    /** {@return the parsed config.json} */
     public HfConfig config() {
         return config;
     }
 
-    /** Tensor names: the weight_map's, or the single file's header order. */
+    /** {@return tensor names: the weight_map's, or the single file's header order} */
     public List<String> tensorNames() {
         return List.copyOf(tensors.keySet());
     }
 
+    /**
+     * {@return the tensor of that name, or empty}
+     *
+     * @param name the tensor's name
+     */
     public Optional<SafetensorsFile.Tensor> tensor(String name) {
         return Optional.ofNullable(tensors.get(name));
     }
 
-    /** tokenizer.json, when present. */
+    /** {@return tokenizer.json, when present} */
     public Optional<Path> tokenizerJson() {
         Path p = dir.resolve(TOKENIZER);
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
     }
 
-    /** tokenizer_config.json, when present. */
+    /** {@return tokenizer_config.json, when present} */
     public Optional<Path> tokenizerConfig() {
         Path p = dir.resolve(TOKENIZER_CONFIG);
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();

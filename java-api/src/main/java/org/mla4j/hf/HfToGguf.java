@@ -30,6 +30,14 @@ public final class HfToGguf {
     private HfToGguf() {
     }
 
+    /**
+     * Converts a Hugging Face model directory to a GGUF file, as llama.cpp's converter does.
+     *
+     * @param dir the open model directory
+     * @param out the GGUF file to write (replaced only when complete)
+     * @param progress told which tensor is written
+     * @throws IOException when a file cannot be read or written
+     */
     public static void write(HfModelDir dir, Path out, ProgressListener progress) throws IOException {
         NativeLibrary.load();
         HfConfig c = dir.config();
@@ -87,7 +95,13 @@ public final class HfToGguf {
         }
     }
 
-    /** Converts {@code dir} to a new GGUF file under java.io.tmpdir, which the caller deletes. */
+    /**
+     * Converts {@code dir} to a new GGUF file under java.io.tmpdir, which the caller deletes.
+     *
+     * @param dir the model directory
+     * @return the temporary GGUF file
+     * @throws IOException when a file cannot be read or written
+     */
     public static Path toTemporaryGguf(Path dir) throws IOException {
         Path tmp = Files.createTempFile("mla4j-hf-", ".gguf");
         tmp.toFile().deleteOnExit();

@@ -6,8 +6,11 @@ import org.mla4j.gguf.GgmlType;
 
 /** The safetensors element types mla4j reads and writes, with the ggml type of the same byte layout. */
 public enum SafetensorsDtype {
+    /** 32-bit IEEE float. */
     F32(4, GgmlType.F32),
+    /** 16-bit IEEE float. */
     F16(2, GgmlType.F16),
+    /** bfloat16. */
     BF16(2, GgmlType.BF16);
 
     /** Every dtype name the safetensors format defines, so that a known but unsupported one gets its own message. */
@@ -23,12 +26,12 @@ public enum SafetensorsDtype {
         this.ggml = ggml;
     }
 
-    /** Bytes per element. */
+    /** {@return bytes per element} */
     public int size() {
         return size;
     }
 
-    /** The ggml type whose bytes are the same (little-endian IEEE binary32/binary16, bfloat16). */
+    /** {@return the ggml type whose bytes are the same (little-endian IEEE binary32/binary16, bfloat16)} */
     public GgmlType ggml() {
         return ggml;
     }
@@ -40,7 +43,11 @@ public enum SafetensorsDtype {
         return Optional.empty();
     }
 
-    /** The dtype of a ggml float type. */
+    /**
+     * {@return the dtype of a ggml float type}
+     *
+     * @param t F32, F16 or BF16
+     */
     public static SafetensorsDtype of(GgmlType t) {
         return switch (t) {
             case F32 -> F32;

@@ -34,25 +34,41 @@ public final class SafetensorsFile implements AutoCloseable {
     static final long MAX_HEADER_BYTES = 100_000_000L;
     private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-    /** One tensor: dtype, PyTorch shape (outermost first) and its bytes in the mapping. */
+    /**
+     * One tensor.
+     *
+     * @param name  its name
+     * @param dtype its element type
+     * @param shape PyTorch shape, outermost first
+     * @param data  its bytes in the mapping
+     */
     public record Tensor(String name, SafetensorsDtype dtype, long[] shape, MemorySegment data) {
+        /** Copies the shape, so that the record stays immutable. */
         public Tensor {
             shape = shape.clone();
         }
 
+        /** {@return the shape (a copy)} */
         @Override
         public long[] shape() {
             return shape.clone();
         }
 
+        /** {@return the number of dimensions} */
         public int rank() {
             return shape.length;
         }
 
+        /**
+         * {@return one dimension}
+         *
+         * @param i its index, outermost first
+         */
         public long dim(int i) {
             return shape[i];
         }
 
+        /** {@return the number of elements} */
         public long elementCount() {
             long n = 1;
             for (long d : shape) n *= d;
@@ -77,8 +93,12 @@ public final class SafetensorsFile implements AutoCloseable {
      *
      * @throws IllegalArgumentException naming the file and the problem when the file is not valid safetensors or
      *     holds a dtype other than F32, F16 and BF16
+     * @param path the file
+     * @return the open file, to be closed by the caller
+     * @throws IOException when the file cannot be read
      */
     public static SafetensorsFile open(Path path) throws IOException {
+
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -191,20 +211,26 @@ public final class SafetensorsFile implements AutoCloseable {
         return new IllegalArgumentException(path + ": " + problem);
     }
 
+    /** {@return the file's path} */
     public Path path() {
         return path;
     }
 
-    /** Tensor names in header order. */
+    /** {@return tensor names in header order} */
     public List<String> names() {
         return List.copyOf(tensors.keySet());
     }
 
+    /**
+     * {@return the tensor of that name, or empty}
+     *
+     * @param name the tensor's name
+     */
     public Optional<Tensor> tensor(String name) {
         return Optional.ofNullable(tensors.get(name));
     }
 
-    /** The string values of {@code __metadata__}. */
+    /** {@return the string values of {@code __metadata__}} */
     public Map<String, String> metadata() {
         return metadata;
     }

@@ -20,18 +20,29 @@ import org.mla4j.internal.Status;
  */
 public final class Linalg {
 
-    /** The top-k eigenpairs: values descending, vectors n x k (eigenvector j is column j, unit length). */
+    /**
+     * The top-k eigenpairs.
+     *
+     * @param values  the eigenvalues, descending
+     * @param vectors n x k, eigenvector j in column j, unit length
+     */
     public record Eigen(double[] values, Matrix vectors) {
     }
 
-    /** The top-k singular triplets: a ~ u diag(s) vt with u m x k, s descending, vt k x n. */
+    /**
+     * The top-k singular triplets: a ~ u diag(s) vt.
+     *
+     * @param u  m x k left singular vectors
+     * @param s  the singular values, descending
+     * @param vt k x n right singular vectors, transposed
+     */
     public record Svd(Matrix u, double[] s, Matrix vt) {
     }
 
     private Linalg() {
     }
 
-    /** True when LAPACK/BLAS could be loaded. */
+    /** {@return true when LAPACK/BLAS could be loaded} */
     public static boolean available() {
         NativeLibrary.prepareLapack();
         return Mla4jNative.mla4j_linalg_available() == Mla4jNative.MLA4J_OK();
@@ -44,8 +55,10 @@ public final class Linalg {
     }
 
     /**
-     * The file the LAPACK routines were loaded from, as the dynamic loader resolved it (e.g. the bundled
+     * Returns the file the LAPACK routines were loaded from, as the dynamic loader resolved it (e.g. the bundled
      * ~/.cache/mla4j/VERSION/openblas/libopenblas.so.0); loads LAPACK if needed.
+     *
+     * @return the path of the loaded library
      */
     public static String library() {
         NativeLibrary.prepareLapack();
@@ -56,7 +69,15 @@ public final class Linalg {
         }
     }
 
-    /** op(a) op(b) in arena, op(x) = x or its transpose. */
+    /**
+     * {@return op(a) op(b) in arena, op(x) = x or its transpose}
+     *
+     * @param arena where the result lives
+     * @param a left matrix
+     * @param transA whether to use a's transpose
+     * @param b right matrix
+     * @param transB whether to use b's transpose
+     */
     public static Matrix multiply(Arena arena, Matrix a, boolean transA, Matrix b, boolean transB) {
         int m = transA ? a.cols() : a.rows(), n = transB ? b.rows() : b.cols();
         Matrix c = Matrix.allocate(arena, m, n);
@@ -64,7 +85,17 @@ public final class Linalg {
         return c;
     }
 
-    /** c = alpha op(a) op(b) + beta c, in place (c is only written when beta is 0). */
+    /**
+     * c = alpha op(a) op(b) + beta c, in place (c is only written when beta is 0).
+     *
+     * @param alpha scale of the product
+     * @param a left matrix
+     * @param transA whether to use a's transpose
+     * @param b right matrix
+     * @param transB whether to use b's transpose
+     * @param beta scale of c's previous contents
+     * @param c the result, updated in place
+     */
     public static void gemm(double alpha, Matrix a, boolean transA, Matrix b, boolean transB, double beta, Matrix c) {
         int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols();
         int kb = transB ? b.cols() : b.rows(), n = transB ? b.rows() : b.cols();
@@ -81,7 +112,13 @@ public final class Linalg {
         return trans ? x.cols() + " x " + x.rows() + " (transposed)" : x.rows() + " x " + x.cols();
     }
 
-    /** The k largest eigenvalues of a symmetric matrix and their eigenvectors (only those k are computed). */
+    /**
+     * {@return the k largest eigenvalues of a symmetric matrix and their eigenvectors (only those k are computed)}
+     *
+     * @param arena where the result lives
+     * @param symmetric an n x n symmetric matrix (not modified)
+     * @param k how many eigenpairs, 1 to n
+     */
     public static Eigen eigh(Arena arena, Matrix symmetric, int k) {
         int n = symmetric.rows();
         if (symmetric.cols() != n) throw new IllegalArgumentException("eigh needs a square matrix, got " + symmetric);
@@ -95,7 +132,13 @@ public final class Linalg {
         }
     }
 
-    /** The top k singular triplets of a (1 <= k <= min(rows, cols)). */
+    /**
+     * {@return the top k singular triplets of a (1 &lt;= k &lt;= min(rows, cols))}
+     *
+     * @param arena where the result lives
+     * @param a the matrix (not modified)
+     * @param k how many triplets
+     */
     public static Svd svd(Arena arena, Matrix a, int k) {
         int m = a.rows(), n = a.cols();
         if (k < 1 || k > Math.min(m, n)) throw new IllegalArgumentException("k must be in [1, " + Math.min(m, n) + "], got " + k);
@@ -108,7 +151,13 @@ public final class Linalg {
         }
     }
 
-    /** x (a.cols() x b.cols()) minimising ||a x - b||_F; the minimum-norm solution when a is rank deficient. */
+    /**
+     * {@return x (a.cols() x b.cols()) minimising ||a x - b||_F; the minimum-norm solution when a is rank deficient}
+     *
+     * @param arena where the result lives
+     * @param a m x n
+     * @param b m x p
+     */
     public static Matrix lstsq(Arena arena, Matrix a, Matrix b) {
         if (a.rows() != b.rows()) {
             throw new IllegalArgumentException("lstsq: a has " + a.rows() + " rows, b has " + b.rows());

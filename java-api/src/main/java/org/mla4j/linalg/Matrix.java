@@ -24,12 +24,23 @@ public final class Matrix {
         this.cols = cols;
     }
 
-    /** A rows x cols matrix of zeros in arena. */
+    /**
+     * {@return a rows x cols matrix of zeros in arena}
+     *
+     * @param arena where it lives
+     * @param rows rows
+     * @param cols columns
+     */
     public static Matrix allocate(Arena arena, int rows, int cols) {
         return new Matrix(arena.allocate(JAVA_DOUBLE, elements(rows, cols)), rows, cols);
     }
 
-    /** A matrix holding a copy of {@code values} (rectangular: every row of the same length). */
+    /**
+     * {@return a matrix holding a copy of {@code values} (rectangular: every row of the same length)}
+     *
+     * @param arena where it lives
+     * @param values the rows
+     */
     public static Matrix of(Arena arena, double[][] values) {
         if (values.length == 0) throw new IllegalArgumentException("a matrix needs at least one row");
         int cols = values[0].length;
@@ -43,7 +54,13 @@ public final class Matrix {
         return m;
     }
 
-    /** A view of an existing segment of at least rows * cols doubles (not copied). */
+    /**
+     * {@return a view of an existing segment of at least rows * cols doubles (not copied)}
+     *
+     * @param segment row-major doubles
+     * @param rows rows
+     * @param cols columns
+     */
     public static Matrix wrap(MemorySegment segment, int rows, int cols) {
         long n = elements(rows, cols);
         if (segment.byteSize() < n * Double.BYTES) {
@@ -58,18 +75,33 @@ public final class Matrix {
         return (long) rows * cols;
     }
 
+    /** {@return the number of rows} */
     public int rows() {
         return rows;
     }
 
+    /** {@return the number of columns} */
     public int cols() {
         return cols;
     }
 
+    /**
+     * {@return element (i, j)}
+     *
+     * @param i row
+     * @param j column
+     */
     public double get(int i, int j) {
         return segment.getAtIndex(JAVA_DOUBLE, index(i, j));
     }
 
+    /**
+     * Sets element (i, j).
+     *
+     * @param i row
+     * @param j column
+     * @param v the value
+     */
     public void set(int i, int j, double v) {
         segment.setAtIndex(JAVA_DOUBLE, index(i, j), v);
     }
@@ -80,19 +112,27 @@ public final class Matrix {
         return (long) i * cols + j;
     }
 
-    /** The rows * cols doubles, row-major. */
+    /** {@return the rows * cols doubles, row-major} */
     public MemorySegment segment() {
         return segment;
     }
 
-    /** A copy in arena. */
+    /**
+     * {@return a copy in arena}
+     *
+     * @param arena where the copy lives
+     */
     public Matrix copy(Arena arena) {
         Matrix m = allocate(arena, rows, cols);
         m.segment.copyFrom(segment);
         return m;
     }
 
-    /** The transpose (cols x rows), in arena. */
+    /**
+     * {@return the transpose (cols x rows), in arena}
+     *
+     * @param arena where the transpose lives
+     */
     public Matrix transpose(Arena arena) {
         Matrix t = allocate(arena, cols, rows);
         for (int i = 0; i < rows; i++) {
@@ -101,7 +141,7 @@ public final class Matrix {
         return t;
     }
 
-    /** The values as Java arrays (for small matrices and tests). */
+    /** {@return the values as Java arrays (for small matrices and tests)} */
     public double[][] toArray() {
         double[][] out = new double[rows][cols];
         for (int i = 0; i < rows; i++) MemorySegment.copy(segment, JAVA_DOUBLE, (long) i * cols * Double.BYTES, out[i], 0, cols);

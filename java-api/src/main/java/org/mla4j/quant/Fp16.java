@@ -8,6 +8,9 @@ public final class Fp16 {
     /**
      * Rounds to the nearest binary16, ties to even, with subnormals, overflow to infinity, and every NaN turned
      * into the quiet NaN 0x7E00 with its sign (ggml drops the payload; the JDK would keep part of it).
+     *
+     * @param f the float
+     * @return the binary16 bits
      */
     public static short fromFloat(float f) {
         if (Float.isNaN(f)) {
@@ -16,6 +19,11 @@ public final class Fp16 {
         return Float.floatToFloat16(f);
     }
 
+    /**
+     * {@return the float a binary16 stands for (exact)}
+     *
+     * @param h the binary16 bits
+     */
     public static float toFloat(short h) {
         return Float.float16ToFloat(h);
     }

@@ -27,14 +27,25 @@ import org.mla4j.internal.Status;
  */
 public final class GgufQuantizer {
 
-    /** What happened to one tensor. */
+    /**
+     * What happened to one tensor.
+     *
+     * @param tensor   the tensor's name
+     * @param from     its type in the source
+     * @param to       its type in the output
+     * @param fallback true when it could not take the target type (rows not a multiple of the block size)
+     */
     public record Decision(String tensor, GgmlType from, GgmlType to, boolean fallback) {
     }
 
     private GgufQuantizer() {
     }
 
-    /** llama_ftype of a file whose matrices are mostly {@code type}. */
+    /**
+     * {@return llama_ftype of a file whose matrices are mostly {@code type}}
+     *
+     * @param type the main matrix type
+     */
     public static int fileType(GgmlType type) {
         return switch (type) {
             case F32 -> 0;
@@ -46,7 +57,12 @@ public final class GgufQuantizer {
         };
     }
 
-    /** The type a tensor gets when a file is quantized to {@code target}. */
+    /**
+     * {@return the type a tensor gets when a file is quantized to {@code target}}
+     *
+     * @param t the tensor
+     * @param target the file's target type
+     */
     public static Decision decide(GgufTensorInfo t, GgmlType target) {
         long[] shape = t.shape();
         boolean matrix = shape.length >= 2 && shape[1] > 1 && !t.name().endsWith("_norm.weight");
@@ -63,6 +79,10 @@ public final class GgufQuantizer {
      *
      * @param progress receives each tensor's decision as it is written (may be null)
      * @return the decisions for every tensor, in file order
+     * @param in the source GGUF file
+     * @param out the output file (replaced only when complete)
+     * @param target Q8_0 or Q4_0 (or F16, BF16, F32)
+     * @throws IOException when a file cannot be read or written
      */
     public static List<Decision> quantize(Path in, Path out, GgmlType target, Consumer<Decision> progress)
             throws IOException {
@@ -101,7 +121,14 @@ public final class GgufQuantizer {
         };
     }
 
-    /** Decodes each row of the source (any supported type) to floats and encodes it as {@code to}. */
+    /**
+     * Decodes each row of the source (any supported type) to floats and encodes it as {@code to}.
+     *
+     * @param data the tensor's bytes
+     * @param t the tensor
+     * @param to the output type
+     * @return a source writing the re-encoded tensor
+     */
     public static org.mla4j.gguf.TensorSource reencode(MemorySegment data, GgufTensorInfo t, GgmlType to) {
         return (channel, size) -> {
             long cols = t.shape()[0];

@@ -7,13 +7,22 @@ import java.nio.ByteBuffer;
  * with llama.cpp's reference quantizer quantize_row_q4_0_ref.
  */
 public final class Q4_0 {
+    /** Values per block. */
     public static final int BLOCK = 32;
-    public static final int BLOCK_BYTES = 18;
+    /** Bytes per block: an F16 scale and the quantized values. */
+    public static final int BLOCK_BYTES
+ = 18;
 
     private Q4_0() {
     }
 
-    /** Quantizes x[off, off+32) into 18 bytes at dst's position (dst must be little-endian). */
+    /**
+     * Quantizes x[off, off+32) into 18 bytes at dst's position (dst must be little-endian).
+     *
+     * @param x the values
+     * @param off the block's first value in x
+     * @param dst where the block goes (advanced by 18 bytes)
+     */
     public static void quantizeBlock(float[] x, int off, ByteBuffer dst) {
         // max is the signed value of largest magnitude (the first one on ties), so it maps exactly to q = 0 (-8*d)
         float amax = 0;

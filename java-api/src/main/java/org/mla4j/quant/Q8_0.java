@@ -7,13 +7,22 @@ import java.nio.ByteBuffer;
  * d = amax/127, q = roundf(x/d) (ties away from zero).
  */
 public final class Q8_0 {
+    /** Values per block. */
     public static final int BLOCK = 32;
-    public static final int BLOCK_BYTES = 34;
+    /** Bytes per block: an F16 scale and the quantized values. */
+    public static final int BLOCK_BYTES
+ = 34;
 
     private Q8_0() {
     }
 
-    /** Quantizes x[off, off+32) into 34 bytes at dst's position (dst must be little-endian). */
+    /**
+     * Quantizes x[off, off+32) into 34 bytes at dst's position (dst must be little-endian).
+     *
+     * @param x the values
+     * @param off the block's first value in x
+     * @param dst where the block goes (advanced by 34 bytes)
+     */
     public static void quantizeBlock(float[] x, int off, ByteBuffer dst) {
         float amax = 0;
         for (int j = 0; j < BLOCK; j++) {

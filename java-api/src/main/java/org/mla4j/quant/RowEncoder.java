@@ -12,17 +12,26 @@ import org.mla4j.gguf.GgmlType;
  * layout. Counts must be multiples of the type's block size.
  */
 public interface RowEncoder {
-    /** The type this encoder writes. */
+    /** {@return the type this encoder writes} */
     GgmlType type();
 
     /**
      * Encodes src[off, off+n) at dst's position, advancing it by {@code type().rowBytes(n)} bytes.
      *
      * @throws IllegalArgumentException if n is not a multiple of the block size or dst is not little-endian
+     * @param src the values
+     * @param off the first value in src
+     * @param n how many (a multiple of the block size)
+     * @param dst where the encoded bytes go (advanced)
      */
     void encode(float[] src, int off, int n, ByteBuffer dst);
 
-    /** Encodes all remaining floats of src (advancing it) at dst's position. */
+    /**
+     * Encodes all remaining floats of src (advancing it) at dst's position.
+     *
+     * @param src the values (advanced to its limit)
+     * @param dst where the encoded bytes go (advanced)
+     */
     default void encode(FloatBuffer src, ByteBuffer dst) {
         float[] chunk = new float[Math.min(src.remaining(), CHUNK)];
         while (src.hasRemaining()) {
@@ -36,6 +45,8 @@ public interface RowEncoder {
      * Encodes the little-endian float32 values of {@code src} into the start of {@code dst}.
      *
      * @return the number of bytes written to dst
+     * @param src float32 values
+     * @param dst where the encoded bytes go
      */
     default long encode(MemorySegment src, MemorySegment dst) {
         if (src.byteSize() % Float.BYTES != 0) {
@@ -64,7 +75,11 @@ public interface RowEncoder {
     /** Elements per piece in the FloatBuffer/MemorySegment variants: a multiple of every block size. */
     int CHUNK = 1 << 16;
 
-    /** The encoder for {@code type}; K-quants are not supported. */
+    /**
+     * {@return the encoder for {@code type}; K-quants are not supported}
+     *
+     * @param type F32, F16, BF16, Q8_0 or Q4_0
+     */
     static RowEncoder of(GgmlType type) {
         return switch (type) {
             case F32 -> new BlockEncoder(type, (x, off, dst) -> dst.putFloat(x[off]));

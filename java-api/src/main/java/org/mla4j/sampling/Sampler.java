@@ -18,17 +18,27 @@ public final class Sampler {
     private int historySize;
     private int historyNext;
 
+    /**
+     * A sampler (its random generator seeded from the configuration).
+     *
+     * @param config the sampling configuration
+     */
     public Sampler(SamplerConfig config) {
         this.config = Objects.requireNonNull(config, "config");
         this.random = new SplittableRandom(config.seed());
         this.history = new int[config.repeatLastN()];
     }
 
+    /** {@return the sampling configuration} */
     public SamplerConfig config() {
         return config;
     }
 
-    /** Records a token of the sequence (prompt or generated) for the repetition penalty. */
+    /**
+     * Records a token of the sequence (prompt or generated) for the repetition penalty.
+     *
+     * @param token the token id
+     */
     public void accept(int token) {
         if (token < 0) {
             throw new IllegalArgumentException("token id must be >= 0, got " + token);
@@ -51,6 +61,8 @@ public final class Sampler {
      * Samples a token id. The array is not modified.
      *
      * @throws IllegalArgumentException if logits is empty, contains NaN or +infinity, or is all -infinity
+     * @param logits the logits of the last position (not modified)
+     * @return the chosen token id
      */
     public int sample(float[] logits) {
         float[] penalized = penalized(logits);

@@ -21,6 +21,11 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
     public static final float DEFAULT_REPEAT_PENALTY = 1.0f;
     public static final int DEFAULT_REPEAT_LAST_N = 64;
 
+    /**
+     * Checks the values.
+     *
+     * @throws IllegalArgumentException when a value is out of its range
+     */
     public SamplerConfig {
         if (Float.isNaN(temperature) || Float.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be a finite number, got " + temperature);
@@ -42,18 +47,24 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
         }
     }
 
-    /** llama.cpp's defaults with the given seed. */
+    /**
+     * {@return llama.cpp's defaults with the given seed}
+     *
+     * @param seed seed of the random generator
+     */
     public static SamplerConfig defaults(long seed) {
         return new SamplerConfig(DEFAULT_TEMPERATURE, DEFAULT_TOP_K, DEFAULT_TOP_P, DEFAULT_MIN_P,
                 DEFAULT_REPEAT_PENALTY, DEFAULT_REPEAT_LAST_N, seed);
     }
 
-    /** Always the most likely token (temperature 0), no penalty. */
+    /** {@return always the most likely token (temperature 0), no penalty} */
+
     public static SamplerConfig greedy() {
         return new SamplerConfig(0, DEFAULT_TOP_K, DEFAULT_TOP_P, DEFAULT_MIN_P, DEFAULT_REPEAT_PENALTY,
                 DEFAULT_REPEAT_LAST_N, 0);
     }
 
+    /** {@return whether this samples greedily (temperature 0 or less)} */
     public boolean isGreedy() {
         return temperature <= 0;
     }

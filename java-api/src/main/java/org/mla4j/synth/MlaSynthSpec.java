@@ -15,6 +15,26 @@ import java.util.Set;
  * <p>{@code mha2mla}: our MHA2MLA layout (docs/FORMAT.md): nHeadKv KV heads each with ropeDim rotated dims on
  * frequencies chosen per (layer, KV head), head dim nopeDim + ropeDim, a latent of kvLoraRank shared by all heads,
  * an optional latent norm, optional q/k_rope/value biases.
+ *
+ * @param arch "deepseek2" or "mha2mla"
+ * @param name general.name
+ * @param nEmbd embedding width E
+ * @param nLayer number of blocks
+ * @param nHead query heads H
+ * @param nHeadKv KV heads (mha2mla; see above for deepseek2)
+ * @param nFf feed-forward width
+ * @param nVocab vocabulary size (at least 260)
+ * @param nCtx training context length
+ * @param kvLoraRank latent size C
+ * @param qLoraRank query compression rank (deepseek2; 0 = a plain attn_q)
+ * @param ropeDim rotated key dims per head (deepseek2: of the shared key)
+ * @param nopeDim key dims per head scored through the latent
+ * @param vDim value dims per head
+ * @param legacyKvB write the legacy attn_kv_b instead of attn_k_b/attn_v_b (deepseek2)
+ * @param latentNorm whether the latent is RMS-normalised (mha2mla; deepseek2 always has the norm)
+ * @param bias q/k_rope/value biases (mha2mla)
+ * @param ropeBase rope.freq_base
+ * @param rmsEps attention.layer_norm_rms_epsilon
  */
 public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int nHead, int nHeadKv, int nFf,
         int nVocab, int nCtx, int kvLoraRank, int qLoraRank, int ropeDim, int nopeDim, int vDim, boolean legacyKvB,
@@ -22,6 +42,11 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
 
     public static final Set<String> ARCHITECTURES = Set.of("deepseek2", "mha2mla");
 
+    /**
+     * Checks the shape.
+     *
+     * @throws IllegalArgumentException for an unknown architecture or a shape llama.cpp cannot load
+     */
     public MlaSynthSpec {
         if (!ARCHITECTURES.contains(arch)) {
             throw new IllegalArgumentException("unsupported MLA architecture '" + arch + "'; expected " + ARCHITECTURES);
@@ -38,20 +63,22 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
         if (nVocab < SynthVocab.MIN_SIZE) throw new IllegalArgumentException("n_vocab below " + SynthVocab.MIN_SIZE);
     }
 
+    /** {@return whether this is a deepseek2 model (else mha2mla)} */
     public boolean isDeepseek2() {
         return arch.equals("deepseek2");
     }
 
-    /** Per-head key (and query) size: nope + rope. */
+    /** {@return per-head key (and query) size: nope + rope} */
     public int headDimK() {
         return nopeDim + ropeDim;
     }
 
-    /** Values cached per token and layer: the latent and the rope keys. */
+    /** {@return values cached per token and layer: the latent and the rope keys} */
     public int cacheWidth() {
         return kvLoraRank + (isDeepseek2() ? ropeDim : nHeadKv * ropeDim);
     }
 
+    /** {@return the number of parameters, biases and norms included} */
     public long parameterCount() {
         long e = nEmbd, h = nHead, c = kvLoraRank, kvHeads = isDeepseek2() ? nHead : nHeadKv;
         long q = qLoraRank > 0 ? e * qLoraRank + qLoraRank + (long) qLoraRank * h * headDimK() : e * h * headDimK();
@@ -77,10 +104,17 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
                 96, 0, 8, 24, 32, false, false, false, 10000f, 1e-5f));
     }
 
+    /** {@return the names of the presets} */
     public static Set<String> presetNames() {
         return PRESETS.keySet();
     }
 
+    /**
+     * {@return a named preset shape}
+     *
+     * @param name one of {@link #presetNames()}
+     * @throws IllegalArgumentException for an unknown name
+     */
     public static MlaSynthSpec preset(String name) {
         MlaSynthSpec s = PRESETS.get(name);
         if (s == null) {

@@ -3,6 +3,7 @@ package org.mla4j.synth;
 /** Told how far {@link Synth#write} has come. */
 @FunctionalInterface
 public interface ProgressListener {
+    /** A listener that ignores every call. */
     ProgressListener NONE = (tensor, done, total) -> { };
 
     /**

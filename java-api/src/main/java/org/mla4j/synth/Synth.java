@@ -50,6 +50,10 @@ public final class Synth {
      * @param type weight type for the 2-D tensors: F32, F16, BF16, Q8_0 or Q4_0. 1-D tensors are always F32, and a
      *             2-D tensor whose rows do not fill whole blocks of a quantized type falls back to F16.
      * @param seed the same seed gives the same bytes
+     * @param spec the model's shape
+     * @param out the output file (replaced only when complete)
+     * @param progress told how many bytes are written
+     * @throws IOException when the file cannot be written
      */
     public static void write(SynthSpec spec, GgmlType type, long seed, Path out, ProgressListener progress)
             throws IOException {
@@ -58,7 +62,16 @@ public final class Synth {
         writePlanned(out, plan(spec, type), w -> putMetadata(w, spec, fileType, vocab), seed, progress);
     }
 
-    /** Writes an MLA model (deepseek2 or mha2mla): see {@link MlaSynthSpec}. */
+    /**
+     * Writes an MLA model (deepseek2 or mha2mla): see {@link MlaSynthSpec}.
+     *
+     * @param spec the model's shape
+     * @param type weight type for the 2-D tensors, as for the llama/qwen2 form
+     * @param seed the same seed gives the same bytes
+     * @param out the output file (replaced only when complete)
+     * @param progress told how many bytes are written
+     * @throws IOException when the file cannot be written
+     */
     public static void write(MlaSynthSpec spec, GgmlType type, long seed, Path out, ProgressListener progress)
             throws IOException {
         int fileType = fileType(type);
@@ -93,7 +106,22 @@ public final class Synth {
         };
     }
 
-    /** The general keys and the shape keys every architecture has, under the "arch." prefix. */
+    /**
+     * The general keys and the shape keys every architecture has, under the "arch." prefix.
+     *
+     * @param w the writer
+     * @param arch the architecture (key prefix)
+     * @param name general.name
+     * @param fileType general.file_type
+     * @param ctx context_length
+     * @param embd embedding_length
+     * @param layers block_count
+     * @param ff feed_forward_length
+     * @param heads attention.head_count
+     * @param ropeDims rope.dimension_count
+     * @param ropeBase rope.freq_base
+     * @param rmsEps attention.layer_norm_rms_epsilon
+     */
     public static void putCommon(GgufWriter w, String arch, String name, int fileType, int ctx, int embd, int layers, int ff,
             int heads, int ropeDims, float ropeBase, float rmsEps) {
         String a = arch + ".";

@@ -24,6 +24,11 @@ public record SynthSpec(String arch, String name, int nEmbd, int nLayer, int nHe
 
     public static final Set<String> ARCHITECTURES = Set.of("llama", "qwen2");
 
+    /**
+     * Checks the shape.
+     *
+     * @throws IllegalArgumentException for an unknown architecture or a shape llama.cpp cannot load
+     */
     public SynthSpec {
         if (!ARCHITECTURES.contains(arch)) {
             throw new IllegalArgumentException("unsupported architecture '" + arch + "'; expected one of "
@@ -56,17 +61,17 @@ public record SynthSpec(String arch, String name, int nEmbd, int nLayer, int nHe
         }
     }
 
-    /** Dimension of one attention head (and rope.dimension_count). */
+    /** {@return dimension of one attention head (and rope.dimension_count)} */
     public int headDim() {
         return nEmbd / nHead;
     }
 
-    /** Whether attn_q/k/v carry biases (qwen2). */
+    /** {@return whether attn_q/k/v carry biases (qwen2)} */
     public boolean qkvBias() {
         return arch.equals("qwen2");
     }
 
-    /** Number of parameters, biases and norms included. */
+    /** {@return number of parameters, biases and norms included} */
     public long parameterCount() {
         long e = nEmbd;
         long kv = (long) nHeadKv * headDim();
@@ -92,11 +97,17 @@ public record SynthSpec(String arch, String name, int nEmbd, int nLayer, int nHe
                 1e-6f));
     }
 
-    /** Preset names: tiny, small, 1b, 1b-mha, qwen2-tiny, qwen2-small. */
+    /** {@return preset names: tiny, small, 1b, 1b-mha, qwen2-tiny, qwen2-small} */
     public static Set<String> presetNames() {
         return PRESETS.keySet();
     }
 
+    /**
+     * {@return a named preset shape}
+     *
+     * @param name one of the preset names
+     * @throws IllegalArgumentException for an unknown name
+     */
     public static SynthSpec preset(String name) {
         SynthSpec s = PRESETS.get(name);
         if (s == null) {

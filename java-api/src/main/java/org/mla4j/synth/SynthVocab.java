@@ -28,6 +28,11 @@ public record SynthVocab(List<String> tokens, float[] scores, int[] types) {
     private static final String LETTERS = LOWER + LOWER.toUpperCase();
     private static final String SINGLES = LETTERS + "0123456789.,!?'\"-:;()";
 
+    /**
+     * {@return a vocabulary of this size, laid out as the class comment says}
+     *
+     * @param size tokens, at least {@link #MIN_SIZE}
+     */
     public static SynthVocab build(int size) {
         if (size < MIN_SIZE) {
             throw new IllegalArgumentException("vocabulary of " + size + " tokens; at least " + MIN_SIZE + " needed");

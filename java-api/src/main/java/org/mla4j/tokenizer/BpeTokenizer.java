@@ -38,6 +38,11 @@ public final class BpeTokenizer extends VocabularyTokenizer {
     private final int[] byteIds = new int[256];
     private final Map<String, int[]> wordCache = new ConcurrentHashMap<>();
 
+    /**
+     * A tokenizer for a byte-level BPE vocabulary.
+     *
+     * @param vocabulary the vocabulary (with merges and a pre-tokenizer name)
+     */
     public BpeTokenizer(Vocabulary vocabulary) {
         super(vocabulary, ByteLevel::decode);
         this.preTokenizer = PreTokenizer.forName(vocabulary.pre());
@@ -81,7 +86,7 @@ public final class BpeTokenizer extends VocabularyTokenizer {
         return ranks;
     }
 
-    /** The {@code tokenizer.ggml.pre} name in use ("default" when the metadata has none). */
+    /** {@return the {@code tokenizer.ggml.pre} name in use ("default" when the metadata has none)} */
     public String preTokenizerName() {
         return preTokenizer.name();
     }

@@ -30,10 +30,15 @@ public final class HuggingFaceExport {
     }
 
     /**
+     * Writes the tokenizer of GGUF metadata as Hugging Face tokenizer.json and tokenizer_config.json.
+     *
+     * @param m the metadata ({@code tokenizer.ggml.*})
      * @param where the metadata's file, for messages
+     * @param dir the directory to write into
      * @param contextLength written as model_max_length
      * @throws IllegalArgumentException for a tokenizer model other than gpt2 and llama, or a pre-tokenizer with no
      *     Hugging Face equivalent
+     * @throws IOException when a file cannot be written
      */
     public static void write(MetadataSource m, String where, long contextLength, Path dir) throws IOException {
         String model = m.getString(P + "model").orElseThrow(() -> new IllegalArgumentException(where

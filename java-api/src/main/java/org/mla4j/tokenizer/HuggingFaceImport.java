@@ -27,10 +27,14 @@ public final class HuggingFaceImport {
     private HuggingFaceImport() {}
 
     /**
+     * Reads a Hugging Face byte-level BPE tokenizer as {@code tokenizer.ggml.*} metadata.
+     *
      * @param tokenizerJson the tokenizer.json file
      * @param tokenizerConfig the tokenizer_config.json file, or null
      * @throws IllegalArgumentException when the tokenizer is not byte-level BPE, is malformed, or its
      *     pre-tokenizer is none that llama.cpp knows (the message lists what it found)
+     * @return the metadata, as llama.cpp's converter would write it
+     * @throws IOException when a file cannot be read or is not JSON
      */
     public static MetadataMap read(Path tokenizerJson, Path tokenizerConfig) throws IOException {
         JsonNode tokenizer = parse(tokenizerJson);

@@ -14,11 +14,16 @@ import java.util.OptionalLong;
 public final class MetadataMap implements MetadataSource {
     private final Map<String, Object> values;
 
+    /**
+     * A copy of the values.
+     *
+     * @param values the metadata by key
+     */
     public MetadataMap(Map<String, Object> values) {
         this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     }
 
-    /** The keys and values, in order. */
+    /** {@return the keys and values, in order} */
     public Map<String, Object> asMap() {
         return values;
     }

@@ -18,6 +18,11 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
     /** Token for each byte value (byte fallback), or -1. */
     private final int[] byteTokens = new int[256];
 
+    /**
+     * A tokenizer for a SentencePiece vocabulary.
+     *
+     * @param vocabulary the vocabulary
+     */
     public SentencePieceTokenizer(Vocabulary vocabulary) {
         super(vocabulary, text -> text.replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8));
         for (int b = 0; b < 256; b++) {

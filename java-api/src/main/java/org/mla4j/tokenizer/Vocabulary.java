@@ -19,12 +19,19 @@ public final class Vocabulary {
     public static final String MODEL_BPE = "gpt2";
 
     // tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+    /** Token type: not set. */
     public static final int TYPE_UNDEFINED = 0;
+    /** Token type: an ordinary text token. */
     public static final int TYPE_NORMAL = 1;
+    /** Token type: the unknown token. */
     public static final int TYPE_UNKNOWN = 2;
+    /** Token type: a control token (BOS, EOS, chat markers), matched in text only when asked. */
     public static final int TYPE_CONTROL = 3;
+    /** Token type: a user-defined token, always matched in text. */
     public static final int TYPE_USER_DEFINED = 4;
+    /** Token type: unused. */
     public static final int TYPE_UNUSED = 5;
+    /** Token type: a byte token such as "&lt;0x0A&gt;" (SentencePiece byte fallback). */
     public static final int TYPE_BYTE = 6;
 
     private static final String KEY_PREFIX = "tokenizer.ggml.";
@@ -48,6 +55,8 @@ public final class Vocabulary {
     private final int maxTokenLength;
 
     /**
+     * A vocabulary without BPE data (SentencePiece).
+     *
      * @param model tokenizer model name ({@code tokenizer.ggml.model}, e.g. "llama")
      * @param name model name ({@code general.name}, "" when absent); llama.cpp keys a few quirks on it
      * @param tokens token texts, unique and non-empty
@@ -58,6 +67,9 @@ public final class Vocabulary {
      * @param unk unknown-token id or -1
      * @param eot end-of-turn id or -1
      * @param eom end-of-message id or -1
+     * @param addBos whether encoding adds BOS
+     * @param addEos whether encoding adds EOS
+     * @param addSpacePrefix whether SentencePiece encoding puts a space in front of the text
      */
     public Vocabulary(String model, String name, List<String> tokens, float[] scores, int[] types,
             int bos, int eos, int unk, int eot, int eom, boolean addBos, boolean addEos, boolean addSpacePrefix) {
@@ -69,6 +81,19 @@ public final class Vocabulary {
      *
      * @param pre pre-tokenizer name ({@code tokenizer.ggml.pre}, "" when absent)
      * @param merges BPE merges ({@code tokenizer.ggml.merges}), each "left right"; empty for SentencePiece
+     * @param model tokenizer model name ({@code tokenizer.ggml.model}, e.g. "gpt2")
+     * @param name model name ({@code general.name}, "" when absent)
+     * @param tokens token texts, unique and non-empty
+     * @param scores one score per token
+     * @param types one {@code TYPE_*} per token
+     * @param bos BOS id or -1
+     * @param eos EOS id or -1
+     * @param unk unknown-token id or -1
+     * @param eot end-of-turn id or -1
+     * @param eom end-of-message id or -1
+     * @param addBos whether encoding adds BOS
+     * @param addEos whether encoding adds EOS
+     * @param addSpacePrefix whether SentencePiece encoding puts a space in front of the text
      */
     public Vocabulary(String model, String name, String pre, List<String> merges, List<String> tokens, float[] scores,
             int[] types, int bos, int eos, int unk, int eot, int eom, boolean addBos, boolean addEos,
@@ -135,6 +160,8 @@ public final class Vocabulary {
      * {@code tokenizer.ggml.merges}.
      *
      * @throws IllegalArgumentException when required keys are missing or arrays are too short
+     * @param metadata the model's metadata
+     * @return the vocabulary
      */
     public static Vocabulary fromMetadata(MetadataSource metadata) {
         String model = metadata.getString(KEY_PREFIX + "model").orElseThrow(
@@ -203,54 +230,78 @@ public final class Vocabulary {
         return Arrays.copyOf(values, n);
     }
 
+    /** {@return the tokenizer model name ({@code tokenizer.ggml.model})} */
     public String model() {
         return model;
     }
 
-    /** The pre-tokenizer name ({@code tokenizer.ggml.pre}), "" when absent. */
+    /** {@return the pre-tokenizer name ({@code tokenizer.ggml.pre}), "" when absent} */
     public String pre() {
         return pre;
     }
 
-    /** BPE merges in rank order, each "left right"; empty for SentencePiece. */
+    /** {@return BPE merges in rank order, each "left right"; empty for SentencePiece} */
     public List<String> merges() {
         return merges;
     }
 
-    /** The model's {@code general.name}, "" when absent. */
+    /** {@return the model's {@code general.name}, "" when absent} */
     public String name() {
         return name;
     }
 
+    /** {@return the number of tokens} */
     public int size() {
         return tokens.size();
     }
 
+    /** {@return the token texts} */
     public List<String> tokens() {
         return tokens;
     }
 
+    /**
+     * {@return a token's text}
+     *
+     * @param id the token id
+     */
     public String token(int id) {
         return tokens.get(id);
     }
 
+    /**
+     * {@return a token's score}
+     *
+     * @param id the token id
+     */
     public float score(int id) {
         return scores[id];
     }
 
+    /**
+     * {@return a token's type, one of {@code TYPE_*}}
+     *
+     * @param id the token id
+     */
     public int type(int id) {
         return types[id];
     }
 
+    /** {@return every token's score (a copy)} */
     public float[] scores() {
         return scores.clone();
     }
 
+    /** {@return every token's type (a copy)} */
     public int[] types() {
         return types.clone();
     }
 
-    /** The id of the token with exactly this text. */
+    /**
+     * {@return the id of the token with exactly this text}
+     *
+     * @param text the token text
+     */
     public OptionalInt id(String text) {
         Integer id = ids.get(text);
         return id == null ? OptionalInt.empty() : OptionalInt.of(id);
@@ -262,39 +313,47 @@ public final class Vocabulary {
         return id == null ? -1 : id;
     }
 
-    /** Length in chars of the longest token text. */
+    /** {@return length in chars of the longest token text} */
     public int maxTokenLength() {
         return maxTokenLength;
     }
 
+    /** {@return the BOS id, or -1} */
     public int bos() {
         return bos;
     }
 
+    /** {@return the EOS id, or -1} */
     public int eos() {
         return eos;
     }
 
+    /** {@return the unknown-token id, or -1} */
     public int unk() {
         return unk;
     }
 
+    /** {@return the end-of-turn id, or -1} */
     public int eot() {
         return eot;
     }
 
+    /** {@return the end-of-message id, or -1} */
     public int eom() {
         return eom;
     }
 
+    /** {@return whether encoding adds BOS} */
     public boolean addBos() {
         return addBos;
     }
 
+    /** {@return whether encoding adds EOS} */
     public boolean addEos() {
         return addEos;
     }
 
+    /** {@return whether SentencePiece encoding puts a space in front of the text} */
     public boolean addSpacePrefix() {
         return addSpacePrefix;
     }

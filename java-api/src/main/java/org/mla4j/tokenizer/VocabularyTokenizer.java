@@ -54,6 +54,7 @@ abstract class VocabularyTokenizer implements Tokenizer {
         return !renderSpecial && hidden[id] ? NO_BYTES : pieces[id];
     }
 
+    /** {@return the vocabulary} */
     public Vocabulary vocabulary() {
         return vocabulary;
     }

@@ -1,6 +1,9 @@
 /* bench_kernels.c - micro-benchmark of the matrix products (not a test).
  *
- *   bench_kernels [threads=2] [simd=0 (auto)]
+ *   bench_kernels [threads=2] [simd=0 (auto)] [types]
+ *
+ * With "types": every weight type's matrix-vector (2048x8192) and matrix-matrix (2048x4096 x 128 tokens) product
+ * instead, to compare the types with each other under the same conditions.
  *
  * Token generation: a 2048x8192 (and 8192x2048) matrix times one vector, memory-bound, reported as GB/s of weights
  * read. Several copies of the matrix are cycled so that the weights come from DRAM, not from the L3 cache, like a
@@ -140,7 +143,7 @@ static void bench_matvec(mla4j_pool *pool, int simd, int32_t type, int64_t rows,
         double t = (now_s() - t0) / copies;
         if (t < best) best = t;
     }
-    printf("matvec %-4s %5lldx%-5lld n_tok=1:  %8.1f us  %6.1f GB/s\n", kern_type_traits_of(type)->name,
+    printf("matvec %-6s %5lldx%-5lld n_tok=1:  %8.1f us  %6.1f GB/s\n", kern_type_traits_of(type)->name,
            (long long)rows, (long long)cols, best * 1e6, (double)bytes / best / 1e9);
     for (int c = 0; c < copies; c++) big_free((void *)ws[c].data, bytes);
     free(ws);
@@ -164,7 +167,7 @@ static void bench_gemm(mla4j_pool *pool, int simd, int32_t type, int64_t rows, i
         if (t < best) best = t;
     }
     double flops = 2.0 * (double)rows * (double)cols * (double)n_tok;
-    printf("matmul %-4s %5lldx%-5lld n_tok=%lld: %8.2f ms  %6.1f GFLOP/s  %7.1f us/token\n",
+    printf("matmul %-6s %5lldx%-5lld n_tok=%lld: %8.2f ms  %6.1f GFLOP/s  %7.1f us/token\n",
            kern_type_traits_of(type)->name, (long long)rows, (long long)cols, (long long)n_tok, best * 1e3,
            flops / best / 1e9, best / (double)n_tok * 1e6);
     big_free((void *)w.data, w.row_bytes * (size_t)rows);
@@ -185,6 +188,15 @@ int main(int argc, char **argv) {
            simd == MLA4J_SIMD_AVX512 ? (kern_cpu_has_avx512vnni() ? "avx512 vnni" : "avx512bw")
                                      : simd == MLA4J_SIMD_AVX2 ? "avx2" : "scalar",
            kern_cpu_features());
+    if (argc > 3 && strcmp(argv[3], "types") == 0) {
+        const int32_t all[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q4_1, MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1, MLA4J_TYPE_IQ4_NL,
+                               MLA4J_TYPE_Q8_0, MLA4J_TYPE_Q2_K, MLA4J_TYPE_Q3_K, MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q5_K,
+                               MLA4J_TYPE_Q6_K, MLA4J_TYPE_IQ4_XS};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bench_matvec(pool, simd, all[i], 2048, 8192);
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) bench_gemm(pool, simd, all[i], 2048, 4096, 128);
+        mla4j_pool_free(pool);
+        return 0;
+    }
     bench_read(pool);
     bench_handoff(pool);
     const int32_t qtypes[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0};

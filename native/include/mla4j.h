@@ -78,9 +78,17 @@ typedef enum mla4j_type {
     MLA4J_TYPE_F32 = 0,
     MLA4J_TYPE_F16 = 1,
     MLA4J_TYPE_Q4_0 = 2,
+    MLA4J_TYPE_Q4_1 = 3,
+    MLA4J_TYPE_Q5_0 = 6,
+    MLA4J_TYPE_Q5_1 = 7,
     MLA4J_TYPE_Q8_0 = 8,
+    MLA4J_TYPE_Q2_K = 10,
+    MLA4J_TYPE_Q3_K = 11,
     MLA4J_TYPE_Q4_K = 12,
+    MLA4J_TYPE_Q5_K = 13,
     MLA4J_TYPE_Q6_K = 14,
+    MLA4J_TYPE_IQ4_NL = 20,
+    MLA4J_TYPE_IQ4_XS = 23,
     MLA4J_TYPE_BF16 = 30
 } mla4j_type;
 

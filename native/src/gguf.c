@@ -295,9 +295,10 @@ static mla4j_status parse_tensor_infos(reader *r, gguf_full *f) {
         uint32_t type;
         if ((st = read_u32(r, &type, "tensor type")) != MLA4J_OK) return st;
         t->type = (int32_t)type;
-        const kern_type_traits *tt = kern_type_traits_of(t->type);
+        /* Every ggml type is read (mla4j info lists them); the model loader refuses those it cannot compute with. */
+        const kern_type_traits *tt = gguf_type_layout(t->type);
         if (tt == NULL) {
-            return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: tensor '%s' has type id %u, which mla4j does not support (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K)",
+            return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: tensor '%s' has type id %u, which is no ggml tensor type",
                               r->name, t->name, type);
         }
         if (t->ne[0] % tt->block_size != 0) {
@@ -311,6 +312,22 @@ static mla4j_status parse_tensor_infos(reader *r, gguf_full *f) {
         if ((st = read_u64(r, &t->offset, "tensor offset")) != MLA4J_OK) return st;
     }
     return MLA4J_OK;
+}
+
+const kern_type_traits *gguf_type_layout(int32_t type) {
+    static const kern_type_traits layouts[] = {
+        [0] = {"F32", 1, 4},         [1] = {"F16", 1, 2},        [2] = {"Q4_0", 32, 18},     [3] = {"Q4_1", 32, 20},
+        [6] = {"Q5_0", 32, 22},      [7] = {"Q5_1", 32, 24},     [8] = {"Q8_0", 32, 34},     [9] = {"Q8_1", 32, 36},
+        [10] = {"Q2_K", 256, 84},    [11] = {"Q3_K", 256, 110},  [12] = {"Q4_K", 256, 144},  [13] = {"Q5_K", 256, 176},
+        [14] = {"Q6_K", 256, 210},   [15] = {"Q8_K", 256, 292},  [16] = {"IQ2_XXS", 256, 66}, [17] = {"IQ2_XS", 256, 74},
+        [18] = {"IQ3_XXS", 256, 98}, [19] = {"IQ1_S", 256, 50},  [20] = {"IQ4_NL", 32, 18},  [21] = {"IQ3_S", 256, 110},
+        [22] = {"IQ2_S", 256, 82},   [23] = {"IQ4_XS", 256, 136}, [24] = {"I8", 1, 1},       [25] = {"I16", 1, 2},
+        [26] = {"I32", 1, 4},        [27] = {"I64", 1, 8},       [28] = {"F64", 1, 8},       [29] = {"IQ1_M", 256, 56},
+        [30] = {"BF16", 1, 2},       [34] = {"TQ1_0", 256, 54},  [35] = {"TQ2_0", 256, 66},  [39] = {"MXFP4", 32, 17},
+        [40] = {"NVFP4", 64, 36},    [41] = {"Q1_0", 128, 18},   [42] = {"Q2_0", 64, 18},
+    };
+    if (type < 0 || type >= (int32_t)(sizeof layouts / sizeof layouts[0]) || layouts[type].name == NULL) return NULL;
+    return &layouts[type];
 }
 
 /* Tensors must be laid out in info order, each at the padded end of the previous one (llama.cpp's rule). */

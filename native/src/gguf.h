@@ -3,6 +3,7 @@
 #define MLA4J_GGUF_H
 
 #include "internal.h"
+#include "kernels.h"
 
 typedef struct gguf_kv {
     char *key;                /* NUL-terminated copy */
@@ -46,5 +47,9 @@ struct mla4j_gguf {
 mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out);
 int64_t gguf_find_key(const mla4j_gguf *g, const char *key);
 int64_t gguf_find_tensor(const mla4j_gguf *g, const char *name);
+/* Name, block size and block bytes of every tensor type ggml defines (llama.cpp's ggml.h; also the ones mla4j
+ * cannot compute with, so that a file's layout is read and listed whole), or NULL for an unknown id. Whether mla4j
+ * computes with a type is kern_type_traits_of(type) != NULL. */
+const kern_type_traits *gguf_type_layout(int32_t type);
 
 #endif

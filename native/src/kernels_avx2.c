@@ -472,7 +472,8 @@ static void gemm(const kern_matrix *w, const void *act, int64_t n_tok, float *y,
 
 void kern_matmul_avx2(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
                       int64_t r1) {
-    if (!kern_act_is_q8(w->type)) matmul_float(w, act, n_tok, y, ldy, r0, r1);
+    if (kern_type_is_quants(w->type)) kern_matmul_quants_avx2(w, act, n_tok, y, ldy, r0, r1);
+    else if (!kern_act_is_q8(w->type)) matmul_float(w, act, n_tok, y, ldy, r0, r1);
     else if (n_tok == 1) kern_matvec_q8_avx2(w, act, y, r0, r1);
     else gemm(w, act, n_tok, y, ldy, r0, r1);
 }

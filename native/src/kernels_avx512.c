@@ -415,7 +415,9 @@ static void matvec_vnni(const kern_matrix *w, const void *act, float *y, int64_t
 
 void kern_matmul_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                         int64_t r0, int64_t r1) {
-    if (!kern_act_is_q8(w->type)) {
+    if (kern_type_is_quants(w->type)) {
+        kern_matmul_quants_avx512(vnni, w, act, n_tok, y, ldy, r0, r1);
+    } else if (!kern_act_is_q8(w->type)) {
         matmul_float(w, act, n_tok, y, ldy, r0, r1);
     } else if (n_tok == 1) {
         if (vnni) matvec_vnni(w, act, y, r0, r1);

@@ -38,6 +38,77 @@ typedef struct {
     uint16_t d;
 } block_q6_K;
 
+/* The further llama.cpp types of kernels_quants_*.c (issue 16). */
+typedef struct {
+    uint16_t d, m; /* fp16 scale and minimum: x = d*q + m */
+    uint8_t qs[16];
+} block_q4_1;
+
+typedef struct {
+    uint16_t d;
+    uint8_t qh[4]; /* bit j: the fifth bit of element j */
+    uint8_t qs[16];
+} block_q5_0;
+
+typedef struct {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} block_q5_1;
+
+typedef struct {
+    uint16_t d;
+    uint8_t qs[16]; /* nibbles index kern_iq4nl_values */
+} block_iq4_nl;
+
+typedef struct {
+    uint8_t scales[QK_K / 16]; /* low nibble scale, high nibble min of each 16 elements */
+    uint8_t qs[QK_K / 4];
+    uint16_t d, dmin;
+} block_q2_K;
+
+typedef struct {
+    uint8_t hmask[QK_K / 8]; /* the high bit of each quant (set: +0, clear: -4) */
+    uint8_t qs[QK_K / 4];    /* the low 2 bits */
+    uint8_t scales[12];      /* 16 6-bit scales, biased by 32 */
+    uint16_t d;
+} block_q3_K;
+
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[12]; /* as Q4_K (kern_q4_k_scale_min) */
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_K;
+
+typedef struct {
+    uint16_t d;
+    uint16_t scales_h;           /* bits 4-5 of the 8 6-bit scales, 2 bits each */
+    uint8_t scales_l[QK_K / 64]; /* bits 0-3, a nibble each */
+    uint8_t qs[QK_K / 2];
+} block_iq4_xs;
+
+/* Activations of the K-quant dot products (llama.cpp block_q8_K): d = max/-127 in float (not fp16), the quants,
+ * and the sums of each 16 consecutive quants (they multiply the sub-block minimums). */
+typedef struct {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+
+_Static_assert(sizeof(block_q4_1) == 20, "block_q4_1 size");
+_Static_assert(sizeof(block_q5_0) == 22, "block_q5_0 size");
+_Static_assert(sizeof(block_q5_1) == 24, "block_q5_1 size");
+_Static_assert(sizeof(block_iq4_nl) == 18, "block_iq4_nl size");
+_Static_assert(sizeof(block_q2_K) == 84, "block_q2_K size");
+_Static_assert(sizeof(block_q3_K) == 110, "block_q3_K size");
+_Static_assert(sizeof(block_q5_K) == 176, "block_q5_K size");
+_Static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
+_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K size");
+
+/* The 16 values of the IQ4_NL/IQ4_XS nibbles (llama.cpp kvalues_iq4nl). */
+extern const int8_t kern_iq4nl_values[16];
+
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 size");
 _Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 size");
 _Static_assert(sizeof(block_q4_K) == 144, "block_q4_K size");
@@ -66,9 +137,34 @@ static inline void kern_q4_k_scale_min(int j, const uint8_t *q, int *sc, int *m)
  * Tokens follow each other at kern_act_stride bytes. */
 static inline int64_t kern_align64(int64_t n) { return (n + 63) & ~(int64_t)63; }
 
-static inline int kern_act_is_q8(int32_t type) { return type == MLA4J_TYPE_Q4_0 || type == MLA4J_TYPE_Q8_0; }
+/* Types whose kernels live in kernels_quants_*.c (the rest of this header's types live in kernels_*.c). */
+static inline int kern_type_is_quants(int32_t type) {
+    switch (type) {
+    case MLA4J_TYPE_Q4_1:
+    case MLA4J_TYPE_Q5_0:
+    case MLA4J_TYPE_Q5_1:
+    case MLA4J_TYPE_IQ4_NL:
+    case MLA4J_TYPE_Q2_K:
+    case MLA4J_TYPE_Q3_K:
+    case MLA4J_TYPE_Q5_K:
+    case MLA4J_TYPE_IQ4_XS: return 1;
+    default: return 0;
+    }
+}
+
+/* Q8_0-quantized activations (the layout below): Q4_0, Q8_0 and the 32-element types of kernels_quants_*.c. */
+static inline int kern_act_is_q8(int32_t type) {
+    return type == MLA4J_TYPE_Q4_0 || type == MLA4J_TYPE_Q8_0 || type == MLA4J_TYPE_Q4_1 || type == MLA4J_TYPE_Q5_0 ||
+           type == MLA4J_TYPE_Q5_1 || type == MLA4J_TYPE_IQ4_NL;
+}
+
+/* Q8_K activations (an array of block_q8_K per token): the 256-element types of kernels_quants_*.c. */
+static inline int kern_act_is_q8k(int32_t type) {
+    return type == MLA4J_TYPE_Q2_K || type == MLA4J_TYPE_Q3_K || type == MLA4J_TYPE_Q5_K || type == MLA4J_TYPE_IQ4_XS;
+}
 
 static inline int64_t kern_act_stride(int32_t type, int64_t cols) {
+    if (kern_act_is_q8k(type)) return kern_align64(cols / QK_K * (int64_t)sizeof(block_q8_K));
     if (!kern_act_is_q8(type)) return kern_align64(cols * (int64_t)sizeof(float));
     int64_t nb = cols / QK8_0;
     return 2 * kern_align64(nb * 4) + kern_align64(cols);
@@ -88,8 +184,27 @@ static inline kern_q8_act kern_q8_act_of(const void *act, int64_t cols, int64_t 
     return a;
 }
 
-/* The unsigned offset the integer kernels add to the weight quants (see corr above). */
-static inline int32_t kern_q8_act_offset(int32_t type) { return type == MLA4J_TYPE_Q4_0 ? 8 : 128; }
+/* The unsigned offset the integer kernels add to the weight quants (see corr above): Q4_0 nibbles are q + 8, Q5_0
+ * quants q + 16, Q8_0 and IQ4_NL values are read as v + 128. Q4_1 and Q5_1 have no offset but a minimum m that
+ * multiplies the block sum: for them the offset is -1, so corr holds +sum. */
+static inline int32_t kern_q8_act_offset(int32_t type) {
+    switch (type) {
+    case MLA4J_TYPE_Q4_0: return 8;
+    case MLA4J_TYPE_Q5_0: return 16;
+    case MLA4J_TYPE_Q4_1:
+    case MLA4J_TYPE_Q5_1: return -1;
+    default: return 128;
+    }
+}
+
+/* Whether two weight types take the same converted activations (one conversion can feed both). */
+static inline int kern_act_same(int32_t a, int32_t b) {
+    if (a == b) return 1;
+    if (kern_act_is_q8k(a) || kern_act_is_q8k(b)) return kern_act_is_q8k(a) && kern_act_is_q8k(b);
+    if (kern_act_is_q8(a) || kern_act_is_q8(b))
+        return kern_act_is_q8(a) && kern_act_is_q8(b) && kern_q8_act_offset(a) == kern_q8_act_offset(b);
+    return 1;
+}
 
 /* ---- Weight panels of the integer matrix-matrix kernels -------------------------------------------------
  * For prompt processing the SIMD levels repack `pr` rows (one SIMD register of int32 lanes) of Q4_0/Q8_0
@@ -134,6 +249,22 @@ void kern_axpy_f32_avx512(float a, const float *x, float *y, int64_t n);
 void kern_axpy_f16_ref(float a, const uint16_t *x, float *y, int64_t n);
 void kern_axpy_f16_avx2(float a, const uint16_t *x, float *y, int64_t n);
 void kern_axpy_f16_avx512(float a, const uint16_t *x, float *y, int64_t n);
+
+/* ---- kernels_quants_*.c: Q4_1, Q5_0, Q5_1, IQ4_NL (Q8_0 activations) and Q2_K, Q3_K, Q5_K, IQ4_XS (Q8_K) ---- */
+
+/* Dequantization of those types (llama.cpp's dequantize_row_*, bit for bit). */
+void kern_dequantize_quants_ref(int32_t type, const void *src, float *dst, int64_t n);
+/* One token's Q8_K activation (quantize_row_q8_K_ref; every level uses it, the conversion is cheap). */
+void kern_quantize_act_q8k_ref(const float *x, int64_t cols, void *act_token);
+/* Reference dot product of one row with one token's activation (kern_q8_act, or block_q8_K array). */
+float kern_vec_dot_quants_ref(int32_t type, const void *row, const void *act_token, int64_t cols);
+void kern_matmul_quants_ref(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
+                            int64_t r1);
+void kern_matmul_quants_avx2(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
+                             int64_t r1);
+/* vnni as kern_matmul_avx512 (the 32-element types use vpdpbusd with it). */
+void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
+                               int64_t r0, int64_t r1);
 
 /* Reference dot products of one stored row with one converted activation vector. */
 float kern_vec_dot_q4_0_ref(const void *row, const kern_q8_act *a, int64_t cols);

@@ -13,6 +13,14 @@ static const kern_type_traits traits_q4_0 = {"Q4_0", QK4_0, sizeof(block_q4_0)};
 static const kern_type_traits traits_q8_0 = {"Q8_0", QK8_0, sizeof(block_q8_0)};
 static const kern_type_traits traits_q4_k = {"Q4_K", QK_K, sizeof(block_q4_K)};
 static const kern_type_traits traits_q6_k = {"Q6_K", QK_K, sizeof(block_q6_K)};
+static const kern_type_traits traits_q4_1 = {"Q4_1", 32, sizeof(block_q4_1)};
+static const kern_type_traits traits_q5_0 = {"Q5_0", 32, sizeof(block_q5_0)};
+static const kern_type_traits traits_q5_1 = {"Q5_1", 32, sizeof(block_q5_1)};
+static const kern_type_traits traits_iq4_nl = {"IQ4_NL", 32, sizeof(block_iq4_nl)};
+static const kern_type_traits traits_q2_k = {"Q2_K", QK_K, sizeof(block_q2_K)};
+static const kern_type_traits traits_q3_k = {"Q3_K", QK_K, sizeof(block_q3_K)};
+static const kern_type_traits traits_q5_k = {"Q5_K", QK_K, sizeof(block_q5_K)};
+static const kern_type_traits traits_iq4_xs = {"IQ4_XS", QK_K, sizeof(block_iq4_xs)};
 
 const kern_type_traits *kern_type_traits_of(int32_t type) {
     switch (type) {
@@ -23,6 +31,14 @@ const kern_type_traits *kern_type_traits_of(int32_t type) {
     case MLA4J_TYPE_Q8_0: return &traits_q8_0;
     case MLA4J_TYPE_Q4_K: return &traits_q4_k;
     case MLA4J_TYPE_Q6_K: return &traits_q6_k;
+    case MLA4J_TYPE_Q4_1: return &traits_q4_1;
+    case MLA4J_TYPE_Q5_0: return &traits_q5_0;
+    case MLA4J_TYPE_Q5_1: return &traits_q5_1;
+    case MLA4J_TYPE_IQ4_NL: return &traits_iq4_nl;
+    case MLA4J_TYPE_Q2_K: return &traits_q2_k;
+    case MLA4J_TYPE_Q3_K: return &traits_q3_k;
+    case MLA4J_TYPE_Q5_K: return &traits_q5_k;
+    case MLA4J_TYPE_IQ4_XS: return &traits_iq4_xs;
     default: return NULL;
     }
 }
@@ -164,7 +180,7 @@ void kern_dequantize_row(int32_t type, const void *src, float *dst, int64_t n) {
     case MLA4J_TYPE_Q8_0: dequantize_q8_0(src, dst, n / QK8_0); break;
     case MLA4J_TYPE_Q4_K: dequantize_q4_k(src, dst, n / QK_K); break;
     case MLA4J_TYPE_Q6_K: dequantize_q6_k(src, dst, n / QK_K); break;
-    default: break; /* callers validate the type (kern_type_traits_of) */
+    default: kern_dequantize_quants_ref(type, src, dst, n); break; /* the further types, or nothing */ /* callers validate the type (kern_type_traits_of) */
     }
 }
 
@@ -246,6 +262,10 @@ static float vec_dot_float_ref(int32_t type, const void *row, const float *x, in
 
 void kern_matmul_ref(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
                      int64_t r1) {
+    if (kern_type_is_quants(w->type)) {
+        kern_matmul_quants_ref(w, act, n_tok, y, ldy, r0, r1);
+        return;
+    }
     int64_t stride = kern_act_stride(w->type, w->cols);
     for (int64_t t = 0; t < n_tok; t++) {
         const void *at = (const uint8_t *)act + t * stride;

@@ -128,6 +128,12 @@ static mla4j_status find_tensor3(const mla4j_gguf *g, const char *name, int64_t 
     *out = NULL;
     if (i < 0) return optional ? MLA4J_OK : mla4j_fail(MLA4J_ERR_FORMAT, "%s: missing tensor '%s'", g->name, name);
     const gguf_tensor *t = &g->tensors[i];
+    if (kern_type_traits_of(t->type) == NULL) {
+        return mla4j_fail(MLA4J_ERR_UNSUPPORTED,
+                          "%s: tensor '%s' has type %s, which mla4j cannot compute with (supported: F32, F16, BF16, Q4_0, "
+                          "Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)",
+                          g->name, name, gguf_type_layout(t->type)->name);
+    }
     int64_t want1 = ne1 == 0 ? 1 : ne1, want2 = ne2 == 0 ? 1 : ne2;
     if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != want2 || t->ne[3] != 1) {
         return mla4j_fail(MLA4J_ERR_FORMAT, "%s: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld]",

@@ -209,7 +209,7 @@ static void rows_task(void *p, int ith, int nth) {
 }
 
 /* Converted activations are the same for two weight types when both take floats, or both are the same type. */
-static int same_act(int32_t a, int32_t b) { return a == b || (!kern_act_is_q8(a) && !kern_act_is_q8(b)); }
+static int same_act(int32_t a, int32_t b) { return kern_act_same(a, b); }
 
 void mla4j_matmul_multi(mla4j_pool *pool, int simd, int n, const kern_matrix *const *ws, const float *x,
                         int64_t n_tok, float *const *ys, void *scratch) {

@@ -193,6 +193,18 @@ static void test_hostile_fields(void) {
     v = b;
     memcpy(v.data + l.tensor0_type, &bad_type, 4);
     CHECK(open_fails(&v, MLA4J_ERR_UNSUPPORTED, "type id 77"));
+    /* A ggml type mla4j cannot compute with (MXFP4: 32 elements in 17 bytes) is still read, so that its layout can
+     * be listed (the model loader refuses it, naming the tensor). */
+    v = b;
+    uint32_t mxfp4 = 39;
+    memcpy(v.data + l.tensor1_offset - 4, &mxfp4, 4); /* tensor "b": its type comes just before its offset */
+    {
+        mla4j_gguf *g = NULL;
+        CHECK(mla4j_gguf_open_memory(v.data, v.len, "mxfp4.gguf", &g) == MLA4J_OK);
+        mla4j_tensor_info ti;
+        CHECK(g != NULL && mla4j_gguf_tensor_get_info(g, 1, &ti) == MLA4J_OK && ti.type == 39 && ti.nbytes == 17);
+        mla4j_gguf_free(g);
+    }
     v = b;
     uint32_t five_dims = 5;
     memcpy(v.data + l.tensor0_dims, &five_dims, 4);

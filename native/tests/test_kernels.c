@@ -147,7 +147,11 @@ static void test_type_traits(void) {
     } expect[] = {{MLA4J_TYPE_F32, "F32", 1, 4},       {MLA4J_TYPE_F16, "F16", 1, 2},
                   {MLA4J_TYPE_BF16, "BF16", 1, 2},     {MLA4J_TYPE_Q4_0, "Q4_0", 32, 18},
                   {MLA4J_TYPE_Q8_0, "Q8_0", 32, 34},   {MLA4J_TYPE_Q4_K, "Q4_K", 256, 144},
-                  {MLA4J_TYPE_Q6_K, "Q6_K", 256, 210}};
+                  {MLA4J_TYPE_Q6_K, "Q6_K", 256, 210}, {MLA4J_TYPE_Q4_1, "Q4_1", 32, 20},
+                  {MLA4J_TYPE_Q5_0, "Q5_0", 32, 22},   {MLA4J_TYPE_Q5_1, "Q5_1", 32, 24},
+                  {MLA4J_TYPE_IQ4_NL, "IQ4_NL", 32, 18}, {MLA4J_TYPE_Q2_K, "Q2_K", 256, 84},
+                  {MLA4J_TYPE_Q3_K, "Q3_K", 256, 110}, {MLA4J_TYPE_Q5_K, "Q5_K", 256, 176},
+                  {MLA4J_TYPE_IQ4_XS, "IQ4_XS", 256, 136}};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         const char *name = NULL;
         int64_t bs = 0, ts = 0;
@@ -155,8 +159,8 @@ static void test_type_traits(void) {
         CHECK(name != NULL && strcmp(name, expect[i].name) == 0);
         CHECK(bs == expect[i].bs && ts == expect[i].ts);
     }
-    CHECK(mla4j_type_info(3 /* Q4_1 */, NULL, NULL, NULL) == MLA4J_ERR_UNSUPPORTED);
-    CHECK(strstr(mla4j_last_error(), "unsupported tensor type 3") != NULL);
+    CHECK(mla4j_type_info(16 /* IQ2_XXS */, NULL, NULL, NULL) == MLA4J_ERR_UNSUPPORTED);
+    CHECK(strstr(mla4j_last_error(), "unsupported tensor type 16") != NULL);
     CHECK(kern_type_traits_of(-1) == NULL && kern_type_traits_of(43) == NULL);
 }
 
@@ -266,8 +270,8 @@ static void test_dequantize_float_types(void) {
 static void test_api_validation(void) {
     uint8_t buf[64] = {0};
     float y[64], out = 123.0f, x[64] = {0};
-    CHECK(mla4j_type_dequantize(6 /* Q5_0 */, buf, sizeof buf, y, 32) == MLA4J_ERR_UNSUPPORTED);
-    CHECK(strstr(mla4j_last_error(), "unsupported tensor type 6") != NULL);
+    CHECK(mla4j_type_dequantize(19 /* IQ1_S */, buf, sizeof buf, y, 32) == MLA4J_ERR_UNSUPPORTED);
+    CHECK(strstr(mla4j_last_error(), "unsupported tensor type 19") != NULL);
     CHECK(mla4j_type_dequantize(MLA4J_TYPE_Q4_0, buf, sizeof buf, y, 33) == MLA4J_ERR_INVALID_ARGUMENT);
     CHECK(strstr(mla4j_last_error(), "not a multiple of the Q4_0 block size 32") != NULL);
     CHECK(mla4j_type_dequantize(MLA4J_TYPE_Q8_0, buf, 67, y, 64) == MLA4J_ERR_INVALID_ARGUMENT);
@@ -373,6 +377,20 @@ static void fill_weights(int32_t type, uint8_t *data, int64_t rows, int64_t cols
             put_u16(blk + 2, kern_fp32_to_fp16(rng_uniform(0.001f, 0.01f)));
             break;
         case MLA4J_TYPE_Q6_K: put_u16(blk + 208, kern_fp32_to_fp16(rng_uniform(0.0001f, 0.001f))); break;
+        case MLA4J_TYPE_Q5_0:
+        case MLA4J_TYPE_IQ4_NL:
+        case MLA4J_TYPE_IQ4_XS: put_u16(blk, kern_fp32_to_fp16(rng_uniform(0.001f, 0.05f))); break;
+        case MLA4J_TYPE_Q4_1:
+        case MLA4J_TYPE_Q5_1:
+        case MLA4J_TYPE_Q5_K: /* a scale and a (negative, as llama.cpp writes them) minimum */
+            put_u16(blk, kern_fp32_to_fp16(rng_uniform(0.001f, 0.01f)));
+            put_u16(blk + 2, kern_fp32_to_fp16(rng_uniform(type == MLA4J_TYPE_Q5_K ? 0.001f : -0.1f, 0.01f)));
+            break;
+        case MLA4J_TYPE_Q2_K:
+            put_u16(blk + 80, kern_fp32_to_fp16(rng_uniform(0.001f, 0.01f)));
+            put_u16(blk + 82, kern_fp32_to_fp16(rng_uniform(0.001f, 0.01f)));
+            break;
+        case MLA4J_TYPE_Q3_K: put_u16(blk + 108, kern_fp32_to_fp16(rng_uniform(0.001f, 0.01f))); break;
         default: break;
         }
     }
@@ -395,6 +413,9 @@ static double l1_scale(const kern_matrix *w, const void *act, int64_t r, int64_t
     if (kern_act_is_q8(w->type)) {
         kern_q8_act a = kern_q8_act_of(act, w->cols, t);
         for (int64_t i = 0; i < w->cols; i++) s += fabs((double)wr[i] * a.qs[i] * a.d[i / 32]);
+    } else if (kern_act_is_q8k(w->type)) {
+        const block_q8_K *a = (const block_q8_K *)((const uint8_t *)act + t * kern_act_stride(w->type, w->cols));
+        for (int64_t i = 0; i < w->cols; i++) s += fabs((double)wr[i] * a[i / QK_K].qs[i % QK_K] * a[i / QK_K].d);
     } else {
         const float *a = (const float *)((const uint8_t *)act + t * kern_act_stride(w->type, w->cols));
         for (int64_t i = 0; i < w->cols; i++) s += fabs((double)wr[i] * a[i]);
@@ -412,8 +433,9 @@ static void test_levels(void) {
     } levels[] = {{"avx2", kern_matmul_avx2, best >= MLA4J_SIMD_AVX2},
                   {"avx512bw", mm_avx512_bw, best >= MLA4J_SIMD_AVX512},
                   {"avx512vnni", mm_avx512_vnni, best >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512vnni()}};
-    const int32_t types[] = {MLA4J_TYPE_F32,  MLA4J_TYPE_F16,  MLA4J_TYPE_BF16, MLA4J_TYPE_Q4_0,
-                             MLA4J_TYPE_Q8_0, MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K};
+    const int32_t types[] = {MLA4J_TYPE_F32,  MLA4J_TYPE_F16,  MLA4J_TYPE_BF16,   MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0,
+                             MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K, MLA4J_TYPE_Q4_1,   MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1,
+                             MLA4J_TYPE_IQ4_NL, MLA4J_TYPE_Q2_K, MLA4J_TYPE_Q3_K, MLA4J_TYPE_Q5_K, MLA4J_TYPE_IQ4_XS};
     const int64_t ntoks[] = {1, 3, 17, 64};
     const int64_t rows = 37, r0 = 3, r1 = 37, ldy = 41;
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
@@ -503,8 +525,9 @@ static void test_decode_exact(void) {
  * fp16 scale, with d = amax/127: so |error| <= sum over blocks of amax*(1/254 + 1/2048) * sum|w| (plus float
  * summation error). The float types must match the exact dot up to summation error. */
 static void test_quantized_dot_error(void) {
-    const int32_t types[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0, MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K,
-                             MLA4J_TYPE_F16,  MLA4J_TYPE_BF16, MLA4J_TYPE_F32};
+    const int32_t types[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0, MLA4J_TYPE_Q4_K,   MLA4J_TYPE_Q6_K, MLA4J_TYPE_F16,
+                             MLA4J_TYPE_BF16, MLA4J_TYPE_F32,  MLA4J_TYPE_Q4_1,   MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1,
+                             MLA4J_TYPE_IQ4_NL, MLA4J_TYPE_Q2_K, MLA4J_TYPE_Q3_K, MLA4J_TYPE_Q5_K, MLA4J_TYPE_IQ4_XS};
     const int64_t n = 1024;
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int32_t type = types[ti];
@@ -526,7 +549,19 @@ static void test_quantized_dot_error(void) {
             }
             bound += amax * (1.0 / 254 + 1.0 / 2048) * wsum;
         }
-        if (!kern_act_is_q8(type)) bound = 0;
+        if (kern_act_is_q8k(type)) { /* Q8_K: one float scale amax/127 per 256 elements, not rounded to fp16 */
+            bound = 0;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                double amax = 0, wsum = 0;
+                for (int64_t i = b * QK_K; i < (b + 1) * QK_K; i++) {
+                    amax = fmax(amax, fabs(x[i]));
+                    wsum += fabs(wf[i]);
+                }
+                bound += amax / 254 * wsum;
+            }
+        } else if (!kern_act_is_q8(type)) {
+            bound = 0;
+        }
         bound += 1e-5 * fmax(1.0, l1);
         for (int simd = MLA4J_SIMD_SCALAR; simd <= kern_cpu_best_simd(); simd++) {
             float got = 0;

@@ -468,6 +468,33 @@ public class Mla4jNative extends Mla4jNative$shared {
     public static int MLA4J_TYPE_Q4_0() {
         return MLA4J_TYPE_Q4_0;
     }
+    private static final int MLA4J_TYPE_Q4_1 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_Q4_1 = 3
+     * }
+     */
+    public static int MLA4J_TYPE_Q4_1() {
+        return MLA4J_TYPE_Q4_1;
+    }
+    private static final int MLA4J_TYPE_Q5_0 = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_Q5_0 = 6
+     * }
+     */
+    public static int MLA4J_TYPE_Q5_0() {
+        return MLA4J_TYPE_Q5_0;
+    }
+    private static final int MLA4J_TYPE_Q5_1 = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_Q5_1 = 7
+     * }
+     */
+    public static int MLA4J_TYPE_Q5_1() {
+        return MLA4J_TYPE_Q5_1;
+    }
     private static final int MLA4J_TYPE_Q8_0 = (int)8L;
     /**
      * {@snippet lang=c :
@@ -476,6 +503,24 @@ public class Mla4jNative extends Mla4jNative$shared {
      */
     public static int MLA4J_TYPE_Q8_0() {
         return MLA4J_TYPE_Q8_0;
+    }
+    private static final int MLA4J_TYPE_Q2_K = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_Q2_K = 10
+     * }
+     */
+    public static int MLA4J_TYPE_Q2_K() {
+        return MLA4J_TYPE_Q2_K;
+    }
+    private static final int MLA4J_TYPE_Q3_K = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_Q3_K = 11
+     * }
+     */
+    public static int MLA4J_TYPE_Q3_K() {
+        return MLA4J_TYPE_Q3_K;
     }
     private static final int MLA4J_TYPE_Q4_K = (int)12L;
     /**
@@ -486,6 +531,15 @@ public class Mla4jNative extends Mla4jNative$shared {
     public static int MLA4J_TYPE_Q4_K() {
         return MLA4J_TYPE_Q4_K;
     }
+    private static final int MLA4J_TYPE_Q5_K = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_Q5_K = 13
+     * }
+     */
+    public static int MLA4J_TYPE_Q5_K() {
+        return MLA4J_TYPE_Q5_K;
+    }
     private static final int MLA4J_TYPE_Q6_K = (int)14L;
     /**
      * {@snippet lang=c :
@@ -494,6 +548,24 @@ public class Mla4jNative extends Mla4jNative$shared {
      */
     public static int MLA4J_TYPE_Q6_K() {
         return MLA4J_TYPE_Q6_K;
+    }
+    private static final int MLA4J_TYPE_IQ4_NL = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_IQ4_NL = 20
+     * }
+     */
+    public static int MLA4J_TYPE_IQ4_NL() {
+        return MLA4J_TYPE_IQ4_NL;
+    }
+    private static final int MLA4J_TYPE_IQ4_XS = (int)23L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_type.MLA4J_TYPE_IQ4_XS = 23
+     * }
+     */
+    public static int MLA4J_TYPE_IQ4_XS() {
+        return MLA4J_TYPE_IQ4_XS;
     }
     private static final int MLA4J_TYPE_BF16 = (int)30L;
     /**

@@ -59,6 +59,11 @@ final class InfoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "parameters:      %s (%d)%n", Format.count(stats.parameters()), stats.parameters());
             out.printf(Locale.ROOT, "tensor data:     %s; types: %s%n", Format.bytes(stats.tensorBytes()),
                     stats.typeSummary());
+            out.printf(Locale.ROOT, "type mix:        %s%n", stats.typeMix());
+            if (!stats.refusedTypes().isEmpty()) {
+                out.printf(Locale.ROOT, "refused types:   %s (mla4j cannot compute with them; this model does not load)%n",
+                        stats.refusedTypes());
+            }
             gguf.getString("tokenizer.ggml.model").ifPresent(m -> out.printf(Locale.ROOT,
                     "tokenizer:       %s, %d tokens%n", m, gguf.contains("tokenizer.ggml.tokens")
                             ? gguf.arrayLength("tokenizer.ggml.tokens") : 0));

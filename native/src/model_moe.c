@@ -79,8 +79,16 @@ static mla4j_status load_layer(const mla4j_gguf *g, const mla4j_hparams *hp, con
         TRY(matrix(g, NAME("ffn_gate_shexp.weight"), E, FS, 0, &w->gate_shexp));
         TRY(matrix(g, NAME("ffn_up_shexp.weight"), E, FS, 0, &w->up_shexp));
         TRY(matrix(g, NAME("ffn_down_shexp.weight"), FS, E, 0, &w->down_shexp));
-    } else if (gguf_find_tensor(g, NAME("ffn_gate_shexp.weight")) >= 0) {
-        return mla4j_fail(MLA4J_ERR_FORMAT, "%s: tensor '%s' present but expert_shared_count is 0", g->name, name);
+    } else {
+        /* No shared experts: llama.cpp still requires the tensors, then empty ({E, 0}); accept them so or absent. */
+        const char *names[] = {"ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, names[i]);
+            int64_t ti = gguf_find_tensor(g, name);
+            if (ti >= 0 && g->tensors[ti].nbytes != 0) {
+                return mla4j_fail(MLA4J_ERR_FORMAT, "%s: tensor '%s' is not empty but expert_shared_count is 0", g->name, name);
+            }
+        }
     }
 #undef NAME
     return MLA4J_OK;

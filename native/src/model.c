@@ -240,12 +240,25 @@ mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out) {
     return MLA4J_OK;
 }
 
-MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
-    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
+MLA4J_API mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load_ex: path and out must not be NULL");
     mla4j_gguf *g = NULL;
-    mla4j_status st = gguf_open_for_compute(path, &g); /* weights in huge pages when possible */
+    mla4j_status st = gguf_open_for_compute(path, mmap_mode, mlock, &g);
     if (st != MLA4J_OK) return st;
     return mla4j_model_from_gguf(g, out);
+}
+
+MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
+    return mla4j_model_load_ex(path, MLA4J_MMAP_AUTO, 0, out);
+}
+
+MLA4J_API mla4j_status mla4j_model_get_memory(const mla4j_model *m, int32_t *mapped, int32_t *locked, uint64_t *bytes) {
+    MLA4J_CHECK_ARG(m != NULL, "mla4j_model_get_memory: model must not be NULL");
+    if (mapped != NULL) *mapped = m->gguf->is_file_mapping;
+    if (locked != NULL) *locked = m->gguf->is_locked;
+    if (bytes != NULL) *bytes = (uint64_t)m->gguf->size;
+    return MLA4J_OK;
 }
 
 MLA4J_API void mla4j_model_free(mla4j_model *m) {

@@ -81,7 +81,7 @@ final class ChatCommand implements Callable<Integer> {
         if (maxTokens < 1) throw new Main.UsageException("-n must be >= 1");
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (Model m = Model.load(model); Session s = m.newSession(session.toOptions())) {
+        try (Model m = Model.load(model, session.loadOptions()); Session s = m.newSession(session.toOptions())) {
             ChatFormat format = ChatFormat.of(ChatTemplate.fromMetadata(m.gguf()), m.tokenizer());
             ChatSession chat = new ChatSession(s, m.tokenizer(), format, sampling.toConfig(), maxTokens);
             if (systemPrompt != null) chat.system(systemPrompt);

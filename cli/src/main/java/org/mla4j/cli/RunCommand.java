@@ -41,6 +41,9 @@ final class RunCommand implements Callable<Integer> {
             + "(models without one get the prompt as plain text, said on stderr).")
     boolean chat;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Mixin
     ChatCommand.SamplingOptions sampling;
 
@@ -52,7 +55,8 @@ final class RunCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new Main.UsageException("-n must be >= 0");
         SamplerConfig sampler = sampling.toConfig();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (Model m = Model.load(model); Session s = m.newSession(session.toOptions())) {
+        try (Model m = Model.load(model, session.loadOptions()); Session s = m.newSession(session.toOptions())) {
+            SessionOptionsMixin.warnIfNotLocked(m, session.mlock);
             String text = prompt;
             boolean addSpecial = !noBos;
             boolean parseSpecial = false;
@@ -85,6 +89,10 @@ final class RunCommand implements Callable<Integer> {
                     + "(%.2f tokens/s); stop: %s%n", stats.promptTokens(), stats.promptNanos() / 1e6,
                     stats.promptTokensPerSecond(), stats.generatedTokens(), stats.generationNanos() / 1e6,
                     stats.generationTokensPerSecond(), stats.stopReason().name().toLowerCase(Locale.ROOT));
+            // --verbose (the global option) also prints how the memory is used: weights, RSS, KV cache.
+            if (spec.commandLine().getParseResult().hasMatchedOption("--verbose")) {
+                System.err.println(SessionOptionsMixin.memoryReport(m, s));
+            }
         }
         return 0;
     }

@@ -124,6 +124,9 @@ final class SynthCommand implements Callable<Integer> {
             shape = spec.arch() + " " + spec.name();
             params = spec.parameterCount();
         } else {
+            if (anyVariant()) {
+                throw new Main.UsageException("the expert, q-LoRA and YaRN options are for --arch deepseek2");
+            }
             SynthSpec spec = SynthSpec.preset(lookup(arch, SynthSpec.presetNames()));
             if (!spec.arch().equals(arch)) {
                 throw new Main.UsageException("preset '" + preset + "' is a " + spec.arch() + " model, not " + arch);

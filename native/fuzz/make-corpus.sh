@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the seed corpora of the fuzz harnesses in DIR/<harness>/:
 #   fuzz_gguf, fuzz_model: the real GGUF files of the shared fixtures (MLA4J_FIXTURES, default ../shared/fixtures)
-#     and files `mla4j synth` and `mla4j quantize` write (tiny llama and qwen2 models in every weight type);
+#     and files `mla4j synth` and `mla4j quantize` write (tiny llama and qwen2 models in every weight type, tiny
+#     deepseek2 Mixture-of-Experts models);
 #   fuzz_tensor_info, fuzz_types: the inputs are recipes, they start from a few fixed byte strings.
 # Usage: native/fuzz/make-corpus.sh DIR     (needs cli/target/mla4j.jar for the synth seeds: ./mla4j build)
 set -euo pipefail
@@ -26,6 +27,14 @@ if [ -f "$JAR" ]; then
     mla4j synth --arch llama --preset tiny --type "$t" --seed 7 -o "$DIR/fuzz_model/synth-tiny-$t.gguf"
     mla4j synth --arch qwen2 --preset tiny --type "$t" --seed 7 -o "$DIR/fuzz_model/synth-qwen2-tiny-$t.gguf"
   done
+  # deepseek2 Mixture-of-Experts (V2 softmax routing; V3 sigmoid, bias, groups, q-LoRA, YaRN; no shared experts)
+  moe="--arch deepseek2 --preset tiny --seed 7 --experts 8 --experts-used 2 --expert-ff 32"
+  for t in f32 q8_0 q4_0; do
+    mla4j synth $moe --type "$t" --shared-experts 1 --dense-layers 1 -o "$DIR/fuzz_model/synth-moe-v2-$t.gguf"
+  done
+  mla4j synth $moe --type f32 --shared-experts 1 --dense-layers 0 --gating sigmoid --expert-bias --groups 4 \
+    --groups-used 2 --norm-weights --weights-scale 2.5 --q-lora 32 --yarn 4 -o "$DIR/fuzz_model/synth-moe-v3-f32.gguf"
+  mla4j synth $moe --type f32 --shared-experts 0 -o "$DIR/fuzz_model/synth-moe-noshared-f32.gguf"
   if [ -f "$FIX/models/stories260K.gguf" ]; then
     mla4j quantize "$FIX/models/stories260K.gguf" "$DIR/fuzz_model/stories260K-q8_0.gguf" --type q8_0
     mla4j quantize "$FIX/models/stories260K.gguf" "$DIR/fuzz_model/stories260K-q4_0.gguf" --type q4_0

@@ -217,9 +217,27 @@ typedef struct mla4j_hparams {
     float kq_scale;        /* softmax scale of the attention scores */
 } mla4j_hparams;
 
-/* Loads a model from a GGUF file (architectures: llama, qwen2, deepseek2 (dense layers), mha2mla; see
- * docs/FORMAT.md). The file stays memory-mapped. */
+/* Loads a model from a GGUF file (architectures: llama, qwen2, deepseek2 (dense and Mixture-of-Experts, YaRN),
+ * mha2mla; see docs/FORMAT.md), its weights held as MLA4J_MMAP_AUTO decides. */
 MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out);
+
+/* How a model's weights are held in memory (mla4j_model_load_ex). */
+typedef enum mla4j_mmap_mode {
+    MLA4J_MMAP_AUTO = 0, /* read files that fit easily (a quarter of the available memory) into anonymous huge
+                          * pages (faster to stream), memory-map larger ones; mla4j_model_load uses this */
+    MLA4J_MMAP_ON = 1,   /* memory-map the file (llama.cpp's --mmap): pages shared with the page cache, loaded on
+                          * demand; a file larger than the free memory still runs */
+    MLA4J_MMAP_OFF = 2   /* read the whole file into anonymous memory (llama.cpp's --no-mmap) */
+} mla4j_mmap_mode;
+
+/* mla4j_model_load with a choice of mla4j_mmap_mode and mlock (1: lock the weights in memory, as llama.cpp's
+ * --mlock; when the system refuses, e.g. RLIMIT_MEMLOCK, the model still loads: see mla4j_model_get_memory). In
+ * no mode is the file held twice: a copy drops the page cache of what it read. */
+MLA4J_API mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out);
+/* How the model's weights are held: mapped = 1 when they are a mapping of the file, 0 for an anonymous copy;
+ * locked = 1 when mlock succeeded; bytes = the size of the file image. Any output may be NULL. */
+MLA4J_API mla4j_status mla4j_model_get_memory(const mla4j_model *model, int32_t *mapped, int32_t *locked,
+                                              uint64_t *bytes);
 MLA4J_API void mla4j_model_free(mla4j_model *model);
 MLA4J_API mla4j_status mla4j_model_get_hparams(const mla4j_model *model, mla4j_hparams *out);
 /* The model's GGUF file (metadata, tensors); borrowed, valid until the model is freed. */

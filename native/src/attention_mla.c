@@ -133,18 +133,23 @@ void mla_context_free(mla4j_context *c) {
 
 /* ---- helpers ---------------------------------------------------------------------------------------------------- */
 
-/* Rotates adjacent pairs (x[2p], x[2p+1]) by pos * theta_p; theta = NULL means llama.cpp's NORM frequencies
- * base^(-2p/n) computed the way ggml does (a running product in float). */
-static void rope_pairs(float *x, int n, int32_t pos, const float *theta, float base) {
-    const float theta_scale = powf(base, -2.0f / (float)n);
-    float running = (float)pos;
+/* Rotates adjacent pairs (x[2p], x[2p+1]) by pos * theta_p (mha2mla's explicit frequencies). */
+static void rope_pairs(float *x, int n, int32_t pos, const float *theta) {
     for (int p = 0; p < n / 2; p++) {
-        const float t = theta != NULL ? (float)pos * theta[p] : running;
+        const float t = (float)pos * theta[p];
         const float cs = cosf(t), sn = sinf(t);
         const float x0 = x[2 * p], x1 = x[2 * p + 1];
         x[2 * p] = x0 * cs - x1 * sn;
         x[2 * p + 1] = x0 * sn + x1 * cs;
-        running *= theta_scale;
+    }
+}
+
+/* Rotates adjacent pairs by precomputed cos/sin (rope_cos_sin: llama.cpp's NORM rope with its scaling). */
+static void rope_pairs_cs(float *x, int n, const float *cs) {
+    for (int p = 0; p < n / 2; p++) {
+        const float x0 = x[2 * p], x1 = x[2 * p + 1];
+        x[2 * p] = x0 * cs[2 * p] - x1 * cs[2 * p + 1];
+        x[2 * p + 1] = x0 * cs[2 * p + 1] + x1 * cs[2 * p];
     }
 }
 
@@ -345,18 +350,22 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
             }
         }
     }
+    float cs[MAX_HEAD_DIM];
     for (int64_t t = 0; t < n_tok; t++) {
         float *row = s->lat + t * W;
         const int32_t pos = pos0 + (int32_t)t;
+        if (w->rope_theta == NULL) rope_cos_sin(&m->yarn, (int)R, pos, hp->rope_freq_base, hp->rope_freq_scale, NULL, cs);
         for (int64_t rh = 0; rh < nr; rh++) {
-            rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta ? w->rope_theta + rh * (R / 2) : NULL, hp->rope_freq_base);
+            if (w->rope_theta != NULL) rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta + rh * (R / 2));
+            else rope_pairs_cs(row + C + rh * R, (int)R, cs);
         }
         if (w->kv_a_norm != NULL) rms_norm(row, w->kv_a_norm, row, C, hp->rms_eps);
         mla_store_row(c->params.kv_type, row, W, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos * s->row_bytes);
         for (int64_t h = 0; h < H; h++) {
             const int64_t rh = h / (H / nr);
-            rope_pairs(c->q + (t * H + h) * Dk + N, (int)R, pos, w->rope_theta ? w->rope_theta + rh * (R / 2) : NULL,
-                       hp->rope_freq_base);
+            float *qr = c->q + (t * H + h) * Dk + N;
+            if (w->rope_theta != NULL) rope_pairs(qr, (int)R, pos, w->rope_theta + rh * (R / 2));
+            else rope_pairs_cs(qr, (int)R, cs);
         }
     }
     const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && n_tok >= MLA_MHA_MIN_BATCH));

@@ -37,6 +37,7 @@ MLA4J_API void mla4j_context_free(mla4j_context *c) {
     if (c->calib != NULL) calib_detach(c->calib);
     mla4j_pool_free(c->pool);
     if (c->model->hp.is_mla) mla_context_free(c);
+    moe_state_free(&c->moe);
     free_buffers(c);
     free(c);
 }
@@ -163,6 +164,7 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
 #undef ALLOC
     c->act_scratch_size = sz;
     if (st == MLA4J_OK && hp->is_mla) st = mla_context_init(c);
+    if (st == MLA4J_OK && m->moe != NULL) st = moe_state_init(&c->moe, m, p.n_batch);
     if (st == MLA4J_OK && (c->pool = mla4j_pool_create(p.n_threads)) == NULL) st = MLA4J_ERR_OUT_OF_MEMORY;
     if (st != MLA4J_OK) {
         mla4j_context_free(c);
@@ -185,20 +187,14 @@ void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-/* Rotates the first n_rot dims of one head at position pos (ggml_rope_ext without YaRN extrapolation). */
-static void rope_head(float *x, int n_rot, int rope_type, int32_t pos, float freq_base, float freq_scale,
-                      const float *freq_factors) {
-    const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
-    float theta = (float)pos;
+/* Rotates the first n_rot dims of one head by precomputed cos/sin (rope_cos_sin: ggml_rope_ext, YaRN included). */
+static void rope_head(float *x, int n_rot, int rope_type, const float *cs) {
     for (int i = 0; i < n_rot / 2; i++) {
-        const float t = theta * freq_scale / (freq_factors ? freq_factors[i] : 1.0f);
-        const float cs = cosf(t), sn = sinf(t);
         const int i0 = rope_type == MLA4J_ROPE_NEOX ? i : 2 * i;
         const int i1 = rope_type == MLA4J_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
         const float x0 = x[i0], x1 = x[i1];
-        x[i0] = x0 * cs - x1 * sn;
-        x[i1] = x0 * sn + x1 * cs;
-        theta *= theta_scale;
+        x[i0] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
+        x[i1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
     }
 }
 
@@ -303,13 +299,11 @@ static void gqa_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0)
     add_bias(c->k, lw->bk, n_tok, Hkv * dk);
     add_bias(c->v, lw->bv, n_tok, Hkv * dv);
     if (c->calib != NULL) calib_add_pairs(c->calib, il, c->q, c->k, n_tok);
+    float cs[MAX_HEAD_DIM];
     for (int64_t t = 0; t < n_tok; t++) {
-        for (int64_t h = 0; h < H; h++)
-            rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
-                      hp->rope_freq_scale, m->rope_freqs);
-        for (int64_t h = 0; h < Hkv; h++)
-            rope_head(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, pos0 + (int32_t)t, hp->rope_freq_base,
-                      hp->rope_freq_scale, m->rope_freqs);
+        rope_cos_sin(&m->yarn, hp->n_rot, pos0 + (int32_t)t, hp->rope_freq_base, hp->rope_freq_scale, m->rope_freqs, cs);
+        for (int64_t h = 0; h < H; h++) rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, cs);
+        for (int64_t h = 0; h < Hkv; h++) rope_head(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, cs);
     }
     store_kv(c, il, n_tok, pos0);
     if (n_tok >= GQA_MIN_BATCH && c->gqa_scratch != NULL) {
@@ -345,6 +339,11 @@ static mla4j_status forward_batch(mla4j_context *c, const int32_t *tokens, int64
         for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->xn[i];
 
         for (int64_t t = 0; t < n_tok; t++) rms_norm(c->x + t * E, lw->ffn_norm, c->xn + t * E, E, hp->rms_eps);
+        if (m->moe != NULL && il >= m->moe_hp.n_dense_lead) { /* deepseek2 MoE layer (moe.c) */
+            moe_ffn(&c->moe, c->pool, c->simd, m, il, c->xn, n_tok, c->moe.out);
+            for (int64_t i = 0; i < n_tok * E; i++) c->x[i] += c->moe.out[i];
+            continue;
+        }
         const kern_matrix *gate_up[] = {&lw->w_gate, &lw->w_up};
         float *const gate_up_out[] = {c->gate, c->up};
         mla4j_matmul_multi(c->pool, c->simd, 2, gate_up, c->xn, n_tok, gate_up_out, c->act_scratch);

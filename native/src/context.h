@@ -4,6 +4,7 @@
 #define MLA4J_CONTEXT_H
 
 #include "model.h"
+#include "moe.h"
 #include "threadpool.h"
 
 #include <stdatomic.h>
@@ -78,6 +79,7 @@ struct mla4j_context {
     size_t act_scratch_size;
 
     mla_state mla;     /* MLA models only */
+    moe_state moe;     /* deepseek2 MoE models only (moe.c) */
     mla4j_calib *calib; /* calibration statistics fed by every eval (calib.c), or NULL */
 };
 

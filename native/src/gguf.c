@@ -459,26 +459,28 @@ static gguf_full *new_full(const char *name) {
  * boundary stops the hardware prefetchers and costs a TLB walk; from anonymous memory with transparent huge
  * pages it does not. Measured on the llama 1B preset (Zen 4, 2 threads, tokens alternating between a mapped and
  * a copied model in one process): median token Q8_0 79.5 -> 58.9 ms, Q4_0 48 -> 38 ms. So the files of models
- * (gguf_open_for_compute) are read into anonymous memory (MADV_HUGEPAGE, size rounded up to 2 MiB) when that can
- * be had, at the price of a private copy instead of shared page cache; NULL (and the caller maps the file) when
- * not. Files opened only to be inspected (mla4j_gguf_open) stay mapped. */
+ * (gguf_open_for_compute) are read into anonymous memory (MADV_HUGEPAGE, size rounded up to 2 MiB) where that pays:
+ * files that fit easily (copy_pays; always with MLA4J_MMAP_OFF). The page cache of each copied chunk is dropped
+ * right away (POSIX_FADV_DONTNEED), so the model is held once, as the copy. Larger files are memory-mapped (as
+ * llama.cpp's --mmap, MLA4J_MMAP_ON forces it): pages come from the page cache on demand and a file larger than
+ * the free memory still runs. Files opened only to be inspected (mla4j_gguf_open) stay mapped. */
 #define HUGE_PAGE ((size_t)2 << 20)
-static void *read_into_huge_pages(int fd, size_t size, size_t *map_size) {
-    if (size < HUGE_PAGE) return NULL;
+/* Chunks of the copy: each chunk's page cache is dropped once copied, so the file is never held twice. */
+#define COPY_CHUNK ((size_t)64 << 20)
+static void *read_into_anonymous(int fd, size_t size, size_t *map_size) {
     size_t len = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) return NULL;
-    if (madvise(mem, len, MADV_HUGEPAGE) != 0) {
-        munmap(mem, len);
-        return NULL;
-    }
+    (void)madvise(mem, len, MADV_HUGEPAGE); /* best effort: without THP the copy still works, in 4 KiB pages */
     for (size_t done = 0; done < size;) {
-        ssize_t r = pread(fd, (uint8_t *)mem + done, size - done, (off_t)done);
+        size_t want = size - done < COPY_CHUNK ? size - done : COPY_CHUNK;
+        ssize_t r = pread(fd, (uint8_t *)mem + done, want, (off_t)done);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) { /* read error or the file shrank: let the caller map it and validate what is there */
             munmap(mem, len);
             return NULL;
         }
+        (void)posix_fadvise(fd, (off_t)done, r, POSIX_FADV_DONTNEED);
         done += (size_t)r;
     }
     mprotect(mem, len, PROT_READ);
@@ -486,7 +488,29 @@ static void *read_into_huge_pages(int fd, size_t size, size_t *map_size) {
     return mem;
 }
 
-static mla4j_status open_file(const char *path, int huge_pages, mla4j_gguf **out) {
+/* MemAvailable of /proc/meminfo in bytes, or 0 when unknown. */
+static uint64_t available_memory(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    }
+    fclose(f);
+    return (uint64_t)kb * 1024u;
+}
+
+/* MLA4J_MMAP_AUTO: the copy pays for files that stream whole per token and fit easily (a quarter of the available
+ * memory and at least a huge page); larger files are mapped, so a file near or above the machine's memory is paged
+ * in on demand (llama.cpp's --mmap) instead of refused. */
+static int copy_pays(size_t size) {
+    uint64_t avail = available_memory();
+    if (avail == 0) avail = mla4j_physical_memory() / 2;
+    return size >= HUGE_PAGE && (uint64_t)size <= avail / 4;
+}
+
+static mla4j_status open_file(const char *path, int mode, int lock, mla4j_gguf **out) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mla4j_fail(MLA4J_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
@@ -509,11 +533,14 @@ static mla4j_status open_file(const char *path, int huge_pages, mla4j_gguf **out
         return MLA4J_ERR_OUT_OF_MEMORY;
     }
     size_t map_size = (size_t)sb.st_size;
-    void *map = huge_pages ? read_into_huge_pages(fd, (size_t)sb.st_size, &map_size) : NULL;
-    int map_errno = 0;
+    const int copy = mode == MLA4J_MMAP_OFF || (mode == MLA4J_MMAP_AUTO && copy_pays((size_t)sb.st_size));
+    void *map = copy ? read_into_anonymous(fd, (size_t)sb.st_size, &map_size) : NULL;
+    int map_errno = 0, is_copy = map != NULL;
     if (map == NULL) {
+        map_size = (size_t)sb.st_size;
         map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         map_errno = errno;
+        if (map != MAP_FAILED && mode != MLA4J_MMAP_INSPECT) (void)madvise(map, (size_t)sb.st_size, MADV_HUGEPAGE);
     }
     close(fd);
     if (map == MAP_FAILED) {
@@ -524,17 +551,21 @@ static mla4j_status open_file(const char *path, int huge_pages, mla4j_gguf **out
     f->g.size = (size_t)sb.st_size;
     f->g.map_size = map_size;
     f->g.is_mapped = 1;
+    f->g.is_file_mapping = !is_copy;
+    f->g.is_locked = lock && mlock(map, map_size) == 0;
     return finish_open(f, out);
 }
 
 MLA4J_API mla4j_status mla4j_gguf_open(const char *path, mla4j_gguf **out) {
     MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_gguf_open: path and out must not be NULL");
-    return open_file(path, 0, out);
+    return open_file(path, MLA4J_MMAP_INSPECT, 0, out);
 }
 
-mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out) {
+mla4j_status gguf_open_for_compute(const char *path, int mmap_mode, int mlock_pages, mla4j_gguf **out) {
     MLA4J_CHECK_ARG(path != NULL && out != NULL, "gguf_open_for_compute: path and out must not be NULL");
-    return open_file(path, 1, out);
+    MLA4J_CHECK_ARG(mmap_mode == MLA4J_MMAP_AUTO || mmap_mode == MLA4J_MMAP_ON || mmap_mode == MLA4J_MMAP_OFF,
+                    "unknown mmap mode %d (0 auto, 1 on, 2 off)", mmap_mode);
+    return open_file(path, mmap_mode, mlock_pages != 0, out);
 }
 
 MLA4J_API mla4j_status mla4j_gguf_open_memory(const void *data, size_t size, const char *name, mla4j_gguf **out) {

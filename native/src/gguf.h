@@ -32,6 +32,8 @@ struct mla4j_gguf {
     size_t size;
     size_t map_size; /* bytes mapped at base when is_mapped (size rounded up for a huge-page copy) */
     int is_mapped; /* 1: base is an mmap (of the file, or an anonymous copy of it); 0: base is a malloc'd copy */
+    int is_file_mapping; /* 1: base maps the file itself (pages shared with the page cache, loaded on demand) */
+    int is_locked;       /* 1: mlock() succeeded on the whole image */
     uint32_t version;
     uint64_t alignment;
     uint64_t data_offset;
@@ -42,9 +44,12 @@ struct mla4j_gguf {
 };
 
 /* Index of a key / tensor or -1. */
-/* mla4j_gguf_open for a model whose weights will be streamed: the file is read into anonymous huge pages when
- * possible (see gguf.c), else mapped. */
-mla4j_status gguf_open_for_compute(const char *path, mla4j_gguf **out);
+/* mla4j_gguf_open for a model whose weights will be streamed. mmap_mode (mla4j_mmap_mode): AUTO reads files that
+ * fit easily into anonymous huge pages and maps larger ones, ON maps, OFF reads into anonymous memory (see gguf.c);
+ * mlock_pages asks for the image to be locked in memory (not an error when the system refuses: is_locked says). */
+mla4j_status gguf_open_for_compute(const char *path, int mmap_mode, int mlock_pages, mla4j_gguf **out);
+/* Internal mode of files opened only for inspection: mapped, no huge-page advice. */
+#define MLA4J_MMAP_INSPECT (-1)
 int64_t gguf_find_key(const mla4j_gguf *g, const char *key);
 int64_t gguf_find_tensor(const mla4j_gguf *g, const char *name);
 /* Name, block size and block bytes of every tensor type ggml defines (llama.cpp's ggml.h; also the ones mla4j

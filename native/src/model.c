@@ -77,8 +77,9 @@ mla4j_status get_string(const mla4j_gguf *g, const char *key, char *buf, size_t 
     return MLA4J_OK;
 }
 
-static mla4j_status read_hparams(loader *l, mla4j_hparams *hp) {
+static mla4j_status read_hparams(loader *l, mla4j_model *m) {
     const mla4j_gguf *g = l->g;
+    mla4j_hparams *hp = &m->hp;
     TRY(get_string(g, "general.architecture", hp->arch, sizeof hp->arch, 1));
     hp->is_mla = strcmp(hp->arch, "deepseek2") == 0 || strcmp(hp->arch, "mha2mla") == 0;
     if (strcmp(hp->arch, "llama") == 0 || hp->is_mla) {
@@ -101,22 +102,14 @@ static mla4j_status read_hparams(loader *l, mla4j_hparams *hp) {
     }
     TRY(get_float(l, "rope.freq_base", 0, 10000.0, &hp->rope_freq_base));
     TRY(get_float(l, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps));
-    if (hp->is_mla) return mla_read_hparams(l, hp);
+    if (hp->is_mla) return mla_read_hparams(l, m);
 
     int32_t default_hd = hp->n_embd / hp->n_head;
     TRY(get_int(l, "attention.key_length", 0, default_hd, 1, MAX_HEAD_DIM, &hp->head_dim_k));
     TRY(get_int(l, "attention.value_length", 0, default_hd, 1, MAX_HEAD_DIM, &hp->head_dim_v));
     TRY(get_int(l, "rope.dimension_count", 0, hp->head_dim_k, 0, hp->head_dim_k, &hp->n_rot));
     if (hp->n_rot % 2 != 0) return mla4j_fail(MLA4J_ERR_FORMAT, "%s: rope.dimension_count %d is odd", g->name, hp->n_rot);
-    float factor = 1.0f;
-    char scaling[32];
-    TRY(get_string(g, arch_key(l, "rope.scaling.type"), scaling, sizeof scaling, 0));
-    if (scaling[0] != '\0' && strcmp(scaling, "none") != 0 && strcmp(scaling, "linear") != 0) {
-        return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported yet (none, linear)", g->name, scaling);
-    }
-    TRY(get_float(l, "rope.scaling.factor", 0, 1.0, &factor));
-    hp->rope_freq_scale = (scaling[0] == '\0' || strcmp(scaling, "none") == 0 || factor == 0.0f) ? 1.0f : 1.0f / factor;
-    hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    TRY(rope_read_scaling(l, hp, &m->yarn, 0));
     return MLA4J_OK;
 }
 
@@ -180,7 +173,8 @@ mla4j_status matrix(const mla4j_gguf *g, const char *name, int64_t cols, int64_t
     return matrix3(g, name, cols, rows, 0, optional, out);
 }
 
-static mla4j_status load_layer(const mla4j_gguf *g, const mla4j_hparams *hp, int il, layer_weights *lw) {
+/* dense_ffn: 0 for the MoE layers of deepseek2 (their FFN is loaded by model_moe.c). */
+static mla4j_status load_layer(const mla4j_gguf *g, const mla4j_hparams *hp, int il, int dense_ffn, layer_weights *lw) {
     char name[64];
     const int64_t E = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim_k;
     const int64_t k_dim = (int64_t)hp->n_head_kv * hp->head_dim_k, v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
@@ -189,9 +183,11 @@ static mla4j_status load_layer(const mla4j_gguf *g, const mla4j_hparams *hp, int
     TRY(vector_f32(g, NAME("attn_norm.weight"), E, 0, &lw->attn_norm));
     TRY(matrix(g, NAME("attn_output.weight"), o_dim, E, 0, &lw->wo));
     TRY(vector_f32(g, NAME("ffn_norm.weight"), E, 0, &lw->ffn_norm));
-    TRY(matrix(g, NAME("ffn_gate.weight"), E, hp->n_ff, 0, &lw->w_gate));
-    TRY(matrix(g, NAME("ffn_up.weight"), E, hp->n_ff, 0, &lw->w_up));
-    TRY(matrix(g, NAME("ffn_down.weight"), hp->n_ff, E, 0, &lw->w_down));
+    if (dense_ffn) {
+        TRY(matrix(g, NAME("ffn_gate.weight"), E, hp->n_ff, 0, &lw->w_gate));
+        TRY(matrix(g, NAME("ffn_up.weight"), E, hp->n_ff, 0, &lw->w_up));
+        TRY(matrix(g, NAME("ffn_down.weight"), hp->n_ff, E, 0, &lw->w_down));
+    }
     if (hp->is_mla) return MLA4J_OK; /* attention projections: model_mla.c */
     TRY(matrix(g, NAME("attn_q.weight"), E, q_dim, 0, &lw->wq));
     TRY(matrix(g, NAME("attn_k.weight"), E, k_dim, 0, &lw->wk));
@@ -223,8 +219,10 @@ static mla4j_status load_weights(mla4j_model *m) {
     hp->has_qkv_bias = gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (m->layers == NULL) return mla4j_fail(MLA4J_ERR_OUT_OF_MEMORY, "%s: out of memory for %d layers", g->name, hp->n_layer);
-    for (int il = 0; il < hp->n_layer; il++) TRY(load_layer(g, hp, il, &m->layers[il]));
-    return hp->is_mla ? mla_load_weights(m) : MLA4J_OK;
+    const int moe = m->moe_hp.n_expert > 0;
+    for (int il = 0; il < hp->n_layer; il++) TRY(load_layer(g, hp, il, !moe || il < m->moe_hp.n_dense_lead, &m->layers[il]));
+    if (hp->is_mla) TRY(mla_load_weights(m));
+    return moe ? moe_load_weights(m) : MLA4J_OK;
 }
 
 mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out) {
@@ -235,8 +233,9 @@ mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out) {
         return st;
     }
     m->gguf = g;
+    m->yarn = (rope_yarn){.ext_factor = 0.0f, .attn_factor = 1.0f, .beta_fast = 32.0f, .beta_slow = 1.0f};
     loader l = {.g = g};
-    mla4j_status st = read_hparams(&l, &m->hp);
+    mla4j_status st = read_hparams(&l, m);
     if (st == MLA4J_OK) st = load_weights(m);
     if (st != MLA4J_OK) {
         mla4j_model_free(m);
@@ -247,17 +246,31 @@ mla4j_status mla4j_model_from_gguf(mla4j_gguf *g, mla4j_model **out) {
     return MLA4J_OK;
 }
 
-MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
-    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
+MLA4J_API mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load_ex: path and out must not be NULL");
     mla4j_gguf *g = NULL;
-    mla4j_status st = gguf_open_for_compute(path, &g); /* weights in huge pages when possible */
+    mla4j_status st = gguf_open_for_compute(path, mmap_mode, mlock, &g);
     if (st != MLA4J_OK) return st;
     return mla4j_model_from_gguf(g, out);
+}
+
+MLA4J_API mla4j_status mla4j_model_load(const char *path, mla4j_model **out) {
+    MLA4J_CHECK_ARG(path != NULL && out != NULL, "mla4j_model_load: path and out must not be NULL");
+    return mla4j_model_load_ex(path, MLA4J_MMAP_AUTO, 0, out);
+}
+
+MLA4J_API mla4j_status mla4j_model_get_memory(const mla4j_model *m, int32_t *mapped, int32_t *locked, uint64_t *bytes) {
+    MLA4J_CHECK_ARG(m != NULL, "mla4j_model_get_memory: model must not be NULL");
+    if (mapped != NULL) *mapped = m->gguf->is_file_mapping;
+    if (locked != NULL) *locked = m->gguf->is_locked;
+    if (bytes != NULL) *bytes = (uint64_t)m->gguf->size;
+    return MLA4J_OK;
 }
 
 MLA4J_API void mla4j_model_free(mla4j_model *m) {
     if (m == NULL) return;
     mla_free_weights(m);
+    free(m->moe);
     free(m->layers);
     mla4j_gguf_free(m->gguf);
     free(m);

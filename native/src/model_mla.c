@@ -14,15 +14,9 @@
 
 static int is_deepseek2(const mla4j_hparams *hp) { return strcmp(hp->arch, "deepseek2") == 0; }
 
-static mla4j_status read_deepseek2(loader *l, mla4j_hparams *hp) {
+static mla4j_status read_deepseek2(loader *l, mla4j_model *m) {
     const mla4j_gguf *g = l->g;
-    int32_t dense = 0, experts = 0;
-    TRY(get_int(l, "leading_dense_block_count", 0, 0, 0, INT32_MAX, &dense));
-    TRY(get_int(l, "expert_count", 0, 0, 0, INT32_MAX, &experts));
-    if (experts > 0 || dense < hp->n_layer) {
-        return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: deepseek2 with MoE layers (expert_count %d, leading_dense_block_count %d of "
-                          "%d layers) is not supported yet; only dense models are", g->name, experts, dense, hp->n_layer);
-    }
+    mla4j_hparams *hp = &m->hp;
     /* llama.cpp's "lite" rule: these layer counts do not read q_lora_rank (the model uses attn_q). */
     int64_t vocab = 0;
     int64_t ti = gguf_find_tensor(g, "token_embd.weight");
@@ -47,13 +41,7 @@ static mla4j_status read_deepseek2(loader *l, mla4j_hparams *hp) {
     }
     hp->n_rope_heads = 1;
     hp->latent_norm = 1;
-    char scaling[32];
-    TRY(get_string(g, arch_key(l, "rope.scaling.type"), scaling, sizeof scaling, 0));
-    if (scaling[0] != '\0' && strcmp(scaling, "none") != 0) {
-        return mla4j_fail(MLA4J_ERR_UNSUPPORTED, "%s: deepseek2 rope scaling '%s' is not supported yet", g->name, scaling);
-    }
-    hp->rope_freq_scale = 1.0f;
-    return MLA4J_OK;
+    return moe_read_hparams(l, hp, &m->moe_hp);
 }
 
 static mla4j_status read_mha2mla(loader *l, mla4j_hparams *hp) {
@@ -68,15 +56,17 @@ static mla4j_status read_mha2mla(loader *l, mla4j_hparams *hp) {
     return MLA4J_OK;
 }
 
-mla4j_status mla_read_hparams(loader *l, mla4j_hparams *hp) {
-    TRY(is_deepseek2(hp) ? read_deepseek2(l, hp) : read_mha2mla(l, hp));
+mla4j_status mla_read_hparams(loader *l, mla4j_model *m) {
+    mla4j_hparams *hp = &m->hp;
+    TRY(is_deepseek2(hp) ? read_deepseek2(l, m) : read_mha2mla(l, hp));
     if (hp->rope_dim % 2 != 0) {
         return mla4j_fail(MLA4J_ERR_FORMAT, "%s: rope.dimension_count %d is odd", l->g->name, hp->rope_dim);
     }
     hp->head_dim_nope = hp->head_dim_k - hp->rope_dim;
     hp->n_rot = hp->rope_dim;
-    /* deepseek2: mscale^2 / sqrt(nope + rope) with mscale = 1 without YaRN; mha2mla keeps 1/sqrt(d_h). */
+    /* deepseek2: mscale^2 / sqrt(nope + rope) (rope.c; mscale = 1 without YaRN); mha2mla keeps 1/sqrt(d_h). */
     hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    if (is_deepseek2(hp)) TRY(rope_read_scaling(l, hp, &m->yarn, 1));
     return MLA4J_OK;
 }
 

@@ -1,6 +1,7 @@
 package org.mla4j;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
@@ -75,11 +76,55 @@ public final class Model implements AutoCloseable {
      * @return the loaded model, to be closed by the caller
      */
     public static Model load(Path path) {
+        return load(path, LoadOptions.defaults());
+    }
+
+    /** How the weights are held: {@link Mmap#AUTO}, {@link Mmap#ON} (llama.cpp's --mmap), {@link Mmap#OFF}. */
+    public enum Mmap {
+        /** Files that fit easily (a quarter of the available memory) are read into huge pages, larger ones mapped. */
+        AUTO,
+        /** Memory-mapped: pages loaded on demand and shared with the page cache; files larger than RAM run. */
+        ON,
+        /** Read into anonymous memory (the page cache of what was read is dropped: never held twice). */
+        OFF
+    }
+
+    /** Options of {@link #load(Path, LoadOptions)}: the mmap mode and whether to mlock the weights. */
+    public record LoadOptions(Mmap mmap, boolean mlock) {
+        public LoadOptions {
+            java.util.Objects.requireNonNull(mmap, "mmap");
+        }
+
+        public static LoadOptions defaults() {
+            return new LoadOptions(Mmap.AUTO, false);
+        }
+
+        public LoadOptions withMmap(Mmap m) {
+            return new LoadOptions(m, mlock);
+        }
+
+        public LoadOptions withMlock(boolean lock) {
+            return new LoadOptions(mmap, lock);
+        }
+    }
+
+    /** How a loaded model's weights are held: a mapping of the file or a copy, locked or not, and their bytes. */
+    public record MemoryInfo(boolean mapped, boolean locked, long bytes) {
+    }
+
+    /** Loads a model with the given memory options (see {@link #load(Path)}). */
+    public static Model load(Path path, LoadOptions options) {
         if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path);
         NativeLibrary.load();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
-            Status.check(Mla4jNative.mla4j_model_load(a.allocateFrom(path.toString()), out));
+            int mode = switch (options.mmap()) {
+                case AUTO -> Mla4jNative.MLA4J_MMAP_AUTO();
+                case ON -> Mla4jNative.MLA4J_MMAP_ON();
+                case OFF -> Mla4jNative.MLA4J_MMAP_OFF();
+            };
+            Status.check(Mla4jNative.mla4j_model_load_ex(a.allocateFrom(path.toString()), mode, options.mlock() ? 1 : 0,
+                    out));
             MemorySegment handle = out.get(ADDRESS, 0);
             try {
                 return new Model(path, handle);
@@ -156,6 +201,35 @@ public final class Model implements AutoCloseable {
             Status.check(Mla4jNative.mla4j_model_kv_bytes_per_token(handle, kvType.id(), out));
             return out.get(JAVA_LONG, 0);
         }
+    }
+
+    /** {@return how the weights are held in memory} */
+    public MemoryInfo memory() {
+        try (UseGuard.Use u = guard.enter(); Arena a = Arena.ofConfined()) {
+            MemorySegment mapped = a.allocate(JAVA_INT), locked = a.allocate(JAVA_INT), bytes = a.allocate(JAVA_LONG);
+            Status.check(Mla4jNative.mla4j_model_get_memory(handle, mapped, locked, bytes));
+            return new MemoryInfo(mapped.get(JAVA_INT, 0) != 0, locked.get(JAVA_INT, 0) != 0, bytes.get(JAVA_LONG, 0));
+        }
+    }
+
+    /**
+     * Returns the resident set size of this process in bytes (VmRSS of /proc/self/status), or -1 where the system
+     * does not tell it. Weights of a memory-mapped model count once they have been read.
+     *
+     * @return the resident set size in bytes, or -1
+     */
+    public static long residentSetSize() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    String[] f = line.substring(6).trim().split("\\s+");
+                    return Long.parseLong(f[0]) * 1024L;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 
     /** {@return a new session (KV cache, buffers, threads) with default options} */

@@ -2140,6 +2140,158 @@ public class Mla4jNative extends Mla4jNative$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int MLA4J_MMAP_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_mmap_mode.MLA4J_MMAP_AUTO = 0
+     * }
+     */
+    public static int MLA4J_MMAP_AUTO() {
+        return MLA4J_MMAP_AUTO;
+    }
+    private static final int MLA4J_MMAP_ON = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_mmap_mode.MLA4J_MMAP_ON = 1
+     * }
+     */
+    public static int MLA4J_MMAP_ON() {
+        return MLA4J_MMAP_ON;
+    }
+    private static final int MLA4J_MMAP_OFF = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_mmap_mode.MLA4J_MMAP_OFF = 2
+     * }
+     */
+    public static int MLA4J_MMAP_OFF() {
+        return MLA4J_MMAP_OFF;
+    }
+
+    private static class mla4j_model_load_ex {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_load_ex").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_model_load_ex$descriptor() {
+        return mla4j_model_load_ex.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out)
+     * }
+     */
+    public static MethodHandle mla4j_model_load_ex$handle() {
+        return mla4j_model_load_ex.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out)
+     * }
+     */
+    public static MemorySegment mla4j_model_load_ex$address() {
+        return mla4j_model_load_ex.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_load_ex(const char *path, int32_t mmap_mode, int32_t mlock, mla4j_model **out)
+     * }
+     */
+    public static int mla4j_model_load_ex(MemorySegment path, int mmap_mode, int mlock, MemorySegment out) {
+        var mh$ = mla4j_model_load_ex.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_model_load_ex", path, mmap_mode, mlock, out);
+            }
+            return (int)mh$.invokeExact(path, mmap_mode, mlock, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mla4j_model_get_memory {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_model_get_memory").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_get_memory(const mla4j_model *model, int32_t *mapped, int32_t *locked, uint64_t *bytes)
+     * }
+     */
+    public static FunctionDescriptor mla4j_model_get_memory$descriptor() {
+        return mla4j_model_get_memory.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_get_memory(const mla4j_model *model, int32_t *mapped, int32_t *locked, uint64_t *bytes)
+     * }
+     */
+    public static MethodHandle mla4j_model_get_memory$handle() {
+        return mla4j_model_get_memory.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_get_memory(const mla4j_model *model, int32_t *mapped, int32_t *locked, uint64_t *bytes)
+     * }
+     */
+    public static MemorySegment mla4j_model_get_memory$address() {
+        return mla4j_model_get_memory.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_model_get_memory(const mla4j_model *model, int32_t *mapped, int32_t *locked, uint64_t *bytes)
+     * }
+     */
+    public static int mla4j_model_get_memory(MemorySegment model, MemorySegment mapped, MemorySegment locked, MemorySegment bytes) {
+        var mh$ = mla4j_model_get_memory.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_model_get_memory", model, mapped, locked, bytes);
+            }
+            return (int)mh$.invokeExact(model, mapped, locked, bytes);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 
     private static class mla4j_model_free {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(

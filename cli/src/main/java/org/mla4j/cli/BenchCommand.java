@@ -82,7 +82,8 @@ final class BenchCommand implements Callable<Integer> {
         Session.Options opts = session.toOptions();
         int nCtx = depth + Math.max(nPrompt, nGen) + 1;
         List<Result> results = new ArrayList<>();
-        try (Model m = Model.load(model); Session s = m.newSession(opts.withContextSize(Math.max(opts.contextSize(), nCtx)))) {
+        try (Model m = Model.load(model, session.loadOptions()); Session s = m.newSession(opts.withContextSize(Math.max(opts.contextSize(), nCtx)))) {
+            SessionOptionsMixin.warnIfNotLocked(m, session.mlock);
             int vocab = m.hparams().vocabSize();
             SplittableRandom rng = new SplittableRandom(1234);
             String at = depth > 0 ? " @ d" + depth : "";
@@ -104,6 +105,7 @@ final class BenchCommand implements Callable<Integer> {
             String modelType = m.hparams().architecture() + " " + Format.count(stats.parameters()).replace(" ", "") + " "
                     + stats.typeLabel();
             int threads = opts.threads() == 0 ? Runtime.getRuntime().availableProcessors() : opts.threads();
+            System.err.println(SessionOptionsMixin.memoryReport(m, s)); // stdout stays llama-bench's table
             if (output.equals("md")) {
                 printMarkdown(System.out, modelType, stats, threads, results);
             } else {

@@ -83,7 +83,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         Path path = DefaultModel.orEmbedded(model, "-m");
-        try (Model m = Model.load(path); Session s = m.newSession(session.toOptions())) {
+        try (Model m = Model.load(path, session.loadOptions()); Session s = m.newSession(session.toOptions())) {
             ChatFormat format = ChatFormat.of(ChatTemplate.fromMetadata(m.gguf()), m.tokenizer());
             ChatSession chat = new ChatSession(s, m.tokenizer(), format, sampling.toConfig(), maxTokens);
             if (systemPrompt != null) chat.system(systemPrompt);

@@ -60,6 +60,13 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--reference-cache-type", defaultValue = "f16", description = "KV cache type of the original.")
     String referenceCacheType;
 
+    @Option(names = "--mmap", negatable = true,
+            description = "Memory-map the model files (--no-mmap: read them into memory); default by size.")
+    Boolean mmap;
+
+    @Option(names = "--mlock", description = "Lock the models' weights in memory.")
+    boolean mlock;
+
     @Option(names = "--json", description = "Print one JSON object (ppl_reference, ppl_converted, kl_mean, kl_max, "
             + "top1_agreement, max_abs_logit_diff, tokens).")
     boolean json;
@@ -75,7 +82,8 @@ final class EvalCommand implements Callable<Integer> {
                 SessionOptionsMixin.parseKvType("--reference-cache-type", referenceCacheType),
                 SessionOptionsMixin.parseKvType("--cache-type", cacheType));
         Path reference = DefaultModel.orEmbedded(this.reference, "--reference");
-        try (Model ref = Model.load(reference); Model conv = Model.load(model)) {
+        Model.LoadOptions load = SessionOptionsMixin.loadOptions(mmap, mlock);
+        try (Model ref = Model.load(reference, load); Model conv = Model.load(model, load)) {
             Evaluator.checkCompatible(ref, conv); // before sampling: a mismatch should not cost a generation
             int length = ctx == 0 ? SampledText.defaultMaxLength(ref) : ctx;
             List<int[]> sequences;

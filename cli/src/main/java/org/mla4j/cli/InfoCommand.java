@@ -88,6 +88,7 @@ final class InfoCommand implements Callable<Integer> {
                     + "x %d head(s), latent norm %s, kq_scale %g; %d values cached per token and layer%n", x.kvLoraRank(),
                     x.qLoraRank(), x.headDimNope(), x.ropeDim(), x.ropeHeads(), x.latentNorm() ? "yes" : "no", x.kqScale(),
                     x.cacheWidth()));
+            printExperts(out, m);
             StringBuilder kv = new StringBuilder();
             long f16 = 0;
             for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0}) {
@@ -126,5 +127,30 @@ final class InfoCommand implements Callable<Integer> {
         for (GgufTensorInfo t : tensors) {
             out.printf(Locale.ROOT, "  %-36s %-6s %-24s %14d%n", t.name(), t.type(), t.shapeString(), t.byteSize());
         }
+    }
+
+    /** YaRN scaling, and deepseek2 Mixture-of-Experts keys (as the loader reads them; a model whose layers are all dense prints none). */
+    private static void printExperts(java.io.PrintStream out, Model m) {
+        org.mla4j.gguf.GgufFile g = m.gguf();
+        String a = m.hparams().architecture() + ".";
+        long layers = m.hparams().layers(), dense = g.getLong(a + "leading_dense_block_count").orElse(0);
+        g.getString(a + "rope.scaling.type").filter(t -> t.equals("yarn")).ifPresent(t -> out.printf(Locale.ROOT,
+                "yarn:            factor %g over %d positions, log multiplier %g%n",
+                g.getDouble(a + "rope.scaling.factor").orElse(0.0),
+                g.getLong(a + "rope.scaling.original_context_length").orElse(m.hparams().contextLength()),
+                g.getDouble(a + "rope.scaling.yarn_log_multiplier").orElse(0.0)));
+        if (!m.hparams().architecture().equals("deepseek2") || dense >= layers) return;
+        long gating = g.getLong(a + "expert_gating_func").orElse(1);
+        long groups = g.getLong(a + "expert_group_count").orElse(0);
+        out.printf(Locale.ROOT, "experts:         %d MoE layers (from layer %d): %d routed, top %d, %d shared, expert ffn %d; "
+                + "%s gating%s%s, weights %s, scale %g%n", layers - dense, dense,
+                g.getLong(a + "expert_count").orElse(0), g.getLong(a + "expert_used_count").orElse(0),
+                g.getLong(a + "expert_shared_count").orElse(0), g.getLong(a + "expert_feed_forward_length").orElse(0),
+                gating == 2 ? "sigmoid" : "softmax", g.tensor("blk." + dense + ".exp_probs_b.bias").isPresent()
+                        ? " with selection bias" : "",
+                groups > 1 ? ", " + groups + " groups (" + g.getLong(a + "expert_group_used_count").orElse(0) + " used)"
+                        : "",
+                g.getBoolean(a + "expert_weights_norm").orElse(false) ? "normalised" : "not normalised",
+                g.getDouble(a + "expert_weights_scale").orElse(0.0));
     }
 }

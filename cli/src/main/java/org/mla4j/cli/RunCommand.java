@@ -42,6 +42,9 @@ final class RunCommand implements Callable<Integer> {
             + "(models without one get the prompt as plain text, said on stderr).")
     boolean chat;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Mixin
     ChatCommand.SamplingOptions sampling;
 
@@ -54,7 +57,8 @@ final class RunCommand implements Callable<Integer> {
         SamplerConfig sampler = sampling.toConfig();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         Path path = DefaultModel.orEmbedded(model, "-m");
-        try (Model m = Model.load(path); Session s = m.newSession(session.toOptions())) {
+        try (Model m = Model.load(path, session.loadOptions()); Session s = m.newSession(session.toOptions())) {
+            SessionOptionsMixin.warnIfNotLocked(m, session.mlock);
             String text = prompt;
             boolean addSpecial = !noBos;
             boolean parseSpecial = false;
@@ -87,6 +91,10 @@ final class RunCommand implements Callable<Integer> {
                     + "(%.2f tokens/s); stop: %s%n", stats.promptTokens(), stats.promptNanos() / 1e6,
                     stats.promptTokensPerSecond(), stats.generatedTokens(), stats.generationNanos() / 1e6,
                     stats.generationTokensPerSecond(), stats.stopReason().name().toLowerCase(Locale.ROOT));
+            // --verbose (the global option) also prints how the memory is used: weights, RSS, KV cache.
+            if (spec.commandLine().getParseResult().hasMatchedOption("--verbose")) {
+                System.err.println(SessionOptionsMixin.memoryReport(m, s));
+            }
         }
         return 0;
     }

@@ -1,5 +1,6 @@
 package org.mla4j.cli;
 
+import org.mla4j.Model;
 import org.mla4j.Session;
 import org.mla4j.Simd;
 import org.mla4j.gguf.GgmlType;
@@ -25,6 +26,39 @@ final class SessionOptionsMixin {
 
     @Option(names = "--simd", defaultValue = "auto", description = "Kernels: auto, scalar, avx2 or avx512.")
     String simd;
+
+    @Option(names = "--mmap", negatable = true,
+            description = "Memory-map the model file (--no-mmap: read it into memory). Default: read files that fit "
+                    + "easily (a quarter of the available memory) into huge pages, map larger ones.")
+    Boolean mmap;
+
+    @Option(names = "--mlock", description = "Lock the model's weights in memory (as llama.cpp's --mlock).")
+    boolean mlock;
+
+    Model.LoadOptions loadOptions() {
+        return loadOptions(mmap, mlock);
+    }
+
+    static Model.LoadOptions loadOptions(Boolean mmap, boolean mlock) {
+        Model.Mmap mode = mmap == null ? Model.Mmap.AUTO : mmap ? Model.Mmap.ON : Model.Mmap.OFF;
+        return new Model.LoadOptions(mode, mlock);
+    }
+
+    /** "weights: mapped 8.53 GiB (locked), RSS 9.10 GiB, KV cache 0.30 GiB": how the memory is used now. */
+    static String memoryReport(Model m, Session s) {
+        Model.MemoryInfo mi = m.memory();
+        long rss = Model.residentSetSize();
+        return String.format(java.util.Locale.ROOT, "memory: weights %s %s%s, RSS %s, KV cache %s",
+                mi.mapped() ? "memory-mapped" : "in memory", Format.bytes(mi.bytes()), mi.locked() ? " (locked)" : "",
+                rss < 0 ? "unknown" : Format.bytes(rss), s == null ? "-" : Format.bytes(s.kvBytes()));
+    }
+
+    /** A warning when --mlock was asked for and the system refused it. */
+    static void warnIfNotLocked(Model m, boolean mlock) {
+        if (mlock && !m.memory().locked()) {
+            System.err.println("mla4j: warning: could not lock the model in memory (see ulimit -l); continuing");
+        }
+    }
 
     Session.Options toOptions() {
         GgmlType kv = parseKvType("--kv-type", kvType);

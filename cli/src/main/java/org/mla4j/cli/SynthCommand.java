@@ -23,9 +23,56 @@ final class SynthCommand implements Callable<Integer> {
     String arch;
 
     @Option(names = "--preset", defaultValue = "small",
-            description = "Shape: tiny, small, 1b, 1b-mha (llama); tiny, small (qwen2); tiny, small, 1b (deepseek2); "
+            description = "Shape: tiny, small, 1b, 1b-mha (llama); tiny, small (qwen2); tiny, small, 1b, v2-lite "
+                    + "(DeepSeek-V2-Lite's full shape: MoE, YaRN), moe-small (V3-style routing) (deepseek2); "
                     + "tiny, small (mha2mla).")
     String preset;
+
+    // deepseek2 variants (tests switch one feature at a time; unset = the preset's value).
+    @Option(names = "--experts", description = "deepseek2: routed experts per MoE layer (0 = a dense model).")
+    Integer experts;
+
+    @Option(names = "--experts-used", description = "deepseek2: experts chosen per token (top-k).")
+    Integer expertsUsed;
+
+    @Option(names = "--shared-experts", description = "deepseek2: shared experts (0 = none).")
+    Integer sharedExperts;
+
+    @Option(names = "--expert-ff", description = "deepseek2: FFN size of one expert.")
+    Integer expertFf;
+
+    @Option(names = "--dense-layers", description = "deepseek2: leading dense layers before the MoE layers.")
+    Integer denseLayers;
+
+    @Option(names = "--gating", description = "deepseek2: expert gating, softmax (V2) or sigmoid (V3).")
+    String gating;
+
+    @Option(names = "--expert-bias", negatable = true, description = "deepseek2: the selection bias exp_probs_b.")
+    Boolean expertBias;
+
+    @Option(names = "--groups", description = "deepseek2: expert groups (0 = none) and --groups-used of them.")
+    Integer groups;
+
+    @Option(names = "--groups-used", description = "deepseek2: expert groups the router may choose from.")
+    Integer groupsUsed;
+
+    @Option(names = "--norm-weights", negatable = true, description = "deepseek2: normalise the chosen weights.")
+    Boolean normWeights;
+
+    @Option(names = "--weights-scale", description = "deepseek2: scale of the expert weights.")
+    Float weightsScale;
+
+    @Option(names = "--q-lora", description = "deepseek2: q-LoRA rank (0 = a plain attn_q).")
+    Integer qLora;
+
+    @Option(names = "--yarn", description = "deepseek2: YaRN factor (0 = no rope scaling); --yarn-orig-ctx, --yarn-mscale.")
+    Float yarnFactor;
+
+    @Option(names = "--yarn-orig-ctx", description = "deepseek2: YaRN original context length.")
+    Integer yarnOrigCtx;
+
+    @Option(names = "--yarn-mscale", description = "deepseek2: YaRN mscale_all_dim (0.1 x it is the log multiplier).")
+    Float yarnMscale;
 
     @Option(names = "--type", defaultValue = "f32", description = "Weight type: f32, f16, bf16, q8_0 or q4_0.")
     String type;
@@ -72,11 +119,14 @@ final class SynthCommand implements Callable<Integer> {
         String shape;
         long params;
         if (MlaSynthSpec.ARCHITECTURES.contains(arch)) {
-            MlaSynthSpec spec = MlaSynthSpec.preset(lookup(arch, MlaSynthSpec.presetNames()));
+            MlaSynthSpec spec = variant(MlaSynthSpec.preset(lookup(arch, MlaSynthSpec.presetNames())));
             Synth.write(spec, t, seed, gguf, (tensor, done, total) -> bar.update(done, total, tensor));
             shape = spec.arch() + " " + spec.name();
             params = spec.parameterCount();
         } else {
+            if (anyVariant()) {
+                throw new Main.UsageException("the expert, q-LoRA and YaRN options are for --arch deepseek2");
+            }
             SynthSpec spec = SynthSpec.preset(lookup(arch, SynthSpec.presetNames()));
             if (!spec.arch().equals(arch)) {
                 throw new Main.UsageException("preset '" + preset + "' is a " + spec.arch() + " model, not " + arch);
@@ -98,6 +148,59 @@ final class SynthCommand implements Callable<Integer> {
                 out, shape, Format.count(params), Format.bytes(bytes), hf ? " as GGUF; Hugging Face safetensors "
                 + t.name().toLowerCase(Locale.ROOT) : "", seed, (System.nanoTime() - t0) / 1e9);
         return 0;
+    }
+
+    private boolean anyVariant() {
+        return experts != null || expertsUsed != null || sharedExperts != null || expertFf != null || denseLayers != null
+                || gating != null || expertBias != null || groups != null || groupsUsed != null || normWeights != null
+                || weightsScale != null || qLora != null || yarnFactor != null || yarnOrigCtx != null || yarnMscale != null;
+    }
+
+    /** The preset with the deepseek2 variant options applied. */
+    private MlaSynthSpec variant(MlaSynthSpec s) {
+        if (!anyVariant()) return s;
+        if (!s.isDeepseek2()) throw new Main.UsageException("the expert, q-LoRA and YaRN options are for --arch deepseek2");
+        try {
+            if (qLora != null) s = s.withQLoraRank(qLora);
+            MlaSynthSpec.MoeShape m = s.moe() != null ? s.moe()
+                    : new MlaSynthSpec.MoeShape(8, 2, 1, s.nFf() / 4, 1, MlaSynthSpec.MoeShape.SOFTMAX, false, 0, 0,
+                            false, 1f);
+            boolean wantMoe = experts == null ? s.moe() != null || moeOptionGiven() : experts > 0;
+            if (!wantMoe) {
+                s = s.withMoe(null);
+            } else {
+                int g = gating == null ? m.gating() : switch (gating.toLowerCase(Locale.ROOT)) {
+                    case "softmax" -> MlaSynthSpec.MoeShape.SOFTMAX;
+                    case "sigmoid" -> MlaSynthSpec.MoeShape.SIGMOID;
+                    default -> throw new Main.UsageException("--gating must be softmax or sigmoid, not '" + gating + "'");
+                };
+                s = s.withMoe(new MlaSynthSpec.MoeShape(experts != null ? experts : m.experts(),
+                        expertsUsed != null ? expertsUsed : m.used(), sharedExperts != null ? sharedExperts : m.shared(),
+                        expertFf != null ? expertFf : m.expertFf(), denseLayers != null ? denseLayers : m.denseLayers(), g,
+                        expertBias != null ? expertBias : m.bias(), groups != null ? groups : m.groups(),
+                        groupsUsed != null ? groupsUsed : m.groupsUsed(),
+                        normWeights != null ? normWeights : m.normWeights(),
+                        weightsScale != null ? weightsScale : m.weightsScale()));
+            }
+            if (yarnFactor != null && yarnFactor == 0f) {
+                s = s.withYarn(null);
+            } else if (yarnFactor != null || yarnOrigCtx != null || yarnMscale != null) {
+                MlaSynthSpec.YarnScaling y = s.yarn() != null ? s.yarn()
+                        : new MlaSynthSpec.YarnScaling(4f, Math.max(1, s.nCtx() / 4), 1f);
+                s = s.withYarn(new MlaSynthSpec.YarnScaling(yarnFactor != null ? yarnFactor : y.factor(),
+                        yarnOrigCtx != null ? yarnOrigCtx : y.originalContext(),
+                        yarnMscale != null ? yarnMscale : y.mscaleAllDim()));
+            }
+            return s;
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+    }
+
+    private boolean moeOptionGiven() {
+        return expertsUsed != null || sharedExperts != null || expertFf != null || denseLayers != null || gating != null
+                || expertBias != null || groups != null || groupsUsed != null || normWeights != null
+                || weightsScale != null;
     }
 
     /** The preset's registered name: llama presets are bare ("1b"), the others carry their architecture. */

@@ -22,6 +22,12 @@ public final class Deepseek2Keys {
      */
     public static void putDenseMla(GgufWriter w, int layers, int feedForward, int kvLoraRank, int rope, int nope,
             int valueDim, int qLoraRank) {
+        putMla(w, layers, feedForward, kvLoraRank, rope, nope, valueDim, qLoraRank, false);
+    }
+
+    /** The same keys; with {@code experts} the layer and expert keys are left to the caller's MoE keys. */
+    public static void putMla(GgufWriter w, int layers, int feedForward, int kvLoraRank, int rope, int nope,
+            int valueDim, int qLoraRank, boolean experts) {
         String a = "deepseek2.";
         w.putUInt32(a + "attention.head_count_kv", 1);
         w.putUInt32(a + "attention.key_length", kvLoraRank + rope);
@@ -29,6 +35,7 @@ public final class Deepseek2Keys {
         w.putUInt32(a + "attention.key_length_mla", nope + rope);
         w.putUInt32(a + "attention.value_length_mla", valueDim);
         w.putUInt32(a + "attention.q_lora_rank", qLoraRank);
+        if (experts) return;
         w.putUInt32(a + "leading_dense_block_count", layers);
         w.putUInt32(a + "expert_feed_forward_length", feedForward);
         w.putUInt32(a + "expert_shared_count", 0);

@@ -30,14 +30,57 @@ final class MlaSynth {
                 w.putUInt32(a + "expert_feed_forward_length", s.nFf());
                 w.putUInt32(a + "expert_shared_count", 0);
             } else {
-                org.mla4j.gguf.Deepseek2Keys.putDenseMla(w, s.nLayer(), s.nFf(), s.kvLoraRank(), s.ropeDim(), s.nopeDim(),
-                        s.vDim(), s.qLoraRank());
+                org.mla4j.gguf.Deepseek2Keys.putMla(w, s.nLayer(), s.nFf(), s.kvLoraRank(), s.ropeDim(), s.nopeDim(),
+                        s.vDim(), s.qLoraRank(), s.moe() != null);
+            }
+            if (s.moe() != null) putMoe(w, s.moe());
+            if (s.yarn() != null) {
+                w.putString(a + "rope.scaling.type", "yarn");
+                w.putFloat32(a + "rope.scaling.factor", s.yarn().factor());
+                w.putUInt32(a + "rope.scaling.original_context_length", s.yarn().originalContext());
+                w.putFloat32(a + "rope.scaling.yarn_log_multiplier", 0.1f * s.yarn().mscaleAllDim());
             }
         } else {
             w.putUInt32(a + "attention.head_count_kv", s.nHeadKv());
             w.putUInt32(a + "attention.key_length", s.headDimK());
         }
         Synth.putTokenizer(w, vocab);
+    }
+
+    /** The MoE keys as llama.cpp's converter writes them for DeepSeek V2/V3. */
+    private static void putMoe(GgufWriter w, MlaSynthSpec.MoeShape m) {
+        String a = "deepseek2.";
+        w.putUInt32(a + "leading_dense_block_count", m.denseLayers());
+        w.putUInt32(a + "expert_feed_forward_length", m.expertFf());
+        w.putUInt32(a + "expert_count", m.experts());
+        w.putUInt32(a + "expert_used_count", m.used());
+        w.putUInt32(a + "expert_shared_count", m.shared());
+        w.putFloat32(a + "expert_weights_scale", m.weightsScale());
+        w.putBool(a + "expert_weights_norm", m.normWeights());
+        w.putUInt32(a + "expert_gating_func", m.gating());
+        if (m.groups() > 1) {
+            w.putUInt32(a + "expert_group_count", m.groups());
+            w.putUInt32(a + "expert_group_used_count", m.groupsUsed());
+        }
+    }
+
+    /**
+     * A MoE layer's FFN tensors (the router F32, as llama-quantize keeps it). Without shared experts the shared
+     * tensors are left out: llama.cpp requires them (and fails with a floating-point exception on empty ones), so
+     * such files run in mla4j only.
+     */
+    private static void planMoe(List<Planned> p, String b, MlaSynthSpec s, GgmlType type) {
+        MlaSynthSpec.MoeShape m = s.moe();
+        long e = s.nEmbd(), x = m.experts(), f = m.expertFf(), fs = (long) m.expertFf() * m.shared();
+        p.add(Synth.matrix(b + "ffn_gate_inp.weight", GgmlType.F32, e, x, Synth.scaled(1, e)));
+        if (m.bias()) p.add(new Planned(b + "exp_probs_b.bias", GgmlType.F32, new long[] {x}, false, 0.05f));
+        p.add(Synth.projection3(b + "ffn_gate_exps.weight", type, e, f, x));
+        p.add(Synth.projection3(b + "ffn_up_exps.weight", type, e, f, x));
+        p.add(Synth.projection3(b + "ffn_down_exps.weight", type, f, e, x));
+        if (fs == 0) return;
+        p.add(Synth.projection(b + "ffn_gate_shexp.weight", type, e, fs));
+        p.add(Synth.projection(b + "ffn_up_shexp.weight", type, e, fs));
+        p.add(Synth.projection(b + "ffn_down_shexp.weight", type, fs, e));
     }
 
     static List<Planned> plan(MlaSynthSpec s, GgmlType type, long seed) {
@@ -82,6 +125,10 @@ final class MlaSynth {
             }
             p.add(Synth.projection(b + "attn_output.weight", type, h * dv, e));
             p.add(Synth.norm(b + "ffn_norm.weight", e));
+            if (s.isMoeLayer(i)) {
+                planMoe(p, b, s, type);
+                continue;
+            }
             p.add(Synth.projection(b + "ffn_gate.weight", type, e, f));
             p.add(Synth.projection(b + "ffn_up.weight", type, e, f));
             p.add(Synth.projection(b + "ffn_down.weight", type, f, e));

@@ -38,9 +38,66 @@ import java.util.Set;
  */
 public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int nHead, int nHeadKv, int nFf,
         int nVocab, int nCtx, int kvLoraRank, int qLoraRank, int ropeDim, int nopeDim, int vDim, boolean legacyKvB,
-        boolean latentNorm, boolean bias, float ropeBase, float rmsEps) {
+        boolean latentNorm, boolean bias, float ropeBase, float rmsEps, MoeShape moe, YarnScaling yarn) {
 
     public static final Set<String> ARCHITECTURES = Set.of("deepseek2", "mha2mla");
+
+    /**
+     * deepseek2 Mixture-of-Experts layers (layers from {@code denseLayers} on), with llama.cpp's keys:
+     * expert_count, expert_used_count, expert_shared_count, expert_feed_forward_length, leading_dense_block_count,
+     * expert_gating_func (1 softmax, 2 sigmoid), exp_probs_b (selection bias) when {@code bias},
+     * expert_group_count / expert_group_used_count (0 = no groups), expert_weights_norm, expert_weights_scale.
+     */
+    public record MoeShape(int experts, int used, int shared, int expertFf, int denseLayers, int gating, boolean bias,
+            int groups, int groupsUsed, boolean normWeights, float weightsScale) {
+        public static final int SOFTMAX = 1;
+        public static final int SIGMOID = 2;
+
+        public MoeShape {
+            if (experts < 1 || used < 1 || used > experts || shared < 0 || expertFf < 1 || denseLayers < 0) {
+                throw new IllegalArgumentException("MoE shape needs 1 <= used <= experts, shared >= 0, expert FFN >= 1");
+            }
+            if (gating != SOFTMAX && gating != SIGMOID) throw new IllegalArgumentException("gating must be 1 or 2");
+            if (groups > 1 && (experts % groups != 0 || groupsUsed < 1 || groupsUsed >= groups
+                    || used > groupsUsed * (experts / groups))) {
+                throw new IllegalArgumentException("expert groups must divide the experts, 1 <= groups used < groups, "
+                        + "and the used groups must hold the used experts");
+            }
+        }
+    }
+
+    /**
+     * YaRN RoPE scaling as llama.cpp's converter writes DeepSeek's: rope.scaling.type yarn, factor, original context,
+     * and rope.scaling.yarn_log_multiplier = 0.1 x mscale_all_dim.
+     */
+    public record YarnScaling(float factor, int originalContext, float mscaleAllDim) {
+        public YarnScaling {
+            if (!(factor > 1f) || originalContext < 1) throw new IllegalArgumentException("YaRN needs factor > 1");
+        }
+    }
+
+    /** A dense model (no experts, no YaRN). */
+    public MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int nHead, int nHeadKv, int nFf, int nVocab,
+            int nCtx, int kvLoraRank, int qLoraRank, int ropeDim, int nopeDim, int vDim, boolean legacyKvB,
+            boolean latentNorm, boolean bias, float ropeBase, float rmsEps) {
+        this(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, qLoraRank, ropeDim, nopeDim, vDim,
+                legacyKvB, latentNorm, bias, ropeBase, rmsEps, null, null);
+    }
+
+    public MlaSynthSpec withMoe(MoeShape m) {
+        return new MlaSynthSpec(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, qLoraRank,
+                ropeDim, nopeDim, vDim, legacyKvB, latentNorm, bias, ropeBase, rmsEps, m, yarn);
+    }
+
+    public MlaSynthSpec withYarn(YarnScaling y) {
+        return new MlaSynthSpec(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, qLoraRank,
+                ropeDim, nopeDim, vDim, legacyKvB, latentNorm, bias, ropeBase, rmsEps, moe, y);
+    }
+
+    public MlaSynthSpec withQLoraRank(int q) {
+        return new MlaSynthSpec(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, q,
+                ropeDim, nopeDim, vDim, legacyKvB, latentNorm, bias, ropeBase, rmsEps, moe, yarn);
+    }
 
     /**
      * Checks the shape.
@@ -61,6 +118,15 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
         }
         if (arch.equals("deepseek2") && ropeDim == 0) throw new IllegalArgumentException("deepseek2 needs a rope dim");
         if (nVocab < SynthVocab.MIN_SIZE) throw new IllegalArgumentException("n_vocab below " + SynthVocab.MIN_SIZE);
+        if ((moe != null || yarn != null) && !arch.equals("deepseek2")) {
+            throw new IllegalArgumentException("experts and YaRN are written for deepseek2 only");
+        }
+        if (moe != null && legacyKvB) throw new IllegalArgumentException("MoE presets use attn_k_b/attn_v_b");
+    }
+
+    /** Whether layer il is a MoE layer. */
+    public boolean isMoeLayer(int il) {
+        return moe != null && il >= moe.denseLayers();
     }
 
     /** {@return whether this is a deepseek2 model (else mha2mla)} */
@@ -84,8 +150,17 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
         long q = qLoraRank > 0 ? e * qLoraRank + qLoraRank + (long) qLoraRank * h * headDimK() : e * h * headDimK();
         long kv = isDeepseek2() ? e * (c + ropeDim) : e * c + e * (long) nHeadKv * ropeDim;
         long absorb = kvHeads * c * ((long) nopeDim + vDim);
-        long perLayer = 2 * e + q + kv + c + absorb + h * vDim * e + 3 * e * nFf;
-        return 2 * e * nVocab + e + nLayer * perLayer;
+        long attn = 2 * e + q + kv + c + absorb + h * vDim * e;
+        long total = 2 * e * nVocab + e;
+        for (int il = 0; il < nLayer; il++) {
+            if (isMoeLayer(il)) {
+                long router = e * moe.experts() + (moe.bias() ? moe.experts() : 0);
+                total += attn + router + 3 * e * (long) moe.expertFf() * (moe.experts() + moe.shared());
+            } else {
+                total += attn + 3 * e * nFf;
+            }
+        }
+        return total;
     }
 
     private static final Map<String, MlaSynthSpec> PRESETS = new LinkedHashMap<>();
@@ -98,6 +173,19 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
         // The 1B-shaped deepseek2 of issue 3: kv_lora_rank 512, rope 64, nope 64, v 64, 16 layers, 2048, 32 heads.
         PRESETS.put("deepseek2-1b", new MlaSynthSpec("deepseek2", "synth-deepseek2-1b", 2048, 16, 32, 1, 8192, 32000,
                 32768, 512, 0, 64, 64, 64, false, true, false, 10000f, 1e-5f));
+        // DeepSeek-V2-Lite's shape (config.json of deepseek-ai/DeepSeek-V2-Lite): 27 layers, no q-LoRA, layer 0
+        // dense (FFN 10944), then 64 routed experts (top 6, softmax, weights not normalised) and 2 shared, expert
+        // FFN 1408; YaRN factor 40 over 4096 positions with mscale_all_dim 0.707.
+        PRESETS.put("deepseek2-v2-lite", new MlaSynthSpec("deepseek2", "synth-deepseek2-v2-lite", 2048, 27, 16, 1, 10944,
+                102400, 163840, 512, 0, 64, 128, 128, false, true, false, 10000f, 1e-6f,
+                new MoeShape(64, 6, 2, 1408, 1, MoeShape.SOFTMAX, false, 0, 0, false, 1.0f),
+                new YarnScaling(40f, 4096, 0.707f)));
+        // DeepSeek-V3-style routing on a small model: sigmoid gating with the selection bias, 4 groups of which 2
+        // are used, normalised weights scaled by 2.5, one shared expert, q-LoRA, YaRN.
+        PRESETS.put("deepseek2-moe-small", new MlaSynthSpec("deepseek2", "synth-deepseek2-moe-small", 256, 4, 8, 1, 768,
+                4096, 4096, 128, 96, 32, 32, 32, false, true, false, 10000f, 1e-6f,
+                new MoeShape(16, 4, 1, 128, 1, MoeShape.SIGMOID, true, 4, 2, true, 2.5f),
+                new YarnScaling(4f, 1024, 1.0f)));
         PRESETS.put("mha2mla-tiny", new MlaSynthSpec("mha2mla", "synth-mha2mla-tiny", 64, 2, 4, 2, 128, 512, 512, 16,
                 0, 4, 12, 16, false, false, true, 10000f, 1e-5f));
         PRESETS.put("mha2mla-small", new MlaSynthSpec("mha2mla", "synth-mha2mla-small", 256, 4, 8, 4, 768, 4096, 1024,

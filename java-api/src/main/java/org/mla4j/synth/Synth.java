@@ -229,6 +229,7 @@ public final class Synth {
         return (out, byteSize) -> {
             int ne0 = Math.toIntExact(t.shape[0]);
             long rows = rows(t);
+            if (rows == 0 || ne0 == 0) return; // an empty tensor (deepseek2's shared experts when there are none)
             int rowBytes = Math.toIntExact(t.type.rowBytes(ne0));
             int rowsPerChunk = (int) Math.max(1, Math.min(rows, CHUNK_BYTES / rowBytes));
             RowEncoder encoder = RowEncoder.of(t.type);

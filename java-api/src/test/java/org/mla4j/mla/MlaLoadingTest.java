@@ -65,16 +65,23 @@ class MlaLoadingTest {
     }
 
     @Test
-    void moeDeepseek2IsRefusedClearly() throws Exception {
+    void fileClaimingExpertsWithoutThemIsRefusedClearly() throws Exception {
         Path file = tmp.resolve("ds-tiny.gguf");
         Synth.write(MlaSynthSpec.preset("deepseek2-tiny"), GgmlType.F32, 1, file, ProgressListener.NONE);
+        // Layer 1 becomes a MoE layer, but the file has no expert keys or tensors.
         Path moe = withKey(file, "moe.gguf", "deepseek2.leading_dense_block_count", 1);
         Mla4jException e = assertThrows(Mla4jException.class, () -> Model.load(moe));
-        assertEquals("MLA4J_ERR_UNSUPPORTED", e.statusName());
-        assertTrue(e.getMessage().contains("MoE layers") && e.getMessage().contains("not supported yet"), e.getMessage());
+        assertEquals("MLA4J_ERR_FORMAT", e.statusName());
+        assertTrue(e.getMessage().contains("moe.gguf: missing required key 'deepseek2.expert_count'"), e.getMessage());
+        Path counted = withKey(moe, "counted.gguf", "deepseek2.expert_count", 4);
+        Path used = withKey(counted, "used.gguf", "deepseek2.expert_used_count", 2);
+        e = assertThrows(Mla4jException.class, () -> Model.load(used));
+        assertTrue(e.getMessage().contains("missing tensor 'blk.1.ffn_gate_inp.weight'"), e.getMessage());
+        // An expert count on a model whose layers are all dense is not used (as in llama.cpp): it loads.
         Path experts = withKey(file, "experts.gguf", "deepseek2.expert_count", 4);
-        e = assertThrows(Mla4jException.class, () -> Model.load(experts));
-        assertTrue(e.getMessage().contains("expert_count 4"), e.getMessage());
+        try (Model m = Model.load(experts)) {
+            assertEquals(2, m.hparams().layers());
+        }
     }
 
     @Test

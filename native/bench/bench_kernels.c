@@ -182,8 +182,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("threads %d, simd level %d (%s), cpu: %s\n", threads, simd,
-           simd == MLA4J_SIMD_AVX512 ? (kern_cpu_has_avx512vnni() ? "avx512 vnni" : "avx512bw")
-                                     : simd == MLA4J_SIMD_AVX2 ? "avx2" : "scalar",
+           simd == MLA4J_SIMD_AVX512 ? (kern_cpu_has_avx512vnni() ? "avx512 vnni" : "avx512bw") : kern_simd_name(simd),
            kern_cpu_features());
     bench_read(pool);
     bench_handoff(pool);

@@ -32,7 +32,11 @@ cmake -S . -B "$OUT/arm" -DCMAKE_TOOLCHAIN_FILE=native/toolchain-aarch64-linux-g
 cmake --build "$OUT/arm" --parallel 2 >/dev/null
 cmake -S . -B "$OUT/host" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$OUT/host" --target model_trace --parallel 2 >/dev/null
-file -b "$OUT/arm/native/libmla4j.so" | grep -q "ARM aarch64" || { echo "qemu-aarch64.sh: $OUT/arm/native/libmla4j.so is not an aarch64 library" >&2; exit 1; }
+# ELF e_machine (bytes 18-19) 183 = AArch64
+if [ "$(od -An -tu2 -j18 -N2 "$OUT/arm/native/libmla4j.so" | tr -d ' ')" != 183 ]; then
+  echo "qemu-aarch64.sh: $OUT/arm/native/libmla4j.so is not an aarch64 library" >&2
+  exit 1
+fi
 
 # qemu's CPU models and the mla4j level each must be detected as: cortex-a53 (ARMv8.0, NEON only), neoverse-n1
 # (ARMv8.2 with dotprod), max (every feature qemu emulates, i8mm included).
@@ -67,37 +71,66 @@ for entry in "${CPUS[@]}"; do
   echo "$cpu: identical"
 done
 
-echo "--- tiny deepseek2 and mha2mla logits (1e-4 relative per token)"
+echo "--- deepseek2 and mha2mla logits written by mla4j synth, ARM64 vs x86-64"
 models="$OUT/models"
 mkdir -p "$models"
-for arch in deepseek2 mha2mla; do
-  for type in f32 q8_0 q4_0; do
-    f="$models/$arch-$type.gguf"
-    [ -f "$f" ] || ./mla4j synth --arch "$arch" --preset tiny --type "$type" --seed 7 -o "$f" >/dev/null
-  done
-done
-# n_tok batch kv-cache: decode, a 7-token batch (absorbed form), an 80-token batch (MHA-form prefill, >= 64 tokens)
-runs=("40 1 f32" "40 7 f16" "80 80 f32" "40 1 q8_0")
+synth() { [ -f "$models/$1-$2-$3.gguf" ] || ./mla4j synth --arch "$1" --preset "$2" --type "$3" --seed 7 -o "$models/$1-$2-$3.gguf" >/dev/null; }
+for t in f32 q8_0 q4_0; do synth deepseek2 tiny "$t"; done
+for t in f32 q4_0; do synth mha2mla tiny "$t"; done
+synth deepseek2 small q8_0 # latent rows of 160 values: Q8_0 and Q4_0 caches need a multiple of 32
+synth mha2mla small q4_0
+# The largest relative logit difference per token between two logit files (model_trace compare).
+diff_of() { "$host" compare "$1" "$2" 1 | awk '{print $5}'; }
 status=0
-for f in "$models"/*.gguf; do
+check() { # name, ARM file, x86 file, tolerance
+  local d
+  d="$(diff_of "$2" "$3")"
+  if awk -v d="$d" -v t="$4" 'BEGIN { exit !(d <= t) }'; then r=ok; else r=FAILED; status=1; fi
+  printf '%-40s %-12s %-9s (tolerance %s) %s\n' "$1" "$5" "$d" "$4" "$r"
+}
+# model, then runs "tokens batch cache": decode, a 7-token batch (absorbed form), 80 tokens in one batch (the
+# MHA-form prefill, >= 64 tokens), quantized latent caches (int8 scores through the SDOT/SMMLA kernels).
+jobs=("deepseek2-tiny-f32:40 1 f32,40 7 f16,80 80 f32" "deepseek2-tiny-q8_0:40 1 f32,40 7 f16,80 80 f32"
+      "deepseek2-tiny-q4_0:40 1 f32,80 80 f32" "mha2mla-tiny-f32:40 1 f32,40 7 f16,80 80 f32"
+      "mha2mla-tiny-q4_0:40 1 f32,80 80 f32" "deepseek2-small-q8_0:24 1 q8_0,24 4 q4_0"
+      "mha2mla-small-q4_0:24 1 q8_0,24 4 q4_0")
+for job in "${jobs[@]}"; do
+  model="${job%%:*}" f="$models/${job%%:*}.gguf"
+  IFS=, read -r -a runs <<<"${job#*:}"
   for run in "${runs[@]}"; do
     read -r n batch kv <<<"$run"
-    # On x86 the AVX-512 level sums quantized-cache attention in bf16 (where the CPU has AVX512-BF16); the ARM
-    # levels, like AVX2, in f32: compare like with like.
-    simd=0
-    [ "$kv" = q8_0 ] && simd=2
-    name="$(basename "$f" .gguf)-$n-$batch-$kv"
-    "$host" logits "$f" "$models/$name.x86.bin" "$n" "$batch" "$kv" "$simd"
+    name="$model-$n-$batch-$kv" base="$models/$model-$n-$batch-$kv"
+    # x86-64: the scalar reference, AVX2, and the best level. (AVX-512 sums the attention over a quantized cache
+    # in bf16 where the CPU has AVX512-BF16; the ARM levels, like AVX2, in f32: for those caches AVX2 is "best".)
+    best=0
+    [ "$kv" = q8_0 ] || [ "$kv" = q4_0 ] && best=2
+    "$host" logits "$f" "$base.x86-scalar.bin" "$n" "$batch" "$kv" 1
+    "$host" logits "$f" "$base.x86-avx2.bin" "$n" "$batch" "$kv" 2
+    "$host" logits "$f" "$base.x86-best.bin" "$n" "$batch" "$kv" "$best"
+    # F32 weights: every level within 1e-4 of x86's. Quantized weights: the Q8_0 activations round at the block
+    # level, so a summation order that differs in the last bit can move a quant by one step and the logits by up to
+    # ~1e-2 relative on these random-weight models, between x86's own levels too: there the scalar levels must agree
+    # within 1e-4 (same arithmetic) and the SIMD levels differ from x86 no more than x86's levels among themselves.
+    tol=1e-4
+    case "$model" in
+      *-f32) ;;
+      *)
+        spread="$(awk -v a="$(diff_of "$base.x86-avx2.bin" "$base.x86-scalar.bin")" \
+                     -v b="$(diff_of "$base.x86-best.bin" "$base.x86-scalar.bin")" \
+                     'BEGIN { m = a > b ? a : b; m = 2 * m; print (m > 1e-4 ? m : 1e-4) }')"
+        tol="$spread"
+        arm max logits "$f" "$base.arm-scalar.bin" "$n" "$batch" "$kv" 1
+        check "$name" "$base.arm-scalar.bin" "$base.x86-scalar.bin" 1e-4 "scalar" ;;
+    esac
     for entry in "${CPUS[@]}"; do
       cpu="${entry%%:*}"
-      arm "$cpu" logits "$f" "$models/$name.$cpu.bin" "$n" "$batch" "$kv"
-      printf '%-34s %-12s ' "$name" "$cpu"
-      "$host" compare "$models/$name.$cpu.bin" "$models/$name.x86.bin" 1e-4 || status=1
+      arm "$cpu" logits "$f" "$base.$cpu.bin" "$n" "$batch" "$kv"
+      check "$name" "$base.$cpu.bin" "$base.x86-best.bin" "$tol" "$cpu"
     done
   done
 done
 if [ "$status" != 0 ]; then
-  echo "qemu-aarch64.sh: ARM64 logits differ from x86-64 by more than 1e-4" >&2
+  echo "qemu-aarch64.sh: ARM64 logits differ from x86-64 beyond the tolerance" >&2
   exit 1
 fi
 echo "--- ARM64 under emulation: all passed"

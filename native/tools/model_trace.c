@@ -8,7 +8,8 @@
  *                                                   q4_0), written to OUT as little-endian float32
  *   model_trace compare A B TOL                     largest relative difference per token (max |a-b| / max |b|) of
  *                                                   two logit files; exit 1 above TOL
- * SIMD is an mla4j_simd level number (0 = AUTO, the default). Exit 0 ok, 1 failure, 2 usage. */
+ * SIMD is an mla4j_simd level number (0 = AUTO, the default); 2 threads unless MODEL_TRACE_THREADS says otherwise.
+ * Exit 0 ok, 1 failure, 2 usage. */
 #include "mla4j.h"
 
 #include <math.h>
@@ -31,7 +32,9 @@ static mla4j_context *open_context(const mla4j_model *m, int n_ctx, int batch, i
     mla4j_context_params p;
     mla4j_context_params_init(&p);
     p.n_ctx = n_ctx;
-    p.n_threads = 2;
+    /* MODEL_TRACE_THREADS: 1 for instruction counting under qemu (native/tests/qemu-insn-count.sh) */
+    const char *th = getenv("MODEL_TRACE_THREADS");
+    p.n_threads = th != NULL && atoi(th) > 0 ? atoi(th) : 2;
     p.n_batch = batch;
     p.kv_type = kv;
     p.simd = simd;

@@ -272,7 +272,8 @@ static void matmul_float(row_decoder decode, const kern_matrix *w, const void *a
  * A block is unpacked into its 32 signed quants (q.lo: elements 0-15, q.hi: 16-31) and multiplied with the
  * activation's int8 quants: the baseline widens (SMULL/SMLAL2: two products per int16 lane, at most
  * 2 * 128 * 127 < 2^15, then SADALP), dotprod uses SDOT, and i8mm multiplies 2 rows x 2 tokens with SMMLA. The
- * block's int32 sums are scaled by dw * da in float, as the reference does per block. */
+ * block's exact int32 total is scaled by dw * da and added in block order, as the reference does, so these
+ * kernels give the reference's bits at every level (test_kernels checks it). */
 typedef struct {
     int8x16_t lo, hi;
 } q8x32;
@@ -308,52 +309,83 @@ TARGET_DOTPROD INLINE int32x4_t dot32_sdot(q8x32 w, const int8_t *a) {
     return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w.lo, vld1q_s8(a)), w.hi, vld1q_s8(a + 16));
 }
 
-/* One row, one token (decode: memory-bound, one linear stream per thread). */
+/* The exact int32 totals of 4 rows' block products (lane i = row i): pairwise adds of the partial lanes. */
+INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
+    return vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+}
+
+/* 4 rows at a time, lane i of a float vector = row i: per block, the rows' exact integer totals are converted,
+ * multiplied by dw * da and added in block order - the reference's arithmetic (kern_vec_dot_q8_0_ref: sum +=
+ * (float)sumi * (dw * da), two roundings), so every NEON level gives the reference's bits for these types.
+ * A last group of fewer than 4 rows repeats its last row and drops the copies. */
+#define ROWS4_SETUP                                                                                                   \
+    const uint8_t *row[4];                                                                                            \
+    for (int i = 0; i < 4; i++) {                                                                                     \
+        const int64_t ri = r + i < r1 ? r + i : r1 - 1;                                                               \
+        row[i] = (const uint8_t *)w->data + (size_t)ri * w->row_bytes;                                                \
+    }                                                                                                                 \
+    const int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+
+/* One token (decode: memory-bound; 4 linear streams per thread). */
 #define MATVEC_BODY(UNPACK, DOT)                                                                                      \
     const kern_q8_act a = kern_q8_act_of(act, w->cols, 0);                                                            \
     const int64_t nb = w->cols / QK8_0;                                                                               \
-    for (int64_t r = r0; r < r1; r++) {                                                                               \
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                                     \
-        float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = acc0;                                                            \
-        int64_t b = 0;                                                                                                \
-        for (; b + 2 <= nb; b += 2) {                                                                                 \
-            const uint8_t *b0 = row + b * block_bytes, *b1 = b0 + block_bytes;                                        \
-            const int32x4_t s0 = DOT(UNPACK(b0), a.qs + b * QK8_0);                                                   \
-            const int32x4_t s1 = DOT(UNPACK(b1), a.qs + (b + 1) * QK8_0);                                             \
-            acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), block_scale(b0) * a.d[b]);                                    \
-            acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), block_scale(b1) * a.d[b + 1]);                                \
+    for (int64_t r = r0; r < r1; r += 4) {                                                                            \
+        ROWS4_SETUP                                                                                                   \
+        float32x4_t acc = vdupq_n_f32(0.0f);                                                                          \
+        for (int64_t b = 0; b < nb; b++) {                                                                            \
+            int32x4_t s[4];                                                                                           \
+            float dw[4];                                                                                              \
+            for (int i = 0; i < 4; i++) {                                                                             \
+                const uint8_t *blk = row[i] + b * block_bytes;                                                        \
+                s[i] = DOT(UNPACK(blk), a.qs + b * QK8_0);                                                            \
+                dw[i] = block_scale(blk);                                                                             \
+            }                                                                                                         \
+            const float32x4_t sc = vmulq_n_f32(vld1q_f32(dw), a.d[b]);                                                \
+            acc = vaddq_f32(acc, vmulq_f32(vcvtq_f32_s32(block_totals4(s)), sc));                                     \
         }                                                                                                             \
-        for (; b < nb; b++) {                                                                                         \
-            const uint8_t *b0 = row + b * block_bytes;                                                                \
-            acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(DOT(UNPACK(b0), a.qs + b * QK8_0)), block_scale(b0) * a.d[b]);     \
-        }                                                                                                             \
-        y[r] = vaddvq_f32(vaddq_f32(acc0, acc1));                                                                     \
+        float out[4];                                                                                                 \
+        vst1q_f32(out, acc);                                                                                          \
+        for (int i = 0; i < nr; i++) y[r + i] = out[i];                                                               \
     }
 
-/* Several tokens, SDOT or widening products: each unpacked block is used by up to 4 tokens. */
+/* Several tokens, SDOT or widening products: 4 rows x up to 4 tokens, each unpacked block used by every token. */
 #define GEMM_BODY(UNPACK, DOT)                                                                                        \
     const int64_t nb = w->cols / QK8_0;                                                                               \
-    for (int64_t r = r0; r < r1; r++) {                                                                               \
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                                     \
+    for (int64_t r = r0; r < r1; r += 4) {                                                                            \
+        ROWS4_SETUP                                                                                                   \
         for (int64_t t = 0; t < n_tok; t += 4) {                                                                      \
             const int nt = n_tok - t < 4 ? (int)(n_tok - t) : 4;                                                      \
             kern_q8_act a[4];                                                                                         \
             for (int j = 0; j < 4; j++) a[j] = kern_q8_act_of(act, w->cols, t + (j < nt ? j : 0));                    \
             float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};        \
             for (int64_t b = 0; b < nb; b++) {                                                                        \
-                const uint8_t *blk = row + b * block_bytes;                                                           \
-                const q8x32 q = UNPACK(blk);                                                                          \
-                const float dw = block_scale(blk);                                                                    \
-                for (int j = 0; j < 4; j++)                                                                           \
-                    acc[j] = vfmaq_n_f32(acc[j], vcvtq_f32_s32(DOT(q, a[j].qs + b * QK8_0)), dw * a[j].d[b]);         \
+                q8x32 q[4];                                                                                           \
+                float dw[4];                                                                                          \
+                for (int i = 0; i < 4; i++) {                                                                         \
+                    const uint8_t *blk = row[i] + b * block_bytes;                                                    \
+                    q[i] = UNPACK(blk);                                                                               \
+                    dw[i] = block_scale(blk);                                                                         \
+                }                                                                                                     \
+                const float32x4_t dwv = vld1q_f32(dw);                                                                \
+                for (int j = 0; j < nt; j++) {                                                                        \
+                    int32x4_t s[4];                                                                                   \
+                    for (int i = 0; i < 4; i++) s[i] = DOT(q[i], a[j].qs + b * QK8_0);                                \
+                    acc[j] = vaddq_f32(acc[j], vmulq_f32(vcvtq_f32_s32(block_totals4(s)), vmulq_n_f32(dwv, a[j].d[b])));\
+                }                                                                                                     \
             }                                                                                                         \
-            for (int j = 0; j < nt; j++) y[(t + j) * ldy + r] = vaddvq_f32(acc[j]);                                   \
+            for (int j = 0; j < nt; j++) {                                                                            \
+                float out[4];                                                                                         \
+                vst1q_f32(out, acc[j]);                                                                               \
+                for (int i = 0; i < nr; i++) y[(t + j) * ldy + r + i] = out[i];                                       \
+            }                                                                                                         \
         }                                                                                                             \
     }
 
 /* i8mm: 2 rows x 2 tokens per SMMLA. Operand A holds 8 quants of row r then 8 of row r+1, operand B 8 activation
- * quants of token t then 8 of token t+1; the result lanes are (r,t), (r,t+1), (r+1,t), (r+1,t+1). An odd last
- * row or token is paired with itself and its duplicate result dropped. */
+ * quants of token t then 8 of token t+1; the result lanes are (r,t), (r,t+1), (r+1,t), (r+1,t+1), each the exact
+ * block total, scaled and added like the reference. An odd last row or token is paired with itself and its
+ * duplicate result dropped. */
 INLINE int8x16_t zip_lo64(int8x16_t a, int8x16_t b) {
     return vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
 }
@@ -383,7 +415,7 @@ INLINE int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
                 s = vmmlaq_s32(s, zip_hi64(wa.hi, wb.hi), zip_hi64(t1, u1));                                          \
                 const float da = block_scale(ba), db = block_scale(bb);                                               \
                 const float sc[4] = {da * at.d[b], da * au.d[b], db * at.d[b], db * au.d[b]};                         \
-                acc = vfmaq_f32(acc, vcvtq_f32_s32(s), vld1q_f32(sc));                                                \
+                acc = vaddq_f32(acc, vmulq_f32(vcvtq_f32_s32(s), vld1q_f32(sc))); /* as the reference */              \
             }                                                                                                         \
             y[t * ldy + r] = vgetq_lane_f32(acc, 0);                                                                  \
             if (tb != t) y[tb * ldy + r] = vgetq_lane_f32(acc, 1);                                                    \

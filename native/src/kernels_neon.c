@@ -382,10 +382,10 @@ INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
         }                                                                                                             \
     }
 
-/* i8mm: 2 rows x 2 tokens per SMMLA. Operand A holds 8 quants of row r then 8 of row r+1, operand B 8 activation
- * quants of token t then 8 of token t+1; the result lanes are (r,t), (r,t+1), (r+1,t), (r+1,t+1), each the exact
- * block total, scaled and added like the reference. An odd last row or token is paired with itself and its
- * duplicate result dropped. */
+/* i8mm: 4 rows x 4 tokens per tile, 2 x 2 of them per SMMLA. Operand A holds 8 quants of row r then 8 of row r+1,
+ * operand B 8 activation quants of token t then 8 of token t+1; the result lanes are (r,t), (r,t+1), (r+1,t),
+ * (r+1,t+1), each the exact block total after 4 SMMLA, scaled and added like the reference. A tile's missing rows or
+ * tokens repeat the last one and their results are dropped. */
 INLINE int8x16_t zip_lo64(int8x16_t a, int8x16_t b) {
     return vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
 }
@@ -395,32 +395,55 @@ INLINE int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
 
 #define GEMM_I8MM_BODY(UNPACK)                                                                                        \
     const int64_t nb = w->cols / QK8_0;                                                                               \
-    for (int64_t r = r0; r < r1; r += 2) {                                                                            \
-        const int64_t rb = r + 1 < r1 ? r + 1 : r;                                                                    \
-        const uint8_t *ra = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                                      \
-        const uint8_t *rbp = (const uint8_t *)w->data + (size_t)rb * w->row_bytes;                                    \
-        for (int64_t t = 0; t < n_tok; t += 2) {                                                                      \
-            const int64_t tb = t + 1 < n_tok ? t + 1 : t;                                                             \
-            const kern_q8_act at = kern_q8_act_of(act, w->cols, t), au = kern_q8_act_of(act, w->cols, tb);            \
-            float32x4_t acc = vdupq_n_f32(0.0f);                                                                      \
+    for (int64_t r = r0; r < r1; r += 4) {                                                                            \
+        ROWS4_SETUP                                                                                                   \
+        for (int64_t t = 0; t < n_tok; t += 4) {                                                                      \
+            const int nt = n_tok - t < 4 ? (int)(n_tok - t) : 4;                                                      \
+            kern_q8_act a[4];                                                                                         \
+            for (int j = 0; j < 4; j++) a[j] = kern_q8_act_of(act, w->cols, t + (j < nt ? j : nt - 1));              \
+            float32x4_t acc[2][2] = {{vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}, {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}}; \
             for (int64_t b = 0; b < nb; b++) {                                                                        \
-                const uint8_t *ba = ra + b * block_bytes, *bb = rbp + b * block_bytes;                                \
-                const q8x32 wa = UNPACK(ba), wb = UNPACK(bb);                                                         \
-                const int8_t *qt = at.qs + b * QK8_0, *qu = au.qs + b * QK8_0;                                        \
-                const int8x16_t t0 = vld1q_s8(qt), t1 = vld1q_s8(qt + 16);                                            \
-                const int8x16_t u0 = vld1q_s8(qu), u1 = vld1q_s8(qu + 16);                                            \
-                int32x4_t s = vmmlaq_s32(vdupq_n_s32(0), zip_lo64(wa.lo, wb.lo), zip_lo64(t0, u0));                   \
-                s = vmmlaq_s32(s, zip_hi64(wa.lo, wb.lo), zip_hi64(t0, u0));                                          \
-                s = vmmlaq_s32(s, zip_lo64(wa.hi, wb.hi), zip_lo64(t1, u1));                                          \
-                s = vmmlaq_s32(s, zip_hi64(wa.hi, wb.hi), zip_hi64(t1, u1));                                          \
-                const float da = block_scale(ba), db = block_scale(bb);                                               \
-                const float sc[4] = {da * at.d[b], da * au.d[b], db * at.d[b], db * au.d[b]};                         \
-                acc = vaddq_f32(acc, vmulq_f32(vcvtq_f32_s32(s), vld1q_f32(sc))); /* as the reference */              \
+                int8x16_t wz[2][4], xz[2][4];                                                                         \
+                float dw[4], da[4];                                                                                   \
+                for (int p = 0; p < 2; p++) {                                                                         \
+                    const uint8_t *b0 = row[2 * p] + b * block_bytes, *b1 = row[2 * p + 1] + b * block_bytes;         \
+                    const q8x32 q0 = UNPACK(b0), q1 = UNPACK(b1);                                                     \
+                    dw[2 * p] = block_scale(b0);                                                                      \
+                    dw[2 * p + 1] = block_scale(b1);                                                                  \
+                    wz[p][0] = zip_lo64(q0.lo, q1.lo);                                                                \
+                    wz[p][1] = zip_hi64(q0.lo, q1.lo);                                                                \
+                    wz[p][2] = zip_lo64(q0.hi, q1.hi);                                                                \
+                    wz[p][3] = zip_hi64(q0.hi, q1.hi);                                                                \
+                    const int8_t *x0 = a[2 * p].qs + b * QK8_0, *x1 = a[2 * p + 1].qs + b * QK8_0;                    \
+                    const int8x16_t t0 = vld1q_s8(x0), t1 = vld1q_s8(x0 + 16);                                        \
+                    const int8x16_t u0 = vld1q_s8(x1), u1 = vld1q_s8(x1 + 16);                                        \
+                    xz[p][0] = zip_lo64(t0, u0);                                                                      \
+                    xz[p][1] = zip_hi64(t0, u0);                                                                      \
+                    xz[p][2] = zip_lo64(t1, u1);                                                                      \
+                    xz[p][3] = zip_hi64(t1, u1);                                                                      \
+                    da[2 * p] = a[2 * p].d[b];                                                                        \
+                    da[2 * p + 1] = a[2 * p + 1].d[b];                                                                \
+                }                                                                                                     \
+                for (int p = 0; p < 2; p++)                                                                           \
+                    for (int k = 0; k < 2; k++) {                                                                     \
+                        int32x4_t sv = vmmlaq_s32(vdupq_n_s32(0), wz[p][0], xz[k][0]);                                \
+                        sv = vmmlaq_s32(sv, wz[p][1], xz[k][1]);                                                      \
+                        sv = vmmlaq_s32(sv, wz[p][2], xz[k][2]);                                                      \
+                        sv = vmmlaq_s32(sv, wz[p][3], xz[k][3]);                                                      \
+                        const float sc[4] = {dw[2 * p] * da[2 * k], dw[2 * p] * da[2 * k + 1],                        \
+                                             dw[2 * p + 1] * da[2 * k], dw[2 * p + 1] * da[2 * k + 1]};               \
+                        acc[p][k] = vaddq_f32(acc[p][k], vmulq_f32(vcvtq_f32_s32(sv), vld1q_f32(sc)));                \
+                    }                                                                                                 \
             }                                                                                                         \
-            y[t * ldy + r] = vgetq_lane_f32(acc, 0);                                                                  \
-            if (tb != t) y[tb * ldy + r] = vgetq_lane_f32(acc, 1);                                                    \
-            if (rb != r) y[t * ldy + rb] = vgetq_lane_f32(acc, 2);                                                    \
-            if (rb != r && tb != t) y[tb * ldy + rb] = vgetq_lane_f32(acc, 3);                                        \
+            for (int p = 0; p < 2; p++)                                                                               \
+                for (int k = 0; k < 2; k++) {                                                                         \
+                    float out[4];                                                                                     \
+                    vst1q_f32(out, acc[p][k]);                                                                        \
+                    for (int e = 0; e < 4; e++) {                                                                     \
+                        const int i = 2 * p + e / 2, j = 2 * k + e % 2;                                               \
+                        if (i < nr && j < nt) y[(t + j) * ldy + r + i] = out[e];                                      \
+                    }                                                                                                 \
+                }                                                                                                     \
         }                                                                                                             \
     }
 

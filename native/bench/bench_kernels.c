@@ -185,8 +185,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("threads %d, simd level %d (%s), cpu: %s\n", threads, simd,
-           simd == MLA4J_SIMD_AVX512 ? (kern_cpu_has_avx512vnni() ? "avx512 vnni" : "avx512bw")
-                                     : simd == MLA4J_SIMD_AVX2 ? "avx2" : "scalar",
+           simd == MLA4J_SIMD_AVX512 ? (kern_cpu_has_avx512vnni() ? "avx512 vnni" : "avx512bw") : kern_simd_name(simd),
            kern_cpu_features());
     if (argc > 3 && strcmp(argv[3], "types") == 0) {
         const int32_t all[] = {MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q4_1, MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1, MLA4J_TYPE_IQ4_NL,

@@ -62,12 +62,18 @@ typedef enum mla4j_simd {
     MLA4J_SIMD_AUTO = 0,
     MLA4J_SIMD_SCALAR = 1, /* plain C reference kernels */
     MLA4J_SIMD_AVX2 = 2,   /* AVX2 + FMA + F16C */
-    MLA4J_SIMD_AVX512 = 3  /* AVX-512 F/BW/VL (+VNNI when present) */
+    MLA4J_SIMD_AVX512 = 3, /* AVX-512 F/BW/VL (+VNNI when present) */
+    MLA4J_SIMD_NEON = 4,         /* ARM64 Advanced SIMD (every ARMv8-A CPU) */
+    MLA4J_SIMD_NEON_DOTPROD = 5, /* + SDOT (FEAT_DotProd: Cortex-A76 and later, Neoverse N1, Apple M1) */
+    MLA4J_SIMD_NEON_I8MM = 6     /* + SMMLA (FEAT_I8MM: Neoverse V1/N2/V2, Graviton 3, Apple M2) */
 } mla4j_simd;
+/* A level of the other processor family (AVX2 on ARM64, NEON on x86-64) is treated as AUTO; a level above
+ * what the CPU has is lowered to the best of its family that the CPU has. */
 
-/* The best level this CPU supports (detected with CPUID). */
+/* The best level this CPU supports (x86-64: CPUID; ARM64: HWCAP on Linux, sysctl on macOS). */
 MLA4J_API int32_t mla4j_simd_best(void);
-/* Space-separated CPU features mla4j uses, as detected, e.g. "avx2 fma f16c avx512f avx512vnni". */
+/* Space-separated CPU features mla4j uses, as detected, e.g. "avx2 fma f16c avx512f avx512vnni" or
+ * "asimd dotprod i8mm". */
 MLA4J_API const char *mla4j_cpu_features(void);
 
 /* ------------------------------------------------------------------------------------------------ */

@@ -51,7 +51,7 @@ MLA4J_API mla4j_status mla4j_type_dot(int32_t type, const void *row, size_t row_
     if (st != MLA4J_OK) return st;
     MLA4J_CHECK_ARG(x != NULL, "mla4j_type_dot: x is NULL");
     MLA4J_CHECK_ARG(out != NULL, "mla4j_type_dot: out is NULL");
-    MLA4J_CHECK_ARG(simd >= MLA4J_SIMD_AUTO && simd <= MLA4J_SIMD_AVX512,
+    MLA4J_CHECK_ARG(simd >= MLA4J_SIMD_AUTO && simd <= MLA4J_SIMD_NEON_I8MM,
                     "mla4j_type_dot: simd = %d is not an mla4j_simd level (0..3)", simd);
     /* The same path as the forward pass: convert the activation, then a one-row matrix product. */
     void *act = mla4j_alloc_aligned(kern_act_size(type, n, 1), "mla4j_type_dot activation");

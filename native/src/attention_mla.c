@@ -100,7 +100,7 @@ mla4j_status mla_context_init(mla4j_context *c) {
     ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
     if (c->params.kv_type == MLA4J_TYPE_Q8_0 || c->params.kv_type == MLA4J_TYPE_Q4_0) {
         ALLOC(q_act, kern_act_size(c->params.kv_type, s->width, (int64_t)(T * H)), "quantized queries");
-        if (c->simd >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512bf16()) {
+        if (c->simd == MLA4J_SIMD_AVX512 && kern_cpu_has_avx512bf16()) {
             ALLOC(pairs, nth * (MLA_ROW_TILE / 2) * C * 2 * sizeof(uint16_t), "bf16 cache rows");
             ALLOC(p_bf16, nth * T * H * MLA_ROW_TILE * sizeof(uint16_t), "bf16 attention weights");
         }
@@ -251,15 +251,17 @@ static void flash_task(void *arg, int ith, int nth) {
             for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
             l[i] += sum;
         }
+#if MLA4J_X86
         if (c->mla.pairs != NULL) { /* quantized cache: bf16 products (the cache is coarser than bf16's 8 bits) */
             uint16_t *pairs = c->mla.pairs + (size_t)ith * (MLA_ROW_TILE / 2) * (size_t)C * 2;
             uint16_t *pb = c->mla.p_bf16 + (size_t)ith * rows_cap * MLA_ROW_TILE;
             mla_pack_pairs_bf16_avx512(tile, n, W, C, pairs);
             for (int64_t i = 0; i < n_rows; i++) mla_row_to_bf16_avx512(sc + i * MLA_ROW_TILE, n, pb + i * MLA_ROW_TILE);
             mla_weighted_sum_bf16_avx512(pairs, (n + 1) / 2, (const uint32_t *)pb, MLA_ROW_TILE / 2, n_rows, acc, C);
-        } else {
-            k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
+            continue;
         }
+#endif
+        k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
     }
 }
 

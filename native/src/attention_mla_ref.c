@@ -1,5 +1,5 @@
-/* attention_mla_ref.c - the plain C references of the latent attention's kernels (the AVX2 and AVX-512 versions
- * in attention_mla_avx2.c and attention_mla_avx512.c compute the same up to the order of float summation;
+/* attention_mla_ref.c - the plain C references of the latent attention's kernels (the AVX2, AVX-512 and NEON
+ * versions in attention_mla_avx2.c, attention_mla_avx512.c and attention_mla_neon.c compute the same up to the order of float summation;
  * test_mla compares them), and the choice of a level's kernels. */
 #include "context.h"
 
@@ -77,15 +77,28 @@ void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uin
 
 static const mla_kernels kernels_ref = {mla_dequant_rows_ref, mla_scores_ref,  mla_weighted_sum_ref,
                                         mla_scale_max_ref,    mla_exp_sum_ref, mla_gemm_nn_ref};
+#if MLA4J_X86
 static const mla_kernels kernels_avx2 = {mla_dequant_rows_avx2, mla_scores_avx2,  mla_weighted_sum_avx2,
                                          mla_scale_max_avx2,    mla_exp_sum_avx2, mla_gemm_nn_avx2};
 static const mla_kernels kernels_avx512 = {mla_dequant_rows_avx512, mla_scores_avx512,  mla_weighted_sum_avx512,
                                            mla_scale_max_avx512,    mla_exp_sum_avx512, mla_gemm_nn_avx512};
+#endif
+#if MLA4J_ARM64
+static const mla_kernels kernels_neon = {mla_dequant_rows_neon, mla_scores_neon,  mla_weighted_sum_neon,
+                                         mla_scale_max_neon,    mla_exp_sum_neon, mla_gemm_nn_neon};
+#endif
 
 const mla_kernels *mla_kernels_for(int simd) {
     switch (kern_resolve_simd(simd)) {
+#if MLA4J_X86
     case MLA4J_SIMD_AVX512: return &kernels_avx512;
     case MLA4J_SIMD_AVX2: return &kernels_avx2;
+#endif
+#if MLA4J_ARM64
+    case MLA4J_SIMD_NEON:
+    case MLA4J_SIMD_NEON_DOTPROD:
+    case MLA4J_SIMD_NEON_I8MM: return &kernels_neon;
+#endif
     default: return &kernels_ref;
     }
 }

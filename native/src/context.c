@@ -94,7 +94,7 @@ MLA4J_API mla4j_status mla4j_context_create(const mla4j_model *m, const mla4j_co
                         (hp->is_mla && (p.kv_type == MLA4J_TYPE_Q8_0 || p.kv_type == MLA4J_TYPE_Q4_0)),
                     "KV cache type %d is not supported (F32 = 0, F16 = 1; latent caches of MLA models also Q8_0 = 8, "
                     "Q4_0 = 2)", p.kv_type);
-    MLA4J_CHECK_ARG(p.simd >= MLA4J_SIMD_AUTO && p.simd <= MLA4J_SIMD_AVX512, "unknown simd level %d", p.simd);
+    MLA4J_CHECK_ARG(p.simd >= MLA4J_SIMD_AUTO && p.simd <= MLA4J_SIMD_NEON_I8MM, "unknown simd level %d", p.simd);
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
 
     mla4j_context *c = calloc(1, sizeof *c);

@@ -100,7 +100,8 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
  * of the batch are already stored and the queries roped. */
 void mla_attention_mha(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
 /* The latent attention's float kernels at one SIMD level; attention_mla_ref.c has the references and
- * mla_kernels_for, attention_mla_avx2.c and attention_mla_avx512.c the vector versions (same results up to the
+ * mla_kernels_for, attention_mla_avx2.c and attention_mla_avx512.c (x86-64) and attention_mla_neon.c (ARM64, one
+ * table for the three NEON levels: SDOT and SMMLA are integer instructions) the vector versions (same results up to the
  * order of float summation; the row decoding is exact at every level). */
 typedef struct mla_kernels {
     /* n cache rows of W values of a cache type (row_bytes apart) into floats, as kern_dequantize_row. */
@@ -132,6 +133,7 @@ const mla_kernels *mla_kernels_for(int simd);
 MLA_KERNEL_DECLS(ref)
 MLA_KERNEL_DECLS(avx2)
 MLA_KERNEL_DECLS(avx512)
+MLA_KERNEL_DECLS(neon)
 #undef MLA_KERNEL_DECLS
 /* attention_mla_avx512.c, bf16 weighted sum of quantized caches: rows (n x C floats, ld apart) into bf16 row
  * pairs out[(j*C + c)*2 + e] = rows[2j+e][c]; a weight row into bf16 (odd n padded with a zero); and

@@ -1,14 +1,25 @@
 /* kernels.h - compute kernels: type traits, float conversions, dequantization, dot products and the
  * matrix product used by the forward pass.
  *
- * Each kernel has a plain C reference version (kernels_ref.c) and SIMD versions (kernels_avx2.c,
- * kernels_avx512.c) selected by the `simd` argument (an mla4j_simd level, never AUTO here: callers resolve
- * AUTO with kern_resolve_simd). Tests compare every SIMD kernel with its reference. */
+ * Each kernel has a plain C reference version (kernels_ref.c) and SIMD versions (x86-64: kernels_avx2.c,
+ * kernels_avx512.c; ARM64: kernels_neon.c) selected by the `simd` argument (an mla4j_simd level, never AUTO
+ * here: callers resolve AUTO with kern_resolve_simd). Tests compare every SIMD kernel with its reference. */
 #ifndef MLA4J_KERNELS_H
 #define MLA4J_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The processor family of this build: only its SIMD files are compiled (native/CMakeLists.txt). */
+#if defined(__x86_64__) || defined(_M_X64)
+#define MLA4J_X86 1
+#define MLA4J_ARM64 0
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define MLA4J_X86 0
+#define MLA4J_ARM64 1
+#else
+#error "mla4j: unsupported processor; supported: x86-64 and ARM64 (aarch64)"
+#endif
 
 typedef struct kern_type_traits {
     const char *name;   /* "Q8_0" */
@@ -19,8 +30,14 @@ typedef struct kern_type_traits {
 /* Traits of a supported tensor type, or NULL. */
 const kern_type_traits *kern_type_traits_of(int32_t type);
 
-/* Resolves MLA4J_SIMD_AUTO to the best level of this CPU; clamps a requested level to what the CPU has. */
+/* Resolves MLA4J_SIMD_AUTO (and levels of the other processor family) to the best level of this CPU; clamps a
+ * requested level to what the CPU has. */
 int kern_resolve_simd(int simd);
+/* Whether level runs as itself here (SCALAR always; otherwise a level of this CPU's family up to its best). */
+int kern_simd_available(int level);
+/* "scalar", "avx2", "neon-dotprod", ... */
+const char *kern_simd_name(int level);
+/* cpu_x86.c or cpu_arm.c: the best level of this CPU, its features, and the optional x86 extensions (0 on ARM64). */
 int kern_cpu_best_simd(void);
 const char *kern_cpu_features(void);
 int kern_cpu_has_avx512vnni(void);

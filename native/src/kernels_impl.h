@@ -225,6 +225,7 @@ void kern_repack_q8_panel8_avx2(const kern_matrix *w, int64_t r, int64_t b0, int
 void kern_quantize_act_q8_ref(int32_t type, const float *x, int64_t cols, void *act_token);
 void kern_quantize_act_q8_avx2(int32_t type, const float *x, int64_t cols, void *act_token);
 void kern_quantize_act_q8_avx512(int32_t type, const float *x, int64_t cols, void *act_token);
+void kern_quantize_act_q8_neon(int32_t type, const float *x, int64_t cols, void *act_token);
 
 void kern_matmul_ref(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
                      int64_t r1);
@@ -233,6 +234,10 @@ void kern_matmul_avx2(const kern_matrix *w, const void *act, int64_t n_tok, floa
 /* One activation vector (n_tok == 1) times rows r0..r1 of Q4_0/Q8_0 weights with AVX2 integer code: the
  * memory-bound matrix-vector product, also used by the AVX-512 level on CPUs without VNNI. */
 void kern_matvec_q8_avx2(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1);
+/* level: MLA4J_SIMD_NEON, _NEON_DOTPROD (SDOT) or _NEON_I8MM (SMMLA for several tokens), at most the CPU's
+ * best. Types without a NEON version fall back to kern_matmul_ref (kernels_neon.c, "Types"). */
+void kern_matmul_neon(int level, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
+                      int64_t r0, int64_t r1);
 /* vnni selects the AVX512-VNNI integer kernels (only when the CPU has them), else the AVX-512BW ones. */
 void kern_matmul_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                         int64_t r0, int64_t r1);
@@ -240,15 +245,19 @@ void kern_matmul_avx512(int vnni, const kern_matrix *w, const void *act, int64_t
 float kern_dot_f32_ref(const float *a, const float *b, int64_t n);
 float kern_dot_f32_avx2(const float *a, const float *b, int64_t n);
 float kern_dot_f32_avx512(const float *a, const float *b, int64_t n);
+float kern_dot_f32_neon(const float *a, const float *b, int64_t n);
 float kern_dot_f16_ref(const uint16_t *a, const float *b, int64_t n);
 float kern_dot_f16_avx2(const uint16_t *a, const float *b, int64_t n);
 float kern_dot_f16_avx512(const uint16_t *a, const float *b, int64_t n);
+float kern_dot_f16_neon(const uint16_t *a, const float *b, int64_t n);
 void kern_axpy_f32_ref(float a, const float *x, float *y, int64_t n);
 void kern_axpy_f32_avx2(float a, const float *x, float *y, int64_t n);
 void kern_axpy_f32_avx512(float a, const float *x, float *y, int64_t n);
+void kern_axpy_f32_neon(float a, const float *x, float *y, int64_t n);
 void kern_axpy_f16_ref(float a, const uint16_t *x, float *y, int64_t n);
 void kern_axpy_f16_avx2(float a, const uint16_t *x, float *y, int64_t n);
 void kern_axpy_f16_avx512(float a, const uint16_t *x, float *y, int64_t n);
+void kern_axpy_f16_neon(float a, const uint16_t *x, float *y, int64_t n);
 
 /* ---- kernels_quants_*.c: Q4_1, Q5_0, Q5_1, IQ4_NL (Q8_0 activations) and Q2_K, Q3_K, Q5_K, IQ4_XS (Q8_K) ---- */
 

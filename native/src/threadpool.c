@@ -11,12 +11,19 @@
 #include "internal.h"
 #include "kernels_impl.h"
 
-#include <immintrin.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+
+/* The spin-wait hint: PAUSE on x86-64, YIELD on ARM64. */
+#if MLA4J_X86
+#include <immintrin.h>
+static inline void cpu_relax(void) { _mm_pause(); }
+#else
+static inline void cpu_relax(void) { __asm__ volatile("yield" ::: "memory"); }
+#endif
 
 /* How long an idle worker spins before sleeping: long enough to bridge the gaps between the matrix products
  * of one token, short enough not to burn a shared core while the caller does something else. */
@@ -65,7 +72,7 @@ static uint64_t wait_for_task(mla4j_pool *pool, uint64_t seen) {
             else if (t > deadline) break;
             else if (t + SPIN_NS - SPIN_YIELD_AFTER_NS > deadline) sched_yield();
         }
-        _mm_pause();
+        cpu_relax();
     }
     pthread_mutex_lock(&pool->mutex);
     atomic_fetch_add(&pool->n_sleeping, 1);
@@ -164,7 +171,7 @@ void mla4j_pool_run(mla4j_pool *pool, mla4j_pool_fn fn, void *arg) {
     unsigned spins = 0;
     while (atomic_load_explicit(&pool->n_done, memory_order_acquire) < pool->n_threads - 1) {
         if (++spins > WAIT_SPINS_BEFORE_YIELD) sched_yield();
-        else _mm_pause();
+        else cpu_relax();
     }
 }
 

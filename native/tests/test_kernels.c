@@ -5,8 +5,12 @@
 #include "kernels_impl.h"
 #include "mla4j.h"
 
-#include <immintrin.h>
 #include <stdint.h>
+#if MLA4J_X86
+#include <immintrin.h>
+#else
+#include <arm_neon.h>
+#endif
 
 /* ---- helpers ------------------------------------------------------------------------------------------ */
 
@@ -93,13 +97,22 @@ static void test_fp16(void) {
     CHECK(row[0] == 0x3800 && row[1] == 0x8000 && row[2] == 0x7c00 && row[3] == 0x0001);
 }
 
+#if MLA4J_X86
 /* The F16C instruction is what ggml uses on x86: compare with it on random bit patterns. */
 __attribute__((target("f16c"))) static uint16_t hw_fp32_to_fp16(float f) {
     return (uint16_t)_cvtss_sh(f, 0 /* round to nearest even */);
 }
+static int hw_fp16_available(void) { return __builtin_cpu_supports("f16c"); }
+#else
+/* ARM64's FCVT (every ARMv8-A CPU; the FPCR rounding mode is round to nearest even), what ggml uses there. */
+static uint16_t hw_fp32_to_fp16(float f) {
+    return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(f))), 0);
+}
+static int hw_fp16_available(void) { return 1; }
+#endif
 
 static void test_fp16_vs_hardware(void) {
-    if (!__builtin_cpu_supports("f16c")) {
+    if (!hw_fp16_available()) {
         printf("SKIPPED: no F16C for the hardware comparison\n");
         return;
     }
@@ -338,6 +351,13 @@ static void test_quantize_act(void) {
         uint8_t *r = aligned_alloc(64, n), *s = aligned_alloc(64, n);
         memset(r, 0, n);
         kern_quantize_act_q8_ref(t, xs, cols, r);
+#if MLA4J_ARM64
+        if (best >= MLA4J_SIMD_NEON) {
+            memset(s, 0, n);
+            kern_quantize_act_q8_neon(t, xs, cols, s);
+            CHECK(memcmp(r, s, n) == 0);
+        }
+#else
         if (best >= MLA4J_SIMD_AVX2) {
             memset(s, 0, n);
             kern_quantize_act_q8_avx2(t, xs, cols, s);
@@ -348,6 +368,7 @@ static void test_quantize_act(void) {
             kern_quantize_act_q8_avx512(t, xs, cols, s);
             CHECK(memcmp(r, s, n) == 0);
         }
+#endif
         free(r);
         free(s);
     }
@@ -397,6 +418,7 @@ static void fill_weights(int32_t type, uint8_t *data, int64_t rows, int64_t cols
 }
 
 typedef void (*matmul_fn)(const kern_matrix *, const void *, int64_t, float *, int64_t, int64_t, int64_t);
+#if MLA4J_X86
 static void mm_avx512_bw(const kern_matrix *w, const void *a, int64_t n, float *y, int64_t ldy, int64_t r0, int64_t r1) {
     kern_matmul_avx512(0, w, a, n, y, ldy, r0, r1);
 }
@@ -404,6 +426,19 @@ static void mm_avx512_vnni(const kern_matrix *w, const void *a, int64_t n, float
                            int64_t r1) {
     kern_matmul_avx512(1, w, a, n, y, ldy, r0, r1);
 }
+#else
+static void mm_neon(const kern_matrix *w, const void *a, int64_t n, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    kern_matmul_neon(MLA4J_SIMD_NEON, w, a, n, y, ldy, r0, r1);
+}
+static void mm_neon_dotprod(const kern_matrix *w, const void *a, int64_t n, float *y, int64_t ldy, int64_t r0,
+                            int64_t r1) {
+    kern_matmul_neon(MLA4J_SIMD_NEON_DOTPROD, w, a, n, y, ldy, r0, r1);
+}
+static void mm_neon_i8mm(const kern_matrix *w, const void *a, int64_t n, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1) {
+    kern_matmul_neon(MLA4J_SIMD_NEON_I8MM, w, a, n, y, ldy, r0, r1);
+}
+#endif
 
 /* The sum of |w_i * a_i| of one output: the scale of its rounding error. */
 static double l1_scale(const kern_matrix *w, const void *act, int64_t r, int64_t t) {
@@ -425,14 +460,24 @@ static double l1_scale(const kern_matrix *w, const void *act, int64_t r, int64_t
 }
 
 static void test_levels(void) {
+#if MLA4J_X86
     int best = kern_cpu_best_simd();
+#endif
     struct {
         const char *name;
         matmul_fn fn;
         int available;
-    } levels[] = {{"avx2", kern_matmul_avx2, best >= MLA4J_SIMD_AVX2},
-                  {"avx512bw", mm_avx512_bw, best >= MLA4J_SIMD_AVX512},
-                  {"avx512vnni", mm_avx512_vnni, best >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512vnni()}};
+    } levels[] = {
+#if MLA4J_X86
+        {"avx2", kern_matmul_avx2, best >= MLA4J_SIMD_AVX2},
+        {"avx512bw", mm_avx512_bw, best >= MLA4J_SIMD_AVX512},
+        {"avx512vnni", mm_avx512_vnni, best >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512vnni()},
+#else
+        {"neon", mm_neon, kern_simd_available(MLA4J_SIMD_NEON)},
+        {"neon-dotprod", mm_neon_dotprod, kern_simd_available(MLA4J_SIMD_NEON_DOTPROD)},
+        {"neon-i8mm", mm_neon_i8mm, kern_simd_available(MLA4J_SIMD_NEON_I8MM)},
+#endif
+    };
     const int32_t types[] = {MLA4J_TYPE_F32,  MLA4J_TYPE_F16,  MLA4J_TYPE_BF16,   MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0,
                              MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K, MLA4J_TYPE_Q4_1,   MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1,
                              MLA4J_TYPE_IQ4_NL, MLA4J_TYPE_Q2_K, MLA4J_TYPE_Q3_K, MLA4J_TYPE_Q5_K, MLA4J_TYPE_IQ4_XS};
@@ -468,6 +513,8 @@ static void test_levels(void) {
                             continue;
                         }
                         double tol = 1e-5 * fmax(1.0, l1_scale(&w, act, r, t));
+                        /* The NEON int8 kernels add the exact block totals in the reference's order: same bits. */
+                        if (MLA4J_ARM64 && kern_act_is_q8(type)) tol = 0;
                         if (!(fabs((double)a - b) <= tol)) {
                             if (bad++ < 3)
                                 fprintf(stderr, "%s %s n_tok=%lld t=%lld r=%lld: %.9g vs ref %.9g\n", levels[li].name,
@@ -489,7 +536,6 @@ static void test_levels(void) {
 /* One-hot activations pick single weights: every level's decoding of the float-activation types must give the
  * reference's floats exactly (a sum of one product w*1 and zeros is exact). */
 static void test_decode_exact(void) {
-    int best = kern_cpu_best_simd();
     const int32_t types[] = {MLA4J_TYPE_F32, MLA4J_TYPE_F16, MLA4J_TYPE_BF16, MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K};
     const int64_t rows = 5, cols = 1536, n_tok = 6; /* 1536: a 1024 chunk and a 512 tail */
     const int64_t pos[6] = {0, 1, 255, 256, 1100, 1535};
@@ -505,7 +551,8 @@ static void test_decode_exact(void) {
         kern_act_convert(w.type, x, cols, 0, n_tok, act);
         float *wf = malloc(sizeof(float) * cols * rows), *y = malloc(sizeof(float) * rows * n_tok);
         for (int64_t r = 0; r < rows; r++) kern_dequantize_row(w.type, data + r * w.row_bytes, wf + r * cols, cols);
-        for (int simd = MLA4J_SIMD_SCALAR; simd <= best; simd++) {
+        for (int simd = MLA4J_SIMD_SCALAR; simd <= MLA4J_SIMD_NEON_I8MM; simd++) {
+            if (!kern_simd_available(simd)) continue;
             kern_matmul(simd, &w, act, n_tok, y, rows, 0, rows);
             int bad = 0;
             for (int64_t t = 0; t < n_tok; t++)
@@ -563,7 +610,8 @@ static void test_quantized_dot_error(void) {
             bound = 0;
         }
         bound += 1e-5 * fmax(1.0, l1);
-        for (int simd = MLA4J_SIMD_SCALAR; simd <= kern_cpu_best_simd(); simd++) {
+        for (int simd = MLA4J_SIMD_SCALAR; simd <= MLA4J_SIMD_NEON_I8MM; simd++) {
+            if (!kern_simd_available(simd)) continue;
             float got = 0;
             CHECK(mla4j_type_dot(type, row, row_bytes, x, n, simd, &got) == MLA4J_OK);
             CHECK_MSG(fabs(got - exact) <= bound, "%s simd %d: %.7g vs exact %.7g (bound %.3g)", tr->name, simd, got,
@@ -576,7 +624,6 @@ static void test_quantized_dot_error(void) {
 }
 
 static void test_vector_helpers(void) {
-    int best = kern_cpu_best_simd();
     for (int64_t n = 1; n <= 131; n += 13) {
         float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
         uint16_t *h = malloc(sizeof(uint16_t) * n);
@@ -590,7 +637,8 @@ static void test_vector_helpers(void) {
             l1h += fabs((double)kern_fp16_to_fp32(h[i]) * b[i]);
         }
         float dref = kern_dot_f32_ref(a, b, n), dhref = kern_dot_f16_ref(h, b, n);
-        for (int simd = MLA4J_SIMD_AVX2; simd <= best; simd++) {
+        for (int simd = MLA4J_SIMD_AVX2; simd <= MLA4J_SIMD_NEON_I8MM; simd++) {
+            if (!kern_simd_available(simd)) continue;
             CHECK(fabs(kern_dot_f32(simd, a, b, n) - dref) <= 1e-5 * fmax(1, l1f));
             CHECK(fabs(kern_dot_f16(simd, h, b, n) - dhref) <= 1e-5 * fmax(1, l1h));
             memcpy(yr, b, sizeof(float) * n);
@@ -612,7 +660,8 @@ static void test_vector_helpers(void) {
             b[i] = 2.0f;
             h[i] = 0x3800;
         }
-        for (int simd = MLA4J_SIMD_SCALAR; simd <= best; simd++) {
+        for (int simd = MLA4J_SIMD_SCALAR; simd <= MLA4J_SIMD_NEON_I8MM; simd++) {
+            if (!kern_simd_available(simd)) continue;
             CHECK(kern_dot_f32(simd, a, b, n) == (float)n);
             CHECK(kern_dot_f16(simd, h, b, n) == (float)n);
         }
@@ -627,24 +676,46 @@ static void test_vector_helpers(void) {
 static void test_simd_levels(void) {
     int best = kern_cpu_best_simd();
     CHECK(mla4j_simd_best() == best);
-    CHECK(best >= MLA4J_SIMD_SCALAR && best <= MLA4J_SIMD_AVX512);
+    CHECK(kern_simd_available(best) && kern_simd_available(MLA4J_SIMD_SCALAR) && !kern_simd_available(MLA4J_SIMD_AUTO));
     CHECK(kern_resolve_simd(MLA4J_SIMD_AUTO) == best);
     CHECK(kern_resolve_simd(MLA4J_SIMD_SCALAR) == MLA4J_SIMD_SCALAR);
-    CHECK(kern_resolve_simd(MLA4J_SIMD_AVX512) == best); /* clamped to what the CPU has */
     CHECK(kern_resolve_simd(42) == best);
     const char *f = mla4j_cpu_features();
     CHECK(f != NULL);
+#if MLA4J_X86
+    CHECK(best >= MLA4J_SIMD_SCALAR && best <= MLA4J_SIMD_AVX512);
+    CHECK(kern_resolve_simd(MLA4J_SIMD_AVX512) == best);         /* clamped to what the CPU has */
+    CHECK(kern_resolve_simd(MLA4J_SIMD_NEON_DOTPROD) == best);   /* another family's level: AUTO */
+    CHECK(!kern_simd_available(MLA4J_SIMD_NEON));
     /* what the compiler's own CPUID check says must agree */
     CHECK((strstr(f, "avx2") != NULL) == (__builtin_cpu_supports("avx2") != 0));
     CHECK((strstr(f, "avx512bw") != NULL) == (__builtin_cpu_supports("avx512bw") != 0));
     CHECK((strstr(f, "avx512vnni") != NULL) == (__builtin_cpu_supports("avx512vnni") != 0));
     CHECK(kern_cpu_has_avx512vnni() == (__builtin_cpu_supports("avx512vnni") != 0));
-    printf("cpu: best simd %d, features: %s\n", best, f);
+#else
+    CHECK(best >= MLA4J_SIMD_NEON && best <= MLA4J_SIMD_NEON_I8MM);
+    CHECK(kern_resolve_simd(MLA4J_SIMD_NEON_I8MM) == best);      /* clamped to what the CPU has */
+    CHECK(kern_resolve_simd(MLA4J_SIMD_NEON) == MLA4J_SIMD_NEON);
+    CHECK(kern_resolve_simd(MLA4J_SIMD_AVX2) == best);           /* another family's level: AUTO */
+    CHECK(!kern_simd_available(MLA4J_SIMD_AVX2) && !kern_cpu_has_avx512vnni());
+    CHECK((strstr(f, "dotprod") != NULL) == (best >= MLA4J_SIMD_NEON_DOTPROD));
+#endif
+    /* The emulated CPU models of native/tests/qemu-aarch64.sh each name the level they must be detected as. */
+    const char *want = getenv("MLA4J_TEST_EXPECT_SIMD");
+    if (want != NULL && *want != '\0') {
+        CHECK_MSG(strcmp(want, kern_simd_name(best)) == 0, "expected level %s, detected %s (features: %s)", want,
+                  kern_simd_name(best), f);
+    }
+    printf("cpu: best simd %d (%s), features: %s\n", best, kern_simd_name(best), f);
 }
 
 /* The AVX2 panel repacking of 8 Q8_0 rows gives the reference's bytes (rows at an odd offset and stride, several
  * blocks, starting past the first). */
 static void test_repack_panel8(void) {
+#if !MLA4J_X86
+    printf("SKIPPED: AVX2 panel repacking (not x86-64)\n");
+    return;
+#else
     if (kern_cpu_best_simd() < MLA4J_SIMD_AVX2) {
         printf("SKIPPED: AVX2 panel repacking (no AVX2)\n");
         return;
@@ -666,6 +737,7 @@ static void test_repack_panel8(void) {
     kern_repack_q8_panel(&w, 2, 8, 8, 1, 4, 1, b);
     CHECK(memcmp(a, b, sizeof a) == 0);
     free(data);
+#endif
 }
 
 int main(void) {

@@ -119,6 +119,7 @@ static void test_gemm(const mla_kernels *k) {
     }
 }
 
+#if MLA4J_X86
 /* bf16 packing against kern_fp32_to_bf16, and the bf16 weighted sum against its reference (same roundings). */
 static void test_bf16_weighted_sum(void) {
     const int64_t shapes[][3] = {{32, 32, 512}, {13, 7, 40}, {9, 1, 17}}; /* query rows, tile rows, C */
@@ -161,22 +162,27 @@ static void test_bf16_weighted_sum(void) {
         free(a2);
     }
 }
+#endif
 
 int main(void) {
     srand(5);
-    static const char *const names[] = {"", "scalar", "AVX2", "AVX-512"};
-    for (int level = MLA4J_SIMD_SCALAR; level <= kern_cpu_best_simd(); level++) {
+    for (int level = MLA4J_SIMD_SCALAR; level <= MLA4J_SIMD_NEON_I8MM; level++) {
+        if (!kern_simd_available(level)) continue;
         const mla_kernels *k = mla_kernels_for(level);
-        printf("kernels: %s\n", names[level]);
+        printf("kernels: %s\n", kern_simd_name(level));
         test_dequant(k);
         test_scores_and_sums(k);
         test_softmax_pieces(k);
         test_gemm(k);
     }
+#if MLA4J_X86
     if (!kern_cpu_has_avx512bf16()) {
         printf("SKIPPED: bf16 kernels (no AVX512-BF16)\n");
     } else {
         test_bf16_weighted_sum();
     }
+#else
+    printf("SKIPPED: bf16 kernels (AVX512-BF16 only)\n");
+#endif
     return check_summary("test_mla");
 }

@@ -2,6 +2,7 @@
  * with the scalar single-threaded reference (logits within 1e-4 relative over a 128-token sequence), batched
  * prefill agrees with token-by-token evaluation, the F16 KV cache stays close to F32, and bad calls are refused. */
 #include "check.h"
+#include "kernels.h" /* kern_simd_available: the levels this CPU runs as themselves */
 #include "mla4j.h"
 
 #define N_TOK 128
@@ -57,11 +58,12 @@ static void test_stories(const char *dir) {
     size_t n = (size_t)N_TOK * (size_t)hp.n_vocab;
     float *ref = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
     CHECK(run(m, MLA4J_SIMD_SCALAR, 1, 1, MLA4J_TYPE_F32, tokens, ref, hp.n_vocab));
-    const int levels[] = {MLA4J_SIMD_SCALAR, MLA4J_SIMD_AVX2, MLA4J_SIMD_AVX512};
+    const int levels[] = {MLA4J_SIMD_SCALAR, MLA4J_SIMD_AVX2,         MLA4J_SIMD_AVX512,
+                          MLA4J_SIMD_NEON,   MLA4J_SIMD_NEON_DOTPROD, MLA4J_SIMD_NEON_I8MM};
     const int threads[] = {1, 2, 3};
     const int batches[] = {1, 7, 128};
-    for (int li = 0; li < 3; li++) {
-        if (levels[li] > mla4j_simd_best()) continue;
+    for (int li = 0; li < 6; li++) {
+        if (!kern_simd_available(levels[li])) continue; /* this CPU's family, up to its best */
         for (int ti = 0; ti < 3; ti++) {
             for (int bi = 0; bi < 3; bi++) {
                 CHECK(run(m, levels[li], threads[ti], batches[bi], MLA4J_TYPE_F32, tokens, got, hp.n_vocab));

@@ -26,9 +26,12 @@ import java.util.Properties;
  * <ol>
  *   <li>the file named by the system property {@value #PATH_PROPERTY};</li>
  *   <li>the file named by the environment variable {@value #PATH_ENV};</li>
- *   <li>the library bundled in this jar under {@code /native/<os>-<arch>/}, extracted to
+ *   <li>the library bundled in this jar under {@code /native/<os>-<arch>/} ({@link #SUPPORTED}: linux-x86_64 and
+ *       linux-aarch64, picked by {@code os.name} and {@code os.arch}), extracted to
  *       {@code $XDG_CACHE_HOME/mla4j/<version>/} (default {@code ~/.cache/mla4j/<version>/}).</li>
  * </ol>
+ * On a platform the jar has no library for (macOS, Windows, another processor), without an override, loading fails
+ * with one line naming the platform and the supported ones.
  * A candidate that cannot be loaded is skipped (with a warning when a later one succeeds); when none
  * loads, the {@link UnsatisfiedLinkError} lists every candidate and why it failed. The loaded library must
  * report the same version as this jar, otherwise loading fails: a jar and a library from different builds
@@ -61,6 +64,9 @@ public final class NativeLibrary {
      */
     static final List<String> OPENBLAS_FILES = List.of("libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5",
             "libopenblas.so.0");
+
+    /** The platforms whose library this jar bundles (when the build could make them; see the README). */
+    public static final List<String> SUPPORTED = List.of("linux-x86_64", "linux-aarch64");
 
     private static final String NOT_SET = "not set";
     private static final String VERSION_RESOURCE = "/org/mla4j/mla4j-version.properties";
@@ -195,18 +201,45 @@ public final class NativeLibrary {
 
     /** The resource directory name of this platform, e.g. "linux-x86_64", "linux-aarch64", "macos-aarch64". */
     static String platform() {
-        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        return platform(System.getProperty("os.name"), System.getProperty("os.arch"));
+    }
+
+    /**
+     * The resource directory name of a platform given as the JVM's {@code os.name} and {@code os.arch}: the OS
+     * ("linux", "macos", "windows", else the name's letters and digits), a dash, and the processor with the JVM's
+     * aliases merged (amd64 and x86_64 are "x86_64", aarch64 and arm64 are "aarch64").
+     */
+    static String platform(String osName, String osArch) {
+        String os = osName.toLowerCase(Locale.ROOT);
         if (os.startsWith("linux")) os = "linux";
         else if (os.startsWith("mac")) os = "macos";
         else if (os.startsWith("windows")) os = "windows";
         else os = os.replaceAll("[^a-z0-9]", "");
-        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+        String arch = osArch.toLowerCase(Locale.ROOT);
         arch = switch (arch) {
             case "amd64", "x86_64", "x86-64" -> "x86_64";
             case "aarch64", "arm64" -> "aarch64";
             default -> arch;
         };
         return os + "-" + arch;
+    }
+
+    /** The class path resource of a platform's library, e.g. "/native/linux-aarch64/libmla4j.so". */
+    static String bundledResource(String platform) {
+        String file = platform.startsWith("macos-") ? "libmla4j.dylib"
+                : platform.startsWith("windows-") ? "mla4j.dll" : "libmla4j.so";
+        return "/native/" + platform + "/" + file;
+    }
+
+    /**
+     * The one-line error for a platform without a bundled library, or null when the jar supports it.
+     *
+     * @param platform as {@link #platform(String, String)} names it
+     */
+    static String unsupportedPlatformMessage(String platform) {
+        if (SUPPORTED.contains(platform)) return null;
+        return "mla4j: no native library for " + platform + " in this jar (it supports " + String.join(" and ", SUPPORTED)
+                + "); build libmla4j for " + platform + " (see the README) and set " + PATH_ENV + " to it";
     }
 
     /**
@@ -217,15 +250,22 @@ public final class NativeLibrary {
      * @param resource        class path resource of the bundled library
      * @param cacheRoot       the XDG cache directory; the library is extracted to cacheRoot/mla4j/version/
      * @param expectedVersion the version the library must report
+     * @param platform        the platform whose bundled library is wanted ({@link #platform()} by default)
      */
-    record Options(String propertyPath, String envPath, String resource, Path cacheRoot, String expectedVersion) {
+    record Options(String propertyPath, String envPath, String resource, Path cacheRoot, String expectedVersion,
+                   String platform) {
+        /** Options for this JVM's platform. */
+        Options(String propertyPath, String envPath, String resource, Path cacheRoot, String expectedVersion) {
+            this(propertyPath, envPath, resource, cacheRoot, expectedVersion, NativeLibrary.platform());
+        }
+
         static Options fromEnvironment() {
             // XDG base directory spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
             String xdg = System.getenv("XDG_CACHE_HOME");
             Path cacheRoot = xdg != null && !xdg.isEmpty() && Path.of(xdg).isAbsolute()
                     ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
             return new Options(System.getProperty(PATH_PROPERTY), System.getenv(PATH_ENV),
-                    "/native/" + platform() + "/" + System.mapLibraryName("mla4j"), cacheRoot, apiVersion());
+                    bundledResource(NativeLibrary.platform()), cacheRoot, apiVersion());
         }
 
         Path cacheDir() {
@@ -238,6 +278,10 @@ public final class NativeLibrary {
         List<String> failures = new ArrayList<>();
         Path loaded = tryOverride("system property " + PATH_PROPERTY, options.propertyPath(), failures);
         if (loaded == null) loaded = tryOverride("environment variable " + PATH_ENV, options.envPath(), failures);
+        String unsupported = unsupportedPlatformMessage(options.platform());
+        if (loaded == null && unsupported != null && failures.stream().allMatch(f -> f.endsWith(": " + NOT_SET))) {
+            throw new UnsatisfiedLinkError(unsupported); // nothing was asked for and nothing is bundled: one line
+        }
         if (loaded == null) loaded = tryBundled(options, failures);
         if (loaded == null) {
             StringBuilder msg = new StringBuilder("mla4j: cannot load the native library; tried:");

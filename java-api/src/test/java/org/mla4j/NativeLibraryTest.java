@@ -32,9 +32,51 @@ class NativeLibraryTest {
 
     @Test
     void platformNamesTheResourceDirectoryMavenFills() {
-        // java-api/pom.xml has CMake write the library to native/linux-x86_64; this build runs on x86-64 Linux.
-        assertEquals("linux-x86_64", NativeLibrary.platform());
+        // CMake writes the build machine's library to native/<platform> (java-api/pom.xml, native/CMakeLists.txt).
+        String arch = System.getProperty("os.arch");
+        String expected = arch.equals("amd64") || arch.equals("x86_64") ? "linux-x86_64" : "linux-aarch64";
+        assertEquals(expected, NativeLibrary.platform());
         assertTrue(NativeLibrary.class.getResource(BUNDLED) != null, BUNDLED + " is not in the class path");
+    }
+
+    @Test
+    void osArchPicksTheBundledLibrary() {
+        // The values JVMs report: OpenJDK on Linux says amd64 or aarch64; some JVMs and macOS builds x86_64 or arm64.
+        assertEquals("linux-x86_64", NativeLibrary.platform("Linux", "amd64"));
+        assertEquals("linux-x86_64", NativeLibrary.platform("Linux", "x86_64"));
+        assertEquals("linux-aarch64", NativeLibrary.platform("Linux", "aarch64"));
+        assertEquals("linux-aarch64", NativeLibrary.platform("Linux", "arm64"));
+        assertEquals("macos-aarch64", NativeLibrary.platform("Mac OS X", "aarch64"));
+        assertEquals("windows-x86_64", NativeLibrary.platform("Windows 11", "amd64"));
+        assertEquals("linux-riscv64", NativeLibrary.platform("Linux", "riscv64"));
+        assertEquals(List.of("linux-x86_64", "linux-aarch64"), NativeLibrary.SUPPORTED);
+        for (String p : NativeLibrary.SUPPORTED) assertEquals(null, NativeLibrary.unsupportedPlatformMessage(p));
+    }
+
+    @Test
+    void anUnsupportedPlatformGetsOneLineNamingItAndTheSupportedOnes(@TempDir Path tmp) {
+        for (String[] osArch : new String[][] {{"Mac OS X", "aarch64"}, {"Linux", "riscv64"}, {"Windows 11", "amd64"},
+                {"Linux", "arm"}}) {
+            String platform = NativeLibrary.platform(osArch[0], osArch[1]);
+            var options = new NativeLibrary.Options(null, null, "/native/" + platform + "/" + LIB, tmp,
+                    NativeLibrary.apiVersion(), platform);
+            String msg = assertThrows(UnsatisfiedLinkError.class, () -> NativeLibrary.load(options)).getMessage();
+            assertEquals("mla4j: no native library for " + platform + " in this jar (it supports linux-x86_64 and "
+                    + "linux-aarch64); build libmla4j for " + platform + " (see the README) and set MLA4J_LIBRARY_PATH to it",
+                    msg);
+            assertTrue(!msg.contains("\n"), msg);
+        }
+    }
+
+    @Test
+    void anOverrideStillWorksOnAnUnsupportedPlatform(@TempDir Path tmp) throws IOException {
+        // A Mac user who built libmla4j points MLA4J_LIBRARY_PATH at it: the override is tried (here: a missing
+        // file, so the usual list of candidates explains the failure instead of the one-line platform error).
+        Path missing = tmp.resolve("libmla4j.dylib");
+        var options = new NativeLibrary.Options(null, missing.toString(), "/native/macos-aarch64/" + LIB, tmp,
+                NativeLibrary.apiVersion(), "macos-aarch64");
+        String msg = assertThrows(UnsatisfiedLinkError.class, () -> NativeLibrary.load(options)).getMessage();
+        assertTrue(msg.contains("2. environment variable MLA4J_LIBRARY_PATH=" + missing + ": no such file"), msg);
     }
 
     @Test

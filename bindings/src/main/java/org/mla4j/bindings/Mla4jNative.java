@@ -325,6 +325,33 @@ public class Mla4jNative extends Mla4jNative$shared {
     public static int MLA4J_SIMD_AVX512() {
         return MLA4J_SIMD_AVX512;
     }
+    private static final int MLA4J_SIMD_NEON = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_simd.MLA4J_SIMD_NEON = 4
+     * }
+     */
+    public static int MLA4J_SIMD_NEON() {
+        return MLA4J_SIMD_NEON;
+    }
+    private static final int MLA4J_SIMD_NEON_DOTPROD = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_simd.MLA4J_SIMD_NEON_DOTPROD = 5
+     * }
+     */
+    public static int MLA4J_SIMD_NEON_DOTPROD() {
+        return MLA4J_SIMD_NEON_DOTPROD;
+    }
+    private static final int MLA4J_SIMD_NEON_I8MM = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum mla4j_simd.MLA4J_SIMD_NEON_I8MM = 6
+     * }
+     */
+    public static int MLA4J_SIMD_NEON_I8MM() {
+        return MLA4J_SIMD_NEON_I8MM;
+    }
 
     private static class mla4j_simd_best {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(

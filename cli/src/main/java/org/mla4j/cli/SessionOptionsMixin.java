@@ -24,7 +24,8 @@ final class SessionOptionsMixin {
             description = "KV cache type: f32 or f16; MLA models (latent cache) also q8_0 and q4_0.")
     String kvType;
 
-    @Option(names = "--simd", defaultValue = "auto", description = "Kernels: auto, scalar, avx2 or avx512.")
+    @Option(names = "--simd", defaultValue = "auto",
+            description = "Kernels: auto, scalar, avx2, avx512 (x86-64), neon, neon-dotprod or neon-i8mm (ARM64).")
     String simd;
 
     @Option(names = "--mmap", negatable = true,
@@ -64,9 +65,10 @@ final class SessionOptionsMixin {
         GgmlType kv = parseKvType("--kv-type", kvType);
         Simd s;
         try {
-            s = Simd.valueOf(simd.toUpperCase());
+            s = Simd.valueOf(simd.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
         } catch (IllegalArgumentException e) {
-            throw new Main.UsageException("--simd must be auto, scalar, avx2 or avx512, not '" + simd + "'");
+            throw new Main.UsageException("--simd must be auto, scalar, avx2, avx512, neon, neon-dotprod or neon-i8mm, not '"
+                    + simd + "'");
         }
         if (threads < 0 || contextSize < 0 || batchSize < 1) {
             throw new Main.UsageException("--threads and --ctx-size must be >= 0 and --batch-size >= 1");

@@ -427,7 +427,7 @@ public final class BatchScheduler implements AutoCloseable {
             return;
         }
         job.sampler.accept(id);
-        if (tokenizer.isEndOfGeneration(id)) {
+        if (!job.request.ignoreEos() && tokenizer.isEndOfGeneration(id)) {
             finish(s, FinishReason.END_OF_GENERATION);
             return;
         }

@@ -19,9 +19,10 @@ import org.mla4j.sampling.SamplerConfig;
  * @param cachePrompt let the scheduler reuse a slot whose cache already holds a prefix of the prompt (as
  *     llama-server's cache_prompt); the logits then come from a differently batched evaluation (same within float
  *     tolerance)
+ * @param ignoreEos keep generating after end-of-generation tokens (llama-server's ignore_eos, for benchmarks)
  */
 public record CompletionRequest(int[] prompt, int maxTokens, SamplerConfig sampler, List<String> stop,
-        int topLogprobs, boolean cachePrompt) {
+        int topLogprobs, boolean cachePrompt, boolean ignoreEos) {
 
     public CompletionRequest {
         Objects.requireNonNull(prompt, "prompt");
@@ -38,7 +39,7 @@ public record CompletionRequest(int[] prompt, int maxTokens, SamplerConfig sampl
 
     /** Greedy generation of at most maxTokens tokens, no stop strings, no log-probabilities. */
     public static CompletionRequest greedy(int[] prompt, int maxTokens) {
-        return new CompletionRequest(prompt, maxTokens, SamplerConfig.greedy(), List.of(), -1, true);
+        return new CompletionRequest(prompt, maxTokens, SamplerConfig.greedy(), List.of(), -1, true, false);
     }
 
     @Override

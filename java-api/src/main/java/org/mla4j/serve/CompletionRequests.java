@@ -39,15 +39,17 @@ public final class CompletionRequests {
      * @param stop stop strings (none: empty list)
      * @param topLogprobs null: no log-probabilities; n: the token's and n alternatives
      * @param cachePrompt reuse a slot's cached prompt prefix
+     * @param ignoreEos generate past end-of-generation tokens (benchmarks)
      */
     public record Params(Integer maxTokens, Double temperature, Double topP, Integer topK, Double minP,
-            Double repeatPenalty, Long seed, List<String> stop, Integer topLogprobs, boolean cachePrompt) {
+            Double repeatPenalty, Long seed, List<String> stop, Integer topLogprobs, boolean cachePrompt,
+            boolean ignoreEos) {
         public Params {
             stop = stop == null ? List.of() : List.copyOf(stop);
         }
 
         public static Params defaults() {
-            return new Params(null, null, null, null, null, null, null, List.of(), null, true);
+            return new Params(null, null, null, null, null, null, null, List.of(), null, true, false);
         }
     }
 
@@ -125,7 +127,7 @@ public final class CompletionRequests {
         }
         SamplerConfig sampler = new SamplerConfig((float) temperature, topK, (float) topP, (float) minP,
                 (float) penalty, SamplerConfig.DEFAULT_REPEAT_LAST_N, seed);
-        return new CompletionRequest(prompt, maxTokens, sampler, p.stop(), top, p.cachePrompt());
+        return new CompletionRequest(prompt, maxTokens, sampler, p.stop(), top, p.cachePrompt(), p.ignoreEos());
     }
 
     private static double orDefault(Double v, double d) {

@@ -52,7 +52,7 @@ final class Mla4jRequests {
             int[] prompt = CompletionRequests.chatPrompt(format, messages);
             CompletionRequests.Params params = new CompletionRequests.Params(p.maxOutputTokens(), p.temperature(),
                     p.topP(), p.topK(), extra.minP(), extra.repeatPenalty(), extra.seed(),
-                    p.stopSequences() == null ? List.of() : p.stopSequences(), null, true);
+                    p.stopSequences() == null ? List.of() : p.stopSequences(), null, true, false);
             return CompletionRequests.build(prompt, params, "messages", scheduler.contextSize(),
                     scheduler.contextSize());
         } catch (org.mla4j.serve.InvalidRequestException e) {

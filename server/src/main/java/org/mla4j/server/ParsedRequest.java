@@ -100,7 +100,8 @@ record ParsedRequest(List<ChatMessage> messages, String textPrompt, int[] tokenP
         Boolean cachePrompt = f.bool("cache_prompt");
         CompletionRequests.Params params = new CompletionRequests.Params(maxTokens, f.number("temperature"),
                 f.number("top_p"), f.integer("top_k"), f.number("min_p"), f.number("repeat_penalty"),
-                f.longValue("seed"), f.stringOrStrings("stop"), topLogprobs, cachePrompt == null || cachePrompt);
+                f.longValue("seed"), f.stringOrStrings("stop"), topLogprobs, cachePrompt == null || cachePrompt,
+                Boolean.TRUE.equals(f.bool("ignore_eos")));
         return new ParsedRequest(messages, text, tokens, params, stream, usage);
     }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -57,7 +58,7 @@ public final class Mla4jServer implements AutoCloseable {
 
     private Mla4jServer(ServerConfig config) {
         this.config = config;
-        this.json = new ObjectMapper();
+        this.json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         // Bounded parsing: a hostile body cannot nest or stretch the parser beyond these.
         json.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64)
                 .maxStringLength((int) Math.min(Integer.MAX_VALUE, config.maxBodyBytes())).build());

@@ -312,8 +312,14 @@ public final class BatchScheduler implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            for (Slot s : admitted) begin(s);
-            step();
+            try {
+                for (Slot s : admitted) begin(s);
+                step();
+            } catch (RuntimeException | Error e) {
+                // A bug must not stop the engine (every later request would hang): fail what runs, keep serving.
+                RuntimeException err = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+                for (Slot s : slots) if (s.job != null) fail(s, err);
+            }
             updateGauges();
         }
     }

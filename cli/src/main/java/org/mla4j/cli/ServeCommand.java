@@ -81,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         Mla4jServer server;
         try {
             server = Mla4jServer.start(config);
-        } catch (UncheckedIOException | IllegalStateException e) {
+        } catch (UncheckedIOException e) {
             throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + Main.oneLine(e), e);
         }
         CountDownLatch stopped = new CountDownLatch(1);

@@ -75,11 +75,16 @@ public final class Mla4jServer implements AutoCloseable {
     /**
      * Opens the port and loads the model in the background; {@link #awaitLoaded} waits for it.
      *
-     * @throws UncheckedIOException when the port cannot be bound
+     * @throws IllegalStateException when the port cannot be bound
      */
     public static Mla4jServer start(ServerConfig config) {
         Mla4jServer s = new Mla4jServer(config);
         s.web.start();
+        if (!s.web.isRunning() || s.web.port() <= 0) {
+            // Helidon logs a bind failure and returns a stopped server instead of throwing.
+            throw new IllegalStateException("cannot listen on " + config.host() + ":" + config.port()
+                    + " (address in use or not available)");
+        }
         Thread loader = new Thread(s::load, "mla4j-model-loader");
         loader.setDaemon(true);
         loader.start();

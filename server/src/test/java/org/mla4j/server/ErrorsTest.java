@@ -109,6 +109,16 @@ class ErrorsTest {
     }
 
     @Test
+    void aPortInUseIsAnError() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1,
+                java.net.InetAddress.getByName("127.0.0.1"))) {
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> Mla4jServer.start(ServerConfig.defaults(model).withPort(taken.getLocalPort())));
+            assertTrue(e.getMessage().contains("cannot listen on 127.0.0.1:" + taken.getLocalPort()), e.getMessage());
+        }
+    }
+
+    @Test
     void apiKeyIsRequiredWhenSet() {
         try (TestServer s = new TestServer(ServerConfig.defaults(model).withApiKey("sesame"))) {
             String body = "{\"prompt\": \"Once\", \"max_tokens\": 2}";

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mla4j", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
         description = "Run GGUF language models from Java, and convert them to Multi-head Latent Attention.",
-        subcommands = {DemoCommand.class, InfoCommand.class, RunCommand.class, ChatCommand.class, BenchCommand.class,
+        subcommands = {DemoCommand.class, InfoCommand.class, RunCommand.class, ChatCommand.class, ServeCommand.class, BenchCommand.class,
                 EvalCommand.class, QuantizeCommand.class, SynthCommand.class, TokenizeCommand.class, ConvertCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {

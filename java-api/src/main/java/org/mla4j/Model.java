@@ -114,7 +114,7 @@ public final class Model implements AutoCloseable {
 
     /** Loads a model with the given memory options (see {@link #load(Path)}). */
     public static Model load(Path path, LoadOptions options) {
-        if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path);
+        if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path, options);
         NativeLibrary.load();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
@@ -135,7 +135,7 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    private static Model loadHfDirectory(Path dir) {
+    private static Model loadHfDirectory(Path dir, LoadOptions options) {
         Path gguf;
         try {
             gguf = org.mla4j.hf.HfToGguf.toTemporaryGguf(dir);
@@ -143,7 +143,7 @@ public final class Model implements AutoCloseable {
             throw new java.io.UncheckedIOException(dir + ": " + e.getMessage(), e);
         }
         try {
-            return load(gguf);
+            return load(gguf, options);
         } finally {
             try {
                 java.nio.file.Files.deleteIfExists(gguf);

@@ -5,6 +5,7 @@
 #define MLA4J_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,23 @@ static int check_failed_count = 0;
 /* |a-b| <= tol * max(1, |b|) */
 #define CHECK_NEAR_REL(a, b, tol) CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol) * fmax(1.0, fabs((double)(b))), \
                                             "%g vs %g", (double)(a), (double)(b))
+
+/* The whole file at path in a malloc()ed buffer (size in *size), or NULL when it cannot be read. */
+static inline uint8_t *check_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = n < 0 ? NULL : malloc(n > 0 ? (size_t)n : 1);
+    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *size = n < 0 ? 0 : (size_t)n;
+    return buf;
+}
 
 /* Directory of the shared fixtures (MLA4J_FIXTURES, default ../shared/fixtures), or NULL with a visible
  * message when it does not exist: tests that need fixtures skip themselves then. */

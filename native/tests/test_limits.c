@@ -7,22 +7,6 @@
 
 #include <stdint.h>
 
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 /* Offset of the value of a UINT32 key in a GGUF image: the key string, then the type tag 4, then the value. */
 static size_t find_u32_value(const uint8_t *img, size_t size, const char *key) {
     size_t len = strlen(key);
@@ -53,7 +37,7 @@ int main(void) {
     char path[4096];
     snprintf(path, sizeof path, "%s/models/stories260K.gguf", dir);
     size_t size = 0;
-    uint8_t *img = read_file(path, &size);
+    uint8_t *img = check_read_file(path, &size);
     CHECK(img != NULL);
     if (img == NULL) return check_summary("test_limits");
 

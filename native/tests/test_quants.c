@@ -15,27 +15,11 @@ typedef struct {
     double tol; /* |mla4j - llama.cpp| <= tol * sum |w_i x_i| */
 } vec_case;
 
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n);
-    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 static void check_vectors(const vec_case *c) {
     char path[1024];
     snprintf(path, sizeof path, "%s/quants/%s", MLA4J_TEST_DATA, c->file);
     size_t size = 0;
-    uint8_t *buf = read_file(path, &size);
+    uint8_t *buf = check_read_file(path, &size);
     CHECK_MSG(buf != NULL, "cannot read %s", path);
     if (buf == NULL) return;
     int32_t hdr[3];

@@ -13,11 +13,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.mla4j.Fixtures;
-import org.mla4j.Model;
-import org.mla4j.Session;
 import org.mla4j.convert.ConvertOptions;
 import org.mla4j.convert.ConvertOptions.Method;
 import org.mla4j.convert.Converter;
+import org.mla4j.convert.Logits;
 import org.mla4j.convert.Search;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
@@ -67,14 +66,14 @@ class DeepseekV3ExportExactnessTest {
         assertEquals(1e-6, new ObjectMapper().readTree(Files.readString(hf.resolve("config.json")))
                 .path("rms_norm_eps").asDouble());
         if (withQLora) assertTrue(Files.readString(hf.resolve("config.json")).contains("\"q_lora_rank\" : 32"));
-        int[] tokens = tokens(TOKENS, 512);
+        int[] tokens = Logits.tokens(TOKENS, 512);
         // F32: the GGUF itself. BF16: the GGUF can only be matched up to the BF16 rounding of the weights (a logit
         // error of order 1e-2 here), so the reference is held to mla4j running exactly the exported BF16 weights,
         // widened to F32 so that mla4j's F32 kernels (no BF16 activation rounding) compute it.
         Path target = dtype == GgmlType.F32 ? gguf : widenedToF32(hf);
-        float[][] expected = mla4jLogits(target, tokens);
+        float[][] expected = Logits.of(target, tokens, GgmlType.F32);
         for (Semantics s : Semantics.values()) {
-            double diff = maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, s), expected);
+            double diff = Logits.maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, s), expected);
             System.err.printf("q-LoRA %s %s %s: reference vs mla4j max |logit diff| %.3g%n", withQLora, dtype, s, diff);
             assertTrue(diff < TOLERANCE, s + ": max |logit diff| " + diff);
         }
@@ -82,13 +81,13 @@ class DeepseekV3ExportExactnessTest {
             // Against the GGUF, the BF16 export can only be as close as BF16 rounding allows. The yardstick: the same
             // GGUF's weights rounded to BF16 without any rescaling (the uncompensated export, which mla4j reads with
             // the GGUF's own eps), run by mla4j. The compensation must not make the rounding error materially worse.
-            float[][] original = mla4jLogits(gguf, tokens);
-            double vsGguf = maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, Semantics.TRANSFORMERS), original);
+            float[][] original = Logits.of(gguf, tokens, GgmlType.F32);
+            double vsGguf = Logits.maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, Semantics.TRANSFORMERS), original);
             Path plainBf16 = dir.resolve(gguf.getFileName() + "-uncompensated-BF16-hf");
             try (GgufFile g = GgufFile.open(gguf)) {
                 GgufToHf.write(g, plainBf16, dtype, GgufToHf.DEFAULT_SHARD_BYTES, false, ProgressListener.NONE);
             }
-            double rounding = maxAbsDiff(toDouble(mla4jLogits(widenedToF32(plainBf16), tokens)), original);
+            double rounding = Logits.maxAbsDiff(Logits.of(widenedToF32(plainBf16), tokens, GgmlType.F32), original);
             System.err.printf("q-LoRA %s BF16: export vs the F32 GGUF max |logit diff| %.3g; plain BF16 rounding of the "
                     + "GGUF %.3g%n", withQLora, vsGguf, rounding);
             assertTrue(vsGguf < 2 * rounding, "BF16 export vs GGUF " + vsGguf + ", plain BF16 rounding " + rounding);
@@ -102,10 +101,10 @@ class DeepseekV3ExportExactnessTest {
         try (GgufFile g = GgufFile.open(plain)) {
             GgufToHf.write(g, hf, GgmlType.F32, GgufToHf.DEFAULT_SHARD_BYTES, false, ProgressListener.NONE);
         }
-        int[] tokens = tokens(TOKENS, 512);
-        float[][] expected = mla4jLogits(plain, tokens);
-        double vllm = maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, Semantics.RMS_NORM_EPS_EVERYWHERE), expected);
-        double transformers = maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, Semantics.TRANSFORMERS), expected);
+        int[] tokens = Logits.tokens(TOKENS, 512);
+        float[][] expected = Logits.of(plain, tokens, GgmlType.F32);
+        double vllm = Logits.maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, Semantics.RMS_NORM_EPS_EVERYWHERE), expected);
+        double transformers = Logits.maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, Semantics.TRANSFORMERS), expected);
         System.err.printf("uncompensated export: max |logit diff| vLLM semantics %.3g, transformers %.3g%n", vllm,
                 transformers);
         assertTrue(vllm < TOLERANCE, "vLLM semantics: " + vllm);
@@ -120,41 +119,7 @@ class DeepseekV3ExportExactnessTest {
         return f32;
     }
 
-    private static float[][] mla4jLogits(Path model, int[] tokens) {
-        try (Model m = Model.load(model);
-             Session s = m.newSession(Session.Options.defaults().withThreads(2).withContextSize(tokens.length)
-                     .withKvType(GgmlType.F32))) {
-            return s.evalAllLogits(tokens);
-        }
-    }
 
-    private static double[][] toDouble(float[][] x) {
-        double[][] y = new double[x.length][];
-        for (int t = 0; t < x.length; t++) {
-            y[t] = new double[x[t].length];
-            for (int v = 0; v < x[t].length; v++) y[t][v] = x[t][v];
-        }
-        return y;
-    }
 
-    private static double maxAbsDiff(double[][] a, float[][] b) {
-        double max = 0;
-        for (int t = 0; t < a.length; t++) {
-            assertEquals(a[t].length, b[t].length);
-            for (int v = 0; v < a[t].length; v++) max = Math.max(max, Math.abs(a[t][v] - b[t][v]));
-        }
-        return max;
-    }
 
-    /** Token 1 (BOS), then a fixed pseudo-random walk over the vocabulary (as convert.Logits). */
-    private static int[] tokens(int n, int vocab) {
-        int[] t = new int[n];
-        t[0] = 1;
-        long x = 12345;
-        for (int i = 1; i < n; i++) {
-            x = x * 6364136223846793005L + 1442695040888963407L;
-            t[i] = (int) Long.remainderUnsigned(x >>> 17, vocab - 3) + 3;
-        }
-        return t;
-    }
 }

@@ -7,11 +7,10 @@ import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.mla4j.Model;
-import org.mla4j.Session;
 import org.mla4j.convert.ConvertOptions;
 import org.mla4j.convert.ConvertOptions.Method;
 import org.mla4j.convert.Converter;
+import org.mla4j.convert.Logits;
 import org.mla4j.convert.Search;
 import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
@@ -48,39 +47,17 @@ class LosslessMqaExportTest {
         }
         int[] tokens = new int[48];
         for (int i = 0; i < tokens.length; i++) tokens[i] = i == 0 ? 1 : 3 + (i * 197) % 509;
-        float[][] source = logits(src, tokens);
-        double converted = maxAbsDiff(toDouble(logits(out, tokens)), source);
+        float[][] source = Logits.of(src, tokens, GgmlType.F32);
+        double converted = Logits.maxAbsDiff(Logits.of(out, tokens, GgmlType.F32), source);
         System.err.printf("MQA lossless transmla: GGUF vs source max |logit diff| %.3g%n", converted);
         assertTrue(converted < 1e-4, "converted GGUF vs source: " + converted);
         for (DeepseekV3Reference.Semantics s : DeepseekV3Reference.Semantics.values()) {
-            double d = maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, s), source);
+            double d = Logits.maxAbsDiff(DeepseekV3Reference.logits(hf, tokens, s), source);
             System.err.printf("MQA lossless transmla: HF export (%s) vs source max |logit diff| %.3g%n", s, d);
             assertTrue(d < 1e-4, s + ": " + d);
         }
     }
 
-    private static float[][] logits(Path model, int[] tokens) {
-        try (Model m = Model.load(model);
-             Session s = m.newSession(Session.Options.defaults().withThreads(2).withContextSize(tokens.length)
-                     .withKvType(GgmlType.F32))) {
-            return s.evalAllLogits(tokens);
-        }
-    }
 
-    private static double[][] toDouble(float[][] x) {
-        double[][] y = new double[x.length][];
-        for (int t = 0; t < x.length; t++) {
-            y[t] = new double[x[t].length];
-            for (int v = 0; v < x[t].length; v++) y[t][v] = x[t][v];
-        }
-        return y;
-    }
 
-    private static double maxAbsDiff(double[][] a, float[][] b) {
-        double max = 0;
-        for (int t = 0; t < a.length; t++) {
-            for (int v = 0; v < a[t].length; v++) max = Math.max(max, Math.abs(a[t][v] - b[t][v]));
-        }
-        return max;
-    }
 }

@@ -89,30 +89,66 @@ public final class Model implements AutoCloseable {
         OFF
     }
 
-    /** Options of {@link #load(Path, LoadOptions)}: the mmap mode and whether to mlock the weights. */
+    /**
+     * Options of {@link #load(Path, LoadOptions)}: the mmap mode and whether to mlock the weights.
+     *
+     * @param mmap how the weights are held: mapped, read into memory, or chosen by size
+     * @param mlock lock the weights in memory (llama.cpp's --mlock); when the system refuses (RLIMIT_MEMLOCK) the
+     *     model still loads unlocked, and {@link MemoryInfo#locked()} says so
+     */
     public record LoadOptions(Mmap mmap, boolean mlock) {
+        /**
+         * Checks the options.
+         *
+         * @throws NullPointerException if mmap is null
+         */
         public LoadOptions {
             java.util.Objects.requireNonNull(mmap, "mmap");
         }
 
+        /** {@return the defaults: {@link Mmap#AUTO}, no mlock} */
         public static LoadOptions defaults() {
             return new LoadOptions(Mmap.AUTO, false);
         }
 
+        /**
+         * {@return a copy of these options with another mmap mode}
+         *
+         * @param m the mmap mode, not null
+         */
         public LoadOptions withMmap(Mmap m) {
             return new LoadOptions(m, mlock);
         }
 
+        /**
+         * {@return a copy of these options with mlock on or off}
+         *
+         * @param lock whether to lock the weights in memory
+         */
         public LoadOptions withMlock(boolean lock) {
             return new LoadOptions(mmap, lock);
         }
     }
 
-    /** How a loaded model's weights are held: a mapping of the file or a copy, locked or not, and their bytes. */
+    /**
+     * How a loaded model's weights are held: a mapping of the file or a copy, locked or not, and their bytes.
+     *
+     * @param mapped true when the weights are a memory mapping of the file, false for a copy in anonymous memory
+     * @param locked true when mlock succeeded on the whole image (false when not asked for or refused)
+     * @param bytes size of the file image in bytes
+     */
     public record MemoryInfo(boolean mapped, boolean locked, long bytes) {
     }
 
-    /** Loads a model with the given memory options (see {@link #load(Path)}). */
+    /**
+     * Loads a model with the given memory options (see {@link #load(Path)}).
+     *
+     * @param path a GGUF file or a Hugging Face model directory
+     * @param options the mmap mode and whether to mlock the weights
+     * @return the loaded model, to be closed by the caller
+     * @throws Mla4jException for a missing, malformed or unsupported file
+     * @throws java.io.UncheckedIOException when a Hugging Face directory cannot be converted
+     */
     public static Model load(Path path, LoadOptions options) {
         if (org.mla4j.hf.HfModelDir.isModelDir(path)) return loadHfDirectory(path, options);
         NativeLibrary.load();

@@ -137,8 +137,9 @@ public final class NativeLibrary {
     }
 
     /**
-     * Why {@link #prepareLapack()} could not hand the native library the bundled OpenBLAS (not in the class path for
-     * this platform, the cache not writable, ...), for error messages; empty when it did or had no reason to.
+     * {@return why {@link #prepareLapack()} could not hand the native library the bundled OpenBLAS (not in the class
+     * path for this platform, the cache not writable, ...), for error messages; empty when it did or had no reason
+     * to}
      */
     public static Optional<String> lapackProblem() {
         Lapack l = lapack;

@@ -25,7 +25,22 @@ public final class Deepseek2Keys {
         putMla(w, layers, feedForward, kvLoraRank, rope, nope, valueDim, qLoraRank, false);
     }
 
-    /** The same keys; with {@code experts} the layer and expert keys are left to the caller's MoE keys. */
+    /**
+     * Puts the same keys for a dense or a Mixture-of-Experts MLA model: the attention keys always; with
+     * {@code experts} the layer and expert keys (leading_dense_block_count, expert_feed_forward_length,
+     * expert_shared_count) are left to the caller's MoE keys.
+     *
+     * @param w           the writer
+     * @param layers      transformer blocks (written as leading_dense_block_count when dense; unused with experts)
+     * @param feedForward the dense FFN's hidden size (written as expert_feed_forward_length when dense; unused with
+     *                    experts)
+     * @param kvLoraRank  latent size C (kv_lora_rank itself is written by the caller with the other common keys)
+     * @param rope        rope dims R per head
+     * @param nope        nope key dims N per head
+     * @param valueDim    value dims Dv per head
+     * @param qLoraRank   q-LoRA rank (0 = a plain attn_q)
+     * @param experts     whether the model has MoE layers, whose keys the caller writes
+     */
     public static void putMla(GgufWriter w, int layers, int feedForward, int kvLoraRank, int rope, int nope,
             int valueDim, int qLoraRank, boolean experts) {
         String a = "deepseek2.";

@@ -89,7 +89,7 @@ public enum GgmlType {
         this.computable = computable;
     }
 
-    /** Whether mla4j's kernels compute with this type (a model with any other type is refused at load). */
+    /** {@return whether mla4j's kernels compute with this type (a model with any other type is refused at load)} */
     public boolean computable() {
         return computable;
     }

@@ -49,6 +49,12 @@ public final class BatchScheduler implements AutoCloseable {
      * @param maxQueued requests that may wait for a slot; more are refused with {@link QueueFullException}
      */
     public record Options(int parallel, int contextSize, int threads, GgmlType kvType, int batchSize, int maxQueued) {
+        /**
+         * Checks the options.
+         *
+         * @throws IllegalArgumentException if parallel or batchSize is below 1, or contextSize, threads or maxQueued
+         *     is negative
+         */
         public Options {
             if (parallel < 1) throw new IllegalArgumentException("parallel must be >= 1, got " + parallel);
             if (contextSize < 0) throw new IllegalArgumentException("contextSize must be >= 0, got " + contextSize);
@@ -57,41 +63,86 @@ public final class BatchScheduler implements AutoCloseable {
             if (maxQueued < 0) throw new IllegalArgumentException("maxQueued must be >= 0, got " + maxQueued);
         }
 
+        /**
+         * {@return the defaults: 1 slot, the model's training context, all CPUs, an F16 cache, chunks of 512 prompt
+         * tokens, 64 queued requests}
+         */
         public static Options defaults() {
             return new Options(1, 0, 0, GgmlType.F16, 512, 64);
         }
 
+        /**
+         * {@return a copy of these options with another number of slots}
+         *
+         * @param n slots: requests served at once, at least 1
+         */
         public Options withParallel(int n) {
             return new Options(n, contextSize, threads, kvType, batchSize, maxQueued);
         }
 
+        /**
+         * {@return a copy of these options with another slot context size}
+         *
+         * @param n positions of each slot's cache; 0 = the model's training context
+         */
         public Options withContextSize(int n) {
             return new Options(parallel, n, threads, kvType, batchSize, maxQueued);
         }
 
+        /**
+         * {@return a copy of these options with another thread count}
+         *
+         * @param n compute threads; 0 = all CPUs
+         */
         public Options withThreads(int n) {
             return new Options(parallel, contextSize, n, kvType, batchSize, maxQueued);
         }
 
+        /**
+         * {@return a copy of these options with another cache type}
+         *
+         * @param t cache type (F32, F16; MLA models also Q8_0, Q4_0)
+         */
         public Options withKvType(GgmlType t) {
             return new Options(parallel, contextSize, threads, t, batchSize, maxQueued);
         }
 
+        /**
+         * {@return a copy of these options with another prompt chunk size}
+         *
+         * @param n prompt tokens evaluated in one step, at least 1
+         */
         public Options withBatchSize(int n) {
             return new Options(parallel, contextSize, threads, kvType, n, maxQueued);
         }
 
+        /**
+         * {@return a copy of these options with another queue capacity}
+         *
+         * @param n requests that may wait for a slot, 0 or more
+         */
         public Options withMaxQueued(int n) {
             return new Options(parallel, contextSize, threads, kvType, batchSize, n);
         }
     }
 
     /**
-     * Counters and gauges (for /metrics).
+     * Counters and gauges (for /metrics). Totals count since the scheduler started.
      *
+     * @param slots number of slots
+     * @param busySlots slots serving a request now
+     * @param queued requests waiting for a slot now
+     * @param requestsTotal requests accepted by {@link #submit}
+     * @param requestsRejected requests refused with {@link QueueFullException}
+     * @param finished requests that ended, by finish reason (every reason present, 0 when none)
+     * @param failed requests that ended with {@link CompletionListener#onFailed}
+     * @param promptTokensTotal prompt tokens evaluated (tokens reused from a slot's cache not counted)
+     * @param cachedPromptTokensTotal prompt tokens reused from a slot's cache instead of evaluated
+     * @param generatedTokensTotal tokens generated (an end-of-generation token that ends a reply not counted)
      * @param cacheTokensUsed cache positions held by running requests (idle slots' reusable prefixes not counted)
      * @param cacheBytesUsed those positions in bytes
-     * @param cacheBytesAllocated bytes allocated for all slots' caches
+     * @param cacheBytesAllocated bytes allocated for all slots' caches (0 once closed)
+     * @param bytesPerToken bytes one cached token (position) takes in a slot's cache
      */
     public record Stats(int slots, int busySlots, int queued, long requestsTotal, long requestsRejected,
             Map<FinishReason, Long> finished, long failed, long promptTokensTotal, long cachedPromptTokensTotal,
@@ -137,30 +188,40 @@ public final class BatchScheduler implements AutoCloseable {
         engine.start();
     }
 
-    /** Creates the slots (one session each) on a loaded model and starts the engine thread. */
+    /**
+     * Creates the slots (one session each) on a loaded model and starts the engine thread.
+     *
+     * @param model the loaded model; it must stay open until the scheduler is closed, which does not close it
+     * @param options slots, context, threads, cache type, chunk size and queue capacity
+     * @return the running scheduler; close it to free the slots
+     */
     public static BatchScheduler start(Model model, Options options) {
         Session.Options so = new Session.Options(options.contextSize(), options.threads(), options.batchSize(),
                 options.kvType(), Simd.AUTO);
         return new BatchScheduler(model, new SessionSlots(model, options.parallel(), so), options);
     }
 
+    /** {@return the model the slots run on} */
     public Model model() {
         return model;
     }
 
+    /** {@return the model's tokenizer, used to detokenize replies and match stop strings} */
     public Tokenizer tokenizer() {
         return tokenizer;
     }
 
-    /** Positions of one slot's cache: a prompt must be shorter. */
+    /** {@return positions of one slot's cache: a prompt must be shorter} */
     public int contextSize() {
         return contextSize;
     }
 
+    /** {@return the number of slots: requests served at once} */
     public int slots() {
         return slots.length;
     }
 
+    /** {@return the options the scheduler was started with (contextSize as given, possibly 0)} */
     public Options options() {
         return options;
     }
@@ -168,6 +229,9 @@ public final class BatchScheduler implements AutoCloseable {
     /**
      * Queues a completion; the listener gets its events on the engine thread.
      *
+     * @param request the prompt, token limit, sampling, stop strings and log-probability settings
+     * @param listener receives the events; it must return quickly
+     * @return a handle to cancel the completion with
      * @throws IllegalArgumentException when the prompt does not fit in a slot's context (it needs room for at least
      *     one generated token) or holds a token id outside the vocabulary
      * @throws QueueFullException when {@code maxQueued} requests are already waiting
@@ -207,13 +271,23 @@ public final class BatchScheduler implements AutoCloseable {
         return job;
     }
 
-    /** Queues a completion and returns a blocking stream of its events (see {@link TokenStream}). */
+    /**
+     * Queues a completion and returns a blocking stream of its events (see {@link TokenStream}).
+     *
+     * @param request the prompt, token limit, sampling, stop strings and log-probability settings
+     * @return the stream; its {@link TokenStream#cancel()} cancels the completion
+     * @throws IllegalArgumentException when the prompt does not fit in a slot's context or holds a token id outside
+     *     the vocabulary
+     * @throws QueueFullException when {@code maxQueued} requests are already waiting
+     * @throws SchedulerClosedException while shutting down
+     */
     public TokenStream stream(CompletionRequest request) {
         TokenStream stream = new TokenStream();
         stream.attach(submit(request, stream));
         return stream;
     }
 
+    /** {@return a snapshot of the counters and gauges (not taken atomically across them)} */
     public Stats stats() {
         int queued;
         lock.lock();
@@ -231,7 +305,7 @@ public final class BatchScheduler implements AutoCloseable {
                 backend.bytesPerToken());
     }
 
-    /** True until {@link #shutdown} or {@link #close} is called. */
+    /** {@return true until {@link #shutdown} or {@link #close} is called} */
     public boolean isAccepting() {
         return state == State.RUNNING;
     }
@@ -240,6 +314,10 @@ public final class BatchScheduler implements AutoCloseable {
      * Stops taking requests, lets the queued and running ones finish for at most {@code grace}, then cancels what is
      * left (interrupting an evaluation in progress), stops the engine and frees the slots. Returns true when every
      * request finished by itself. Idempotent; later calls return at once.
+     *
+     * @param grace how long queued and running requests may take to finish before they are cancelled
+     * @return true when every request finished by itself, false when some were cancelled or the calling thread was
+     *     interrupted (a call after the scheduler closed returns true)
      */
     public boolean shutdown(Duration grace) {
         long deadline = System.nanoTime() + grace.toNanos();

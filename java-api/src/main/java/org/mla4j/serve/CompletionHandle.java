@@ -9,5 +9,6 @@ public interface CompletionHandle {
      */
     void cancel();
 
+    /** {@return whether {@link #cancel()} was called, whether or not the completion had already finished} */
     boolean isCancelled();
 }

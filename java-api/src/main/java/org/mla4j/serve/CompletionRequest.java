@@ -24,6 +24,13 @@ import org.mla4j.sampling.SamplerConfig;
 public record CompletionRequest(int[] prompt, int maxTokens, SamplerConfig sampler, List<String> stop,
         int topLogprobs, boolean cachePrompt, boolean ignoreEos) {
 
+    /**
+     * Checks the request and copies the prompt and the stop strings.
+     *
+     * @throws NullPointerException if prompt, sampler or stop is null
+     * @throws IllegalArgumentException for an empty prompt, maxTokens &lt; 0, topLogprobs &lt; -1 or an empty stop
+     *     string
+     */
     public CompletionRequest {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(sampler, "sampler");
@@ -37,11 +44,18 @@ public record CompletionRequest(int[] prompt, int maxTokens, SamplerConfig sampl
         prompt = prompt.clone();
     }
 
-    /** Greedy generation of at most maxTokens tokens, no stop strings, no log-probabilities. */
+    /**
+     * {@return greedy generation of at most maxTokens tokens, no stop strings, no log-probabilities, the prompt
+     * cache used}
+     *
+     * @param prompt the prompt's token ids, at least one (copied)
+     * @param maxTokens tokens to generate at most, 0 or more
+     */
     public static CompletionRequest greedy(int[] prompt, int maxTokens) {
         return new CompletionRequest(prompt, maxTokens, SamplerConfig.greedy(), List.of(), -1, true, false);
     }
 
+    /** {@return a copy of the prompt's token ids} */
     @Override
     public int[] prompt() {
         return prompt.clone();

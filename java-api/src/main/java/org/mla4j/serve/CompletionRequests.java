@@ -19,6 +19,7 @@ import org.mla4j.tokenizer.Tokenizer;
 public final class CompletionRequests {
     /** Stop strings a request may give, and their length: the matcher scans them at every token. */
     public static final int MAX_STOP_STRINGS = 16;
+    /** Characters a stop string may have at most. */
     public static final int MAX_STOP_LENGTH = 512;
     /** Alternatives per position a request may ask for (OpenAI allows 20). */
     public static final int MAX_TOP_LOGPROBS = 20;
@@ -44,21 +45,33 @@ public final class CompletionRequests {
     public record Params(Integer maxTokens, Double temperature, Double topP, Integer topK, Double minP,
             Double repeatPenalty, Long seed, List<String> stop, Integer topLogprobs, boolean cachePrompt,
             boolean ignoreEos) {
+        /** Copies the stop strings; a null list is taken as none. */
         public Params {
             stop = stop == null ? List.of() : List.copyOf(stop);
         }
 
+        /** {@return nothing given: llama.cpp's defaults, no stop strings, the prompt cache used, EOS honoured} */
         public static Params defaults() {
             return new Params(null, null, null, null, null, null, null, List.of(), null, true, false);
         }
     }
 
-    /** The model's chat format: its chat template, or the plain fallback for models without one. */
+    /**
+     * {@return the model's chat format: its chat template, or the plain fallback for models without one}
+     *
+     * @param model the loaded model, whose GGUF metadata holds the template
+     */
     public static ChatFormat chatFormat(Model model) {
         return ChatFormat.of(ChatTemplate.fromMetadata(model.gguf()), model.tokenizer());
     }
 
-    /** A conversation's prompt tokens, ending with the header of the assistant's reply. */
+    /**
+     * {@return a conversation's prompt tokens, ending with the header of the assistant's reply}
+     *
+     * @param format the model's chat format (see {@link #chatFormat})
+     * @param messages the conversation, at least one message
+     * @throws InvalidRequestException naming "messages" when there are none or the template rejects them
+     */
     public static int[] chatPrompt(ChatFormat format, List<ChatMessage> messages) {
         if (messages.isEmpty()) throw new InvalidRequestException("messages", null, "messages must not be empty");
         try {
@@ -68,7 +81,14 @@ public final class CompletionRequests {
         }
     }
 
-    /** A text prompt's tokens: BOS as the vocabulary asks, special-token text recognised (as llama-server does). */
+    /**
+     * {@return a text prompt's tokens: BOS as the vocabulary asks, special-token text recognised (as llama-server
+     * does)}
+     *
+     * @param tokenizer the model's tokenizer
+     * @param text the prompt
+     * @throws InvalidRequestException naming "prompt" when the text gives no tokens
+     */
     public static int[] textPrompt(Tokenizer tokenizer, String text) {
         int[] ids = tokenizer.encode(text, true, true);
         if (ids.length == 0) throw new InvalidRequestException("prompt", null, "the prompt is empty");
@@ -76,11 +96,16 @@ public final class CompletionRequests {
     }
 
     /**
-     * A checked request.
+     * {@return a checked request: parameters left out take llama.cpp's defaults, a missing maxTokens the room left
+     * in the context (at most maxTokensLimit), a missing seed a random one}
      *
+     * @param prompt the prompt's token ids
+     * @param p the API's parameters
      * @param promptParam the parameter that holds the prompt ("messages" or "prompt"), for errors
      * @param contextSize positions of a slot's context
      * @param maxTokensLimit the most tokens a request may ask for
+     * @throws InvalidRequestException for an empty prompt, a prompt of contextSize tokens or more
+     *     ("context_length_exceeded"), or a parameter out of range ("invalid_value", naming it)
      */
     public static CompletionRequest build(int[] prompt, Params p, String promptParam, int contextSize,
             int maxTokensLimit) {

@@ -19,7 +19,9 @@ public enum FinishReason {
         this.openAiName = openAiName;
     }
 
-    /** The finish_reason OpenAI's API reports: "stop" or "length" ("cancelled" is never sent to a client). */
+    /**
+     * {@return the finish_reason OpenAI's API reports: "stop" or "length" ("cancelled" is never sent to a client)}
+     */
     public String openAiName() {
         return openAiName;
     }

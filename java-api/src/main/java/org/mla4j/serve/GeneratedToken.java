@@ -15,10 +15,20 @@ import java.util.List;
  */
 public record GeneratedToken(int id, String text, float logprob, List<Alternative> top) {
 
-    /** A candidate token at a position and its log-probability. */
+    /**
+     * A candidate token at a position and its log-probability.
+     *
+     * @param id the candidate's token id
+     * @param logprob its natural log-probability at that position (softmax of the raw logits)
+     */
     public record Alternative(int id, float logprob) {
     }
 
+    /**
+     * Copies the alternatives.
+     *
+     * @throws NullPointerException if top is null or holds null
+     */
     public GeneratedToken {
         top = List.copyOf(top);
     }

@@ -16,19 +16,46 @@ public final class TokenStream implements CompletionListener {
     public sealed interface Event permits Started, Token, Finished, Failed {
     }
 
+    /**
+     * The request got a slot (see {@link CompletionListener#onStarted}).
+     *
+     * @param promptTokens the prompt's length in tokens
+     * @param cachedPromptTokens leading prompt tokens reused from the slot's cache
+     */
     public record Started(int promptTokens, int cachedPromptTokens) implements Event {
     }
 
+    /**
+     * A generated token (see {@link CompletionListener#onToken}).
+     *
+     * @param token the token and the text it releases
+     */
     public record Token(GeneratedToken token) implements Event {
     }
 
+    /**
+     * The completion ended normally or was cancelled; the last event.
+     *
+     * @param result why it ended, its token counts and timings
+     */
     public record Finished(CompletionResult result) implements Event {
     }
 
+    /**
+     * The completion failed; the last event.
+     *
+     * @param error the failure
+     */
     public record Failed(RuntimeException error) implements Event {
     }
 
-    /** A whole completion: its text, its tokens (with log-probabilities when asked for) and how it ended. */
+    /**
+     * A whole completion: its text, its tokens (with log-probabilities when asked for) and how it ended.
+     *
+     * @param text the reply: the concatenated texts of the tokens (stop strings excluded)
+     * @param tokens the generated tokens in order
+     * @param result why it ended, its token counts and timings
+     */
     public record Completion(String text, List<GeneratedToken> tokens, CompletionResult result) {
     }
 
@@ -47,18 +74,32 @@ public final class TokenStream implements CompletionListener {
         handle.cancel();
     }
 
-    /** The next event, or null when none came within the timeout. */
+    /**
+     * {@return the next event, or null when none came within the timeout}
+     *
+     * @param timeout how long to wait, in {@code unit}s
+     * @param unit the unit of {@code timeout}
+     * @throws InterruptedException if the waiting thread is interrupted (the completion goes on)
+     */
     public Event poll(long timeout, TimeUnit unit) throws InterruptedException {
         return events.poll(timeout, unit);
     }
 
-    /** The next event, waiting as long as it takes. */
+    /**
+     * {@return the next event, waiting as long as it takes}
+     *
+     * @throws InterruptedException if the waiting thread is interrupted (the completion goes on)
+     */
     public Event take() throws InterruptedException {
         return events.take();
     }
 
     /**
      * Waits for the whole completion. A failure is rethrown; interrupting the waiting thread cancels it.
+     *
+     * @return the reply's text, its tokens and how it ended (a cancelled completion returns normally, with
+     *     {@link FinishReason#CANCELLED})
+     * @throws InterruptedException if the waiting thread is interrupted; the completion is then cancelled
      */
     public Completion collect() throws InterruptedException {
         StringBuilder text = new StringBuilder();

@@ -35,11 +35,14 @@ import java.util.Set;
  * @param bias q/k_rope/value biases (mha2mla)
  * @param ropeBase rope.freq_base
  * @param rmsEps attention.layer_norm_rms_epsilon
+ * @param moe the Mixture-of-Experts layers (deepseek2 only), or null for a dense model
+ * @param yarn the YaRN RoPE scaling (deepseek2 only), or null for none
  */
 public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int nHead, int nHeadKv, int nFf,
         int nVocab, int nCtx, int kvLoraRank, int qLoraRank, int ropeDim, int nopeDim, int vDim, boolean legacyKvB,
         boolean latentNorm, boolean bias, float ropeBase, float rmsEps, MoeShape moe, YarnScaling yarn) {
 
+    /** The supported values of {@link #arch()}: {@code deepseek2} and {@code mha2mla}. */
     public static final Set<String> ARCHITECTURES = Set.of("deepseek2", "mha2mla");
 
     /**
@@ -47,12 +50,36 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
      * expert_count, expert_used_count, expert_shared_count, expert_feed_forward_length, leading_dense_block_count,
      * expert_gating_func (1 softmax, 2 sigmoid), exp_probs_b (selection bias) when {@code bias},
      * expert_group_count / expert_group_used_count (0 = no groups), expert_weights_norm, expert_weights_scale.
+     *
+     * @param experts routed experts per MoE layer (expert_count, at least 1)
+     * @param used routed experts each token is sent to (expert_used_count, 1 to {@code experts})
+     * @param shared shared experts every token goes through (expert_shared_count, 0 or more)
+     * @param expertFf feed-forward width of one expert, routed or shared (expert_feed_forward_length)
+     * @param denseLayers number of leading layers with a dense FFN before the MoE layers
+     *        (leading_dense_block_count, 0 or more)
+     * @param gating router scoring function: {@link #SOFTMAX} or {@link #SIGMOID}
+     * @param bias whether the router has a per-expert selection bias (exp_probs_b)
+     * @param groups expert groups (expert_group_count); 0 or 1 = no grouping, else a divisor of {@code experts}
+     * @param groupsUsed groups a token's experts may come from (expert_group_used_count, 1 to {@code groups - 1}
+     *        when grouped)
+     * @param normWeights whether the selected experts' weights are normalised to sum to 1 (expert_weights_norm)
+     * @param weightsScale factor applied to the routed experts' weights (expert_weights_scale)
      */
     public record MoeShape(int experts, int used, int shared, int expertFf, int denseLayers, int gating, boolean bias,
             int groups, int groupsUsed, boolean normWeights, float weightsScale) {
+        /** {@link #gating()} value for softmax router scores (expert_gating_func 1, DeepSeek V2). */
         public static final int SOFTMAX = 1;
+        /** {@link #gating()} value for sigmoid router scores (expert_gating_func 2, DeepSeek V3). */
         public static final int SIGMOID = 2;
 
+        /**
+         * Checks the shape.
+         *
+         * @throws IllegalArgumentException unless 1 &lt;= used &lt;= experts, shared &gt;= 0, expertFf &gt;= 1 and
+         *         denseLayers &gt;= 0; for a gating other than {@link #SOFTMAX} or {@link #SIGMOID}; or, with more
+         *         than one group, unless the groups divide the experts, 1 &lt;= groupsUsed &lt; groups and the used
+         *         groups hold at least {@code used} experts
+         */
         public MoeShape {
             if (experts < 1 || used < 1 || used > experts || shared < 0 || expertFf < 1 || denseLayers < 0) {
                 throw new IllegalArgumentException("MoE shape needs 1 <= used <= experts, shared >= 0, expert FFN >= 1");
@@ -69,14 +96,47 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
     /**
      * YaRN RoPE scaling as llama.cpp's converter writes DeepSeek's: rope.scaling.type yarn, factor, original context,
      * and rope.scaling.yarn_log_multiplier = 0.1 x mscale_all_dim.
+     *
+     * @param factor context extension factor (rope.scaling.factor, greater than 1)
+     * @param originalContext context length the model was pre-trained with, in tokens
+     *        (rope.scaling.original_context_length, at least 1)
+     * @param mscaleAllDim DeepSeek's mscale_all_dim from config.json's rope_scaling; written as 0.1 times it
      */
     public record YarnScaling(float factor, int originalContext, float mscaleAllDim) {
+        /**
+         * Checks the scaling.
+         *
+         * @throws IllegalArgumentException unless factor &gt; 1 and originalContext &gt;= 1
+         */
         public YarnScaling {
             if (!(factor > 1f) || originalContext < 1) throw new IllegalArgumentException("YaRN needs factor > 1");
         }
     }
 
-    /** A dense model (no experts, no YaRN). */
+    /**
+     * A dense model (no experts, no YaRN); the parameters are the record components of the same names.
+     *
+     * @param arch "deepseek2" or "mha2mla"
+     * @param name general.name
+     * @param nEmbd embedding width E
+     * @param nLayer number of blocks
+     * @param nHead query heads H
+     * @param nHeadKv KV heads (mha2mla; ignored for deepseek2)
+     * @param nFf feed-forward width
+     * @param nVocab vocabulary size (at least 260)
+     * @param nCtx training context length
+     * @param kvLoraRank latent size C
+     * @param qLoraRank query compression rank (deepseek2; 0 = a plain attn_q)
+     * @param ropeDim rotated key dims per head (deepseek2: of the shared key)
+     * @param nopeDim key dims per head scored through the latent
+     * @param vDim value dims per head
+     * @param legacyKvB write the legacy attn_kv_b instead of attn_k_b/attn_v_b (deepseek2)
+     * @param latentNorm whether the latent is RMS-normalised (mha2mla; deepseek2 always has the norm)
+     * @param bias q/k_rope/value biases (mha2mla)
+     * @param ropeBase rope.freq_base
+     * @param rmsEps attention.layer_norm_rms_epsilon
+     * @throws IllegalArgumentException as the canonical constructor
+     */
     public MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int nHead, int nHeadKv, int nFf, int nVocab,
             int nCtx, int kvLoraRank, int qLoraRank, int ropeDim, int nopeDim, int vDim, boolean legacyKvB,
             boolean latentNorm, boolean bias, float ropeBase, float rmsEps) {
@@ -84,16 +144,34 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
                 legacyKvB, latentNorm, bias, ropeBase, rmsEps, null, null);
     }
 
+    /**
+     * {@return a copy of this shape with the given Mixture-of-Experts layers}
+     *
+     * @param m the MoE layers, or null for a dense model
+     * @throws IllegalArgumentException if m is not null and this is not deepseek2 or uses the legacy attn_kv_b
+     */
     public MlaSynthSpec withMoe(MoeShape m) {
         return new MlaSynthSpec(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, qLoraRank,
                 ropeDim, nopeDim, vDim, legacyKvB, latentNorm, bias, ropeBase, rmsEps, m, yarn);
     }
 
+    /**
+     * {@return a copy of this shape with the given YaRN RoPE scaling}
+     *
+     * @param y the scaling, or null for none
+     * @throws IllegalArgumentException if y is not null and this is not deepseek2
+     */
     public MlaSynthSpec withYarn(YarnScaling y) {
         return new MlaSynthSpec(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, qLoraRank,
                 ropeDim, nopeDim, vDim, legacyKvB, latentNorm, bias, ropeBase, rmsEps, moe, y);
     }
 
+    /**
+     * {@return a copy of this shape with another query compression rank}
+     *
+     * @param q the q-LoRA rank; 0 = a plain attn_q (the only choice for mha2mla)
+     * @throws IllegalArgumentException if mha2mla and {@code q != 0}
+     */
     public MlaSynthSpec withQLoraRank(int q) {
         return new MlaSynthSpec(arch, name, nEmbd, nLayer, nHead, nHeadKv, nFf, nVocab, nCtx, kvLoraRank, q,
                 ropeDim, nopeDim, vDim, legacyKvB, latentNorm, bias, ropeBase, rmsEps, moe, yarn);
@@ -124,7 +202,11 @@ public record MlaSynthSpec(String arch, String name, int nEmbd, int nLayer, int 
         if (moe != null && legacyKvB) throw new IllegalArgumentException("MoE presets use attn_k_b/attn_v_b");
     }
 
-    /** Whether layer il is a MoE layer. */
+    /**
+     * {@return whether layer il is a MoE layer: there are experts and il is past the leading dense layers}
+     *
+     * @param il layer index, 0-based
+     */
     public boolean isMoeLayer(int il) {
         return moe != null && il >= moe.denseLayers();
     }

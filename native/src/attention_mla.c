@@ -144,15 +144,6 @@ static void rope_pairs(float *x, int n, int32_t pos, const float *theta) {
     }
 }
 
-/* Rotates adjacent pairs by precomputed cos/sin (rope_cos_sin: llama.cpp's NORM rope with its scaling). */
-static void rope_pairs_cs(float *x, int n, const float *cs) {
-    for (int p = 0; p < n / 2; p++) {
-        const float x0 = x[2 * p], x1 = x[2 * p + 1];
-        x[2 * p] = x0 * cs[2 * p] - x1 * cs[2 * p + 1];
-        x[2 * p + 1] = x0 * cs[2 * p + 1] + x1 * cs[2 * p];
-    }
-}
-
 /* Rows [first, first + count) of a matrix, as a matrix. */
 static kern_matrix rows_of(const kern_matrix *w, int64_t first, int64_t count) {
     kern_matrix s = *w;
@@ -359,7 +350,7 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
         if (w->rope_theta == NULL) rope_cos_sin(&m->yarn, (int)R, pos, hp->rope_freq_base, hp->rope_freq_scale, NULL, cs);
         for (int64_t rh = 0; rh < nr; rh++) {
             if (w->rope_theta != NULL) rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta + rh * (R / 2));
-            else rope_pairs_cs(row + C + rh * R, (int)R, cs);
+            else rope_rotate(row + C + rh * R, (int)R, MLA4J_ROPE_NORM, cs);
         }
         if (w->kv_a_norm != NULL) rms_norm(row, w->kv_a_norm, row, C, hp->rms_eps);
         mla_store_row(c->params.kv_type, row, W, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos * s->row_bytes);
@@ -367,7 +358,7 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
             const int64_t rh = h / (H / nr);
             float *qr = c->q + (t * H + h) * Dk + N;
             if (w->rope_theta != NULL) rope_pairs(qr, (int)R, pos, w->rope_theta + rh * (R / 2));
-            else rope_pairs_cs(qr, (int)R, cs);
+            else rope_rotate(qr, (int)R, MLA4J_ROPE_NORM, cs);
         }
     }
     const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && n_tok >= MLA_MHA_MIN_BATCH));

@@ -187,17 +187,6 @@ void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-/* Rotates the first n_rot dims of one head by precomputed cos/sin (rope_cos_sin: ggml_rope_ext, YaRN included). */
-static void rope_head(float *x, int n_rot, int rope_type, const float *cs) {
-    for (int i = 0; i < n_rot / 2; i++) {
-        const int i0 = rope_type == MLA4J_ROPE_NEOX ? i : 2 * i;
-        const int i1 = rope_type == MLA4J_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
-        const float x0 = x[i0], x1 = x[i1];
-        x[i0] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
-        x[i1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
-    }
-}
-
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -302,8 +291,8 @@ static void gqa_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0)
     float cs[MAX_HEAD_DIM];
     for (int64_t t = 0; t < n_tok; t++) {
         rope_cos_sin(&m->yarn, hp->n_rot, pos0 + (int32_t)t, hp->rope_freq_base, hp->rope_freq_scale, m->rope_freqs, cs);
-        for (int64_t h = 0; h < H; h++) rope_head(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, cs);
-        for (int64_t h = 0; h < Hkv; h++) rope_head(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, cs);
+        for (int64_t h = 0; h < H; h++) rope_rotate(c->q + (t * H + h) * dk, hp->n_rot, hp->rope_type, cs);
+        for (int64_t h = 0; h < Hkv; h++) rope_rotate(c->k + (t * Hkv + h) * dk, hp->n_rot, hp->rope_type, cs);
     }
     store_kv(c, il, n_tok, pos0);
     if (n_tok >= GQA_MIN_BATCH && c->gqa_scratch != NULL) {

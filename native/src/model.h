@@ -125,6 +125,9 @@ mla4j_status matrix3(const mla4j_gguf *g, const char *name, int64_t ne0, int64_t
  * of theta_scale in float, YaRN ramp and magnitude, optional frequency divisors): cs[2i] = cos, cs[2i+1] = sin. */
 void rope_cos_sin(const rope_yarn *y, int n_rot, int32_t pos, float freq_base, float freq_scale, const float *freq_factors,
                   float *cs);
+/* Rotates the first n_rot dims of one head by those cos/sin: adjacent pairs (2i, 2i+1) for MLA4J_ROPE_NORM, halves
+ * (i, i + n_rot/2) for MLA4J_ROPE_NEOX, as ggml_rope_ext does. */
+void rope_rotate(float *x, int n_rot, int rope_type, const float *cs);
 /* Reads rope.scaling.* of the architecture into hp->rope_freq_scale and m->yarn (llama.cpp's rules and defaults);
  * is_deepseek2 adds the deepseek2 attention scale (mscale^2 / sqrt(d_k)) to hp->kq_scale. */
 mla4j_status rope_read_scaling(loader *l, mla4j_hparams *hp, rope_yarn *y, int is_deepseek2);

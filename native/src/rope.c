@@ -44,6 +44,16 @@ void rope_cos_sin(const rope_yarn *y, int n_rot, int32_t pos, float freq_base, f
     }
 }
 
+void rope_rotate(float *x, int n_rot, int rope_type, const float *cs) {
+    for (int i = 0; i < n_rot / 2; i++) {
+        const int i0 = rope_type == MLA4J_ROPE_NEOX ? i : 2 * i;
+        const int i1 = rope_type == MLA4J_ROPE_NEOX ? i + n_rot / 2 : 2 * i + 1;
+        const float x0 = x[i0], x1 = x[i1];
+        x[i0] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
+        x[i1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
+    }
+}
+
 /* llama-context.cpp's get_mscale. */
 static float get_mscale(float scale, float mscale) { return scale <= 1.0f ? 1.0f : (0.1f * mscale * logf(scale) + 1.0f); }
 

@@ -144,14 +144,6 @@ static void rope_pairs(float *x, int n, int32_t pos, const float *theta) {
     }
 }
 
-/* Rows [first, first + count) of a matrix, as a matrix. */
-static kern_matrix rows_of(const kern_matrix *w, int64_t first, int64_t count) {
-    kern_matrix s = *w;
-    s.rows = count;
-    s.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;
-    return s;
-}
-
 /* ---- parallel tasks ----------------------------------------------------------------------------------------------- */
 
 typedef struct mla_task {
@@ -177,7 +169,7 @@ static void absorb_task(void *arg, int ith, int nth) {
         const float *q = c->q + ((a->t0 + tt) * H + h) * Dk;
         float *out = c->mla.qvec + i * W;
         if (N > 0) {
-            kern_matrix slice = rows_of(&w->k_b, (h / per_abs) * C, C);
+            kern_matrix slice = kern_matrix_rows(&w->k_b, (h / per_abs) * C, C);
             kern_act_convert(slice.type, q, N, 0, 1, act);
             kern_matmul(c->simd, &slice, act, 1, out, C, 0, C);
         } else {
@@ -294,7 +286,7 @@ static void output_task(void *arg, int ith, int nth) {
     for (int64_t i = ith; i < a->nt * H; i += nth) {
         const int64_t tt = i / H, h = i % H, slice_index = h / per_abs;
         float *out = c->att + ((a->t0 + tt) * H + h) * Dv;
-        kern_matrix slice = rows_of(&w->v_b, slice_index * Dv, Dv);
+        kern_matrix slice = kern_matrix_rows(&w->v_b, slice_index * Dv, Dv);
         kern_act_convert(slice.type, c->mla.o_lat + i * C, C, 0, 1, act);
         kern_matmul(c->simd, &slice, act, 1, out, Dv, 0, Dv);
         if (w->bv_b != NULL) {

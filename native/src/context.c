@@ -187,8 +187,6 @@ void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
 }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
-
 /* ---------------------------------------------------------------------------------------------- */
 /* Attention: one task per (token, head), spread over the pool                                    */
 /* ---------------------------------------------------------------------------------------------- */

@@ -62,6 +62,14 @@ typedef struct kern_matrix {
     const void *data;
 } kern_matrix;
 
+/* Rows [first, first + count) of a matrix, as a matrix (a view: no copy). */
+static inline kern_matrix kern_matrix_rows(const kern_matrix *w, int64_t first, int64_t count) {
+    kern_matrix s = *w;
+    s.rows = count;
+    s.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;
+    return s;
+}
+
 /* Activations are converted once per matrix product into the form the dot product of the weight type
  * consumes: Q8_0 blocks for Q4_0 and Q8_0 weights (like llama.cpp's vec_dot_type), floats otherwise
  * (layout in kernels_impl.h). cols must be a multiple of the weight type's block size.

@@ -5,6 +5,11 @@
 #include "gguf.h"
 #include "kernels.h"
 
+#include <math.h>
+
+/* SiLU, the gate activation of the SwiGLU FFN (dense and expert FFNs alike). */
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
 typedef struct layer_weights {
     const float *attn_norm;
     kern_matrix wq, wk, wv, wo;

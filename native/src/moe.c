@@ -19,15 +19,6 @@ typedef struct moe_job {
     int64_t chunks_gu, chunks_d; /* chunk counts of this job in the two product phases */
 } moe_job;
 
-static kern_matrix rows_of(const kern_matrix *w, int64_t first, int64_t count) {
-    kern_matrix s = *w;
-    s.rows = count;
-    s.data = (const uint8_t *)w->data + (size_t)first * w->row_bytes;
-    return s;
-}
-
-static float silu(float x) { return x / (1.0f + expf(-x)); }
-
 /* ---- routing ------------------------------------------------------------------------------------------------- */
 
 /* Index of the largest of v[0..n) not yet taken (ties: the lowest index). */
@@ -319,9 +310,9 @@ void moe_ffn(moe_state *s, mla4j_pool *pool, int simd, const mla4j_model *m, int
         const int64_t first = e == 0 ? 0 : cnt[e - 1], n = cnt[e] - first;
         if (n == 0) continue;
         moe_job *jb = &jobs[nj++];
-        jb->gate = rows_of(&w->gate_exps, e * w->gate_up_stride, F);
-        jb->up = rows_of(&w->up_exps, e * w->gate_up_stride, F);
-        jb->down = rows_of(&w->down_exps, e * E, E);
+        jb->gate = kern_matrix_rows(&w->gate_exps, e * w->gate_up_stride, F);
+        jb->up = kern_matrix_rows(&w->up_exps, e * w->gate_up_stride, F);
+        jb->down = kern_matrix_rows(&w->down_exps, e * E, E);
         jb->n_rows = n;
         jb->F = F;
         /* A single token: every expert reads the one converted row (converted once below). */

@@ -74,6 +74,16 @@ public interface RowEncoder {
         return written;
     }
 
+    /** The types {@link #of} encodes, in the order help texts list them. */
+    java.util.List<GgmlType> TYPES = java.util.List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
+            GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q5_1, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q4_1, GgmlType.Q4_0,
+            GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.Q3_K, GgmlType.Q2_K);
+
+    /** {@return the names of {@link #TYPES} as llama.cpp spells them, lowercased: "f32, f16, ..., q2_k"} */
+    static String typeNames() {
+        return String.join(", ", TYPES.stream().map(t -> t.name().toLowerCase(java.util.Locale.ROOT)).toList());
+    }
+
     /** Elements per piece in the FloatBuffer/MemorySegment variants: a multiple of every block size. */
     int CHUNK = 1 << 16;
 

@@ -37,7 +37,7 @@ final class QuantizeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         List<GgufQuantizer.Decision> decisions = GgufQuantizer.quantize(in, out, target, d -> {
             if (d.fallback()) {
-                System.err.printf(Locale.ROOT, "note: %s: rows are not whole %s blocks; written as %s (llama-quantize's fallback)%n",
+                System.err.printf(Locale.ROOT, "note: %s: rows are not whole %s blocks; written as %s%n",
                         d.tensor(), target, d.to());
             }
         });

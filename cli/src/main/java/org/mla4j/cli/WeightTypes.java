@@ -14,7 +14,8 @@ final class WeightTypes {
     /** What happens to rows that are not whole blocks, for help texts. */
     static final String FALLBACK = "A matrix whose rows are not whole blocks of the type gets llama-quantize's "
             + "fallback: iq4_xs->iq4_nl, q2_k/q3_k->q4_0, q4_k->q5_0, q5_k->q5_1, q6_k->q8_0, and f16 when rows "
-            + "are not a multiple of 32 either.";
+            + "are not a multiple of 32 either; with the 32-wide types such rows stay F16 (F32 when quantize reads "
+            + "F32), where llama-quantize stops.";
 
     private WeightTypes() {
     }

@@ -158,8 +158,12 @@ public final class GgufQuantizer {
         };
     }
 
+    /** Output bytes encoded per parallel step: small enough to bound memory, large enough to keep 2+ cores busy. */
+    private static final int CHUNK_BYTES = 4 << 20;
+
     /**
-     * Decodes each row of the source (any supported type) to floats and encodes it as {@code to}.
+     * Decodes each row of the source (any supported type) to floats and encodes it as {@code to}, the rows of a
+     * chunk in parallel (the K-quant and IQ4 searches cost far more than the I/O), written in order.
      *
      * @param data the tensor's bytes
      * @param t the tensor
@@ -171,20 +175,30 @@ public final class GgufQuantizer {
             long cols = t.shape()[0];
             long rows = t.elementCount() / cols;
             long srcRow = t.type().rowBytes(cols);
+            int n = Math.toIntExact(cols);
+            int outRow = Math.toIntExact(to.rowBytes(cols));
+            int rowsPerChunk = (int) Math.max(1, Math.min(rows, CHUNK_BYTES / Math.max(1, outRow)));
             RowEncoder enc = RowEncoder.of(to);
-            float[] row = new float[Math.toIntExact(cols)];
-            ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(to.rowBytes(cols))).order(ByteOrder.LITTLE_ENDIAN);
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment floats = a.allocate(JAVA_FLOAT, cols);
-                for (long r = 0; r < rows; r++) {
-                    MemorySegment src = data.asSlice(r * srcRow, srcRow);
-                    Status.check(Mla4jNative.mla4j_type_dequantize(t.type().id(), src, srcRow, floats, cols),
-                            "decoding " + t.name());
-                    MemorySegment.copy(floats, JAVA_FLOAT, 0, row, 0, row.length);
-                    buf.clear();
-                    enc.encode(row, 0, row.length, buf);
-                    buf.flip();
-                    while (buf.hasRemaining()) channel.write(buf);
+            ByteBuffer chunk = ByteBuffer.allocate(Math.multiplyExact(rowsPerChunk, outRow))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            try (Arena shared = Arena.ofShared()) {
+                // one float buffer per worker thread, native (the dequantizer's output) and on the heap (the encoder's input)
+                ThreadLocal<MemorySegment> floats = ThreadLocal.withInitial(() -> shared.allocate(JAVA_FLOAT, cols));
+                ThreadLocal<float[]> rowBuf = ThreadLocal.withInitial(() -> new float[n]);
+                for (long r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+                    long first = r0;
+                    int m = (int) Math.min(rowsPerChunk, rows - r0);
+                    java.util.stream.IntStream.range(0, m).parallel().forEach(i -> {
+                        MemorySegment f = floats.get();
+                        float[] row = rowBuf.get();
+                        MemorySegment src = data.asSlice((first + i) * srcRow, srcRow);
+                        Status.check(Mla4jNative.mla4j_type_dequantize(t.type().id(), src, srcRow, f, cols),
+                                "decoding " + t.name());
+                        MemorySegment.copy(f, JAVA_FLOAT, 0, row, 0, n);
+                        enc.encode(row, 0, n, chunk.slice(i * outRow, outRow).order(ByteOrder.LITTLE_ENDIAN));
+                    });
+                    chunk.clear().limit(m * outRow);
+                    while (chunk.hasRemaining()) channel.write(chunk);
                 }
             }
         };

@@ -23,8 +23,9 @@ import org.mla4j.internal.Status;
  * Re-encodes a GGUF model's weight matrices to one type (any of {@link RowEncoder#TYPES}), like llama.cpp's
  * {@code llama-quantize --pure} without an importance matrix, with the same bytes: 1-D tensors and norms are
  * kept, metadata is copied (general.file_type updated), and a matrix whose rows are not a multiple of the type's
- * block size gets llama-quantize's fallback type ({@link #fallback}). Tensors are converted one row at a time
- * while the output is streamed to a temporary file that replaces the target only when complete.
+ * block size gets llama-quantize's fallback type ({@link #fallback}). Tensors are converted a chunk of rows at a
+ * time (rows in parallel) while the output is streamed to a temporary file that replaces the target only when
+ * complete.
  */
 public final class GgufQuantizer {
 

@@ -104,7 +104,8 @@ final class ConvertCommand implements Callable<Integer> {
             + "RoRoPE + FreqFold + weight-only PCA (transmla); no search.")
     boolean paperBaseline;
 
-    @Option(names = "--type", description = "Weight type of the output: f32, f16, bf16, q8_0, q4_0 (default: the source's).")
+    @Option(names = "--type", description = "Weight type of the output matrices: " + WeightTypes.NAMES
+            + " (default: the source's). Rows that are not whole blocks get llama-quantize's fallback, else F32.")
     String type;
 
     @Option(names = "--calibration", paramLabel = "FILE", description = "Plain-text calibration file (default: text "
@@ -263,13 +264,7 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     private static GgmlType outType(String s) {
-        try {
-            GgmlType t = GgmlType.valueOf(s.toUpperCase(Locale.ROOT));
-            if (t == GgmlType.Q4_K || t == GgmlType.Q6_K) throw new IllegalArgumentException();
-            return t;
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException("--type must be f32, f16, bf16, q8_0 or q4_0, not '" + s + "'");
-        }
+        return WeightTypes.parse(s);
     }
 
     private static int positive(String option, String v) {

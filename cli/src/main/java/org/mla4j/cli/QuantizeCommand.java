@@ -14,7 +14,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "quantize", description = "Quantize a GGUF model's weight matrices (like llama-quantize).")
+@Command(name = "quantize", description = {"Quantize a GGUF model's weight matrices to one type, with the bytes "
+        + "llama-quantize --pure writes without an imatrix (norms, 1-D tensors and MoE routers are kept).",
+    WeightTypes.FALLBACK})
 final class QuantizeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "IN", description = "Input GGUF file.")
@@ -23,28 +25,23 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUT", description = "Output GGUF file (written atomically).")
     Path out;
 
-    @Option(names = "--type", required = true, description = "Target type: q8_0, q4_0, f16, bf16 or f32.")
+    @Option(names = "--type", required = true, description = "Target type: " + WeightTypes.NAMES + ".")
     String type;
 
     @Override
     public Integer call() throws IOException {
-        GgmlType target;
-        try {
-            target = GgmlType.valueOf(type.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException("--type must be q8_0, q4_0, f16, bf16 or f32, not '" + type + "'");
-        }
+        GgmlType target = WeightTypes.parse(type);
         if (in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new Main.UsageException("IN and OUT must be different files");
         }
         long t0 = System.nanoTime();
         List<GgufQuantizer.Decision> decisions = GgufQuantizer.quantize(in, out, target, d -> {
             if (d.fallback()) {
-                System.err.printf(Locale.ROOT, "note: %s: rows of %s are not a multiple of the %s block size; kept as %s%n",
-                        d.tensor(), d.from(), target, d.to());
+                System.err.printf(Locale.ROOT, "note: %s: rows are not whole %s blocks; written as %s%n",
+                        d.tensor(), target, d.to());
             }
         });
-        long converted = decisions.stream().filter(d -> d.to() != d.from()).count();
+        long converted = decisions.stream().filter(d -> d.to() != d.from() && !d.fallback()).count();
         long fallbacks = decisions.stream().filter(GgufQuantizer.Decision::fallback).count();
         System.err.printf(Locale.ROOT, "quantized %s -> %s (%s): %d tensors converted, %d fell back, %d kept; %s -> %s in %.1f s%n",
                 in, out, target, converted, fallbacks, decisions.size() - converted - fallbacks,

@@ -74,7 +74,8 @@ final class SynthCommand implements Callable<Integer> {
     @Option(names = "--yarn-mscale", description = "deepseek2: YaRN mscale_all_dim (0.1 x it is the log multiplier).")
     Float yarnMscale;
 
-    @Option(names = "--type", defaultValue = "f32", description = "Weight type: f32, f16, bf16, q8_0 or q4_0.")
+    @Option(names = "--type", defaultValue = "f32", description = "Weight type of the matrices: " + WeightTypes.NAMES
+            + " (quantized as llama-quantize does without an imatrix). " + WeightTypes.FALLBACK)
     String type;
 
     @Option(names = "--seed", defaultValue = "42", description = "Random seed (same seed, same file).")
@@ -91,12 +92,7 @@ final class SynthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        GgmlType t;
-        try {
-            t = GgmlType.valueOf(type.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException("--type must be f32, f16, bf16, q8_0 or q4_0, not '" + type + "'");
-        }
+        GgmlType t = WeightTypes.parse(type);
         boolean hf = switch (format.toLowerCase(Locale.ROOT)) {
             case "gguf" -> false;
             case "hf" -> true;

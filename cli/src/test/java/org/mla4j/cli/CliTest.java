@@ -77,7 +77,7 @@ class CliTest {
         Path out = tmp.resolve("q8.gguf");
         Run q = run("quantize", in.toString(), out.toString(), "--type", "q8_0");
         assertEquals(0, q.code(), q.err());
-        assertTrue(q.err().contains("blk.0.ffn_down.weight: rows of F32 are not a multiple of the Q8_0 block size; kept as F32"),
+        assertTrue(q.err().contains("blk.0.ffn_down.weight: rows are not whole Q8_0 blocks; written as F32"),
                 q.err());
         Run info = run("info", out.toString());
         assertEquals(0, info.code(), info.err());

@@ -122,7 +122,7 @@ final class MlaGgufOutput {
         GgmlType type = plan.options().outType();
         if (s.shape().length == 1 || s.name().endsWith("attn_rope_freqs")) return GgmlType.F32;
         if (s.name().endsWith("attn_kv_a_mqa.weight") || s.name().endsWith("attn_q_a.weight")) return type == GgmlType.BF16 ? GgmlType.BF16 : GgmlType.F32;
-        return s.shape()[0] % type.blockSize() == 0 ? type : GgmlType.F32;
+        return GgufQuantizer.fallback(type, s.shape()[0], GgmlType.F32);
     }
 
     private void copy(GgufWriter w, String name, GgmlType target) {

@@ -8,8 +8,10 @@ import java.nio.FloatBuffer;
 import org.mla4j.gguf.GgmlType;
 
 /**
- * Encodes float32 values as a ggml tensor type (F32, F16, BF16, Q8_0, Q4_0), writing ggml's little-endian block
- * layout. Counts must be multiples of the type's block size.
+ * Encodes float32 values as a ggml tensor type, writing ggml's little-endian block layout: F32, F16, BF16 and every
+ * quantized type mla4j computes with (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS),
+ * each quantized as llama-quantize does without an importance matrix (the same bytes). Counts must be multiples
+ * of the type's block size (256 for the K-quants and IQ4_XS).
  */
 public interface RowEncoder {
     /** {@return the type this encoder writes} */
@@ -72,13 +74,24 @@ public interface RowEncoder {
         return written;
     }
 
+    /** The types {@link #of} encodes, in the order help texts list them. */
+    java.util.List<GgmlType> TYPES = java.util.List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
+            GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q5_1, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q4_1, GgmlType.Q4_0,
+            GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.Q3_K, GgmlType.Q2_K);
+
+    /** {@return the names of {@link #TYPES} as llama.cpp spells them, lowercased: "f32, f16, ..., q2_k"} */
+    static String typeNames() {
+        return String.join(", ", TYPES.stream().map(t -> t.name().toLowerCase(java.util.Locale.ROOT)).toList());
+    }
+
     /** Elements per piece in the FloatBuffer/MemorySegment variants: a multiple of every block size. */
     int CHUNK = 1 << 16;
 
     /**
-     * {@return the encoder for {@code type}; K-quants are not supported}
+     * {@return the encoder for {@code type}}
      *
-     * @param type F32, F16, BF16, Q8_0 or Q4_0
+     * @throws IllegalArgumentException for a type mla4j does not compute with (IQ1/IQ2/IQ3, TQ, MXFP4, ...)
+     * @param type F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K or IQ4_XS
      */
     static RowEncoder of(GgmlType type) {
         return switch (type) {
@@ -87,6 +100,16 @@ public interface RowEncoder {
             case BF16 -> new BlockEncoder(type, (x, off, dst) -> dst.putShort(Bf16.fromFloat(x[off])));
             case Q8_0 -> new BlockEncoder(type, Q8_0::quantizeBlock);
             case Q4_0 -> new BlockEncoder(type, Q4_0::quantizeBlock);
+            case Q4_1 -> new BlockEncoder(type, Q4_1::quantizeBlock);
+            case Q5_0 -> new BlockEncoder(type, Q5_0::quantizeBlock);
+            case Q5_1 -> new BlockEncoder(type, Q5_1::quantizeBlock);
+            case IQ4_NL -> new BlockEncoder(type, IQ4_NL::quantizeBlock);
+            case Q2_K -> new BlockEncoder(type, Q2_K::quantizeBlock);
+            case Q3_K -> new BlockEncoder(type, Q3_K::quantizeBlock);
+            case Q4_K -> new BlockEncoder(type, Q4_K::quantizeBlock);
+            case Q5_K -> new BlockEncoder(type, Q5_K::quantizeBlock);
+            case Q6_K -> new BlockEncoder(type, Q6_K::quantizeBlock);
+            case IQ4_XS -> new BlockEncoder(type, IQ4_NL::quantizeXsBlock);
             default -> throw new IllegalArgumentException("no encoder for " + type);
         };
     }

@@ -13,6 +13,7 @@ import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufType;
 import org.mla4j.gguf.GgufWriter;
 import org.mla4j.gguf.TensorSource;
+import org.mla4j.quant.GgufQuantizer;
 import org.mla4j.quant.RowEncoder;
 
 /**
@@ -47,8 +48,9 @@ public final class Synth {
     /**
      * Writes the model.
      *
-     * @param type weight type for the 2-D tensors: F32, F16, BF16, Q8_0 or Q4_0. 1-D tensors are always F32, and a
-     *             2-D tensor whose rows do not fill whole blocks of a quantized type falls back to F16.
+     * @param type weight type for the 2-D tensors: any of {@link RowEncoder#TYPES}. 1-D tensors are always F32, and a
+     *             2-D tensor whose rows do not fill whole blocks of a quantized type gets llama-quantize's fallback
+     *             ({@link GgufQuantizer#fallback}: Q4_K to Q5_0, ..., F16 last).
      * @param seed the same seed gives the same bytes
      * @param spec the model's shape
      * @param out the output file (replaced only when complete)
@@ -93,17 +95,12 @@ public final class Synth {
         }
     }
 
-    /** llama_ftype of a model whose matrices are of {@code type}. */
+    /** llama_ftype of a model whose matrices are of {@code type}; the type must be one RowEncoder writes. */
     static int fileType(GgmlType type) {
-        return switch (type) {
-            case F32 -> 0;
-            case F16 -> 1;
-            case Q4_0 -> 2;
-            case Q8_0 -> 7;
-            case BF16 -> 32;
-            default -> throw new IllegalArgumentException("synth supports F32, F16, BF16, Q8_0 and Q4_0, not "
-                    + type);
-        };
+        if (!RowEncoder.TYPES.contains(type)) {
+            throw new IllegalArgumentException("synth supports " + RowEncoder.TYPES + ", not " + type);
+        }
+        return GgufQuantizer.fileType(type);
     }
 
     /**
@@ -190,9 +187,12 @@ public final class Synth {
         return p;
     }
 
-    /** A matrix {ne0, ne1} with the given std; F16 when its rows do not fill whole blocks of {@code type}. */
+    /**
+     * A matrix {ne0, ne1} with the given std; when its rows do not fill whole blocks of {@code type} it gets
+     * llama-quantize's fallback type (Q4_K to Q5_0, ..., F16 last: {@link GgufQuantizer#fallback}).
+     */
     static Planned matrix(String name, GgmlType type, long ne0, long ne1, float std) {
-        GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
+        GgmlType t = GgufQuantizer.fallback(type, ne0, GgmlType.F16);
         return new Planned(name, t, new long[] {ne0, ne1}, false, std);
     }
 
@@ -208,7 +208,7 @@ public final class Synth {
 
     /** A stack of ne2 projections [ne0 inputs, ne1 outputs]. */
     static Planned projection3(String name, GgmlType type, long ne0, long ne1, long ne2) {
-        GgmlType t = ne0 % type.blockSize() == 0 ? type : GgmlType.F16;
+        GgmlType t = GgufQuantizer.fallback(type, ne0, GgmlType.F16);
         return new Planned(name, t, new long[] {ne0, ne1, ne2}, false, scaled(1, ne0));
     }
 

@@ -18,7 +18,11 @@ import org.mla4j.gguf.GgmlType;
 import org.mla4j.gguf.GgufFile;
 import org.mla4j.gguf.GgufTensorInfo;
 
-/** stories260K quantized to Q8_0 keeps its greedy output; tensors with 172-wide rows fall back to F32. */
+/**
+ * stories260K quantized to Q8_0 keeps its greedy output; tensors with 172-wide rows fall back to F32. Quantized to
+ * Q4_K its 64-wide rows get llama-quantize's fallback Q5_0 and the 172-wide ones F16 (what llama-quantize --pure
+ * Q4_K writes for this file).
+ */
 class QuantizedStoriesTest {
 
     @TempDir
@@ -60,5 +64,24 @@ class QuantizedStoriesTest {
         String textQ8 = org.mla4j.StoriesGreedyTestAccess.generate(q8, n, opts, b);
         assertEquals(textF32, textQ8);
         assertEquals(java.util.Arrays.toString(a[1]), java.util.Arrays.toString(b[1]));
+    }
+
+    @Test
+    void q4_KFallsBackAsLlamaQuantizeDoesAndRuns() throws Exception {
+        Path f32 = Fixtures.require("models/stories260K.gguf");
+        Path q4k = tmp.resolve("stories260K-q4_k.gguf");
+        Map<String, GgufQuantizer.Decision> byName = GgufQuantizer.quantize(f32, q4k, GgmlType.Q4_K, null).stream()
+                .collect(Collectors.toMap(GgufQuantizer.Decision::tensor, d -> d));
+        assertEquals(GgmlType.Q5_0, byName.get("blk.0.attn_q.weight").to()); // rows of 64: Q4_K -> Q5_0
+        assertTrue(byName.get("blk.0.attn_q.weight").fallback());
+        assertEquals(GgmlType.F16, byName.get("blk.0.ffn_down.weight").to()); // rows of 172: F16
+        assertEquals(GgmlType.F32, byName.get("blk.0.attn_norm.weight").to());
+        try (GgufFile g = GgufFile.open(q4k)) {
+            assertEquals(14, g.getLong("general.file_type").orElseThrow()); // LLAMA_FTYPE_MOSTLY_Q4_K_S
+        }
+        int[][] tokens = new int[2][];
+        String text = org.mla4j.StoriesGreedyTestAccess.generate(q4k, 16, Session.Options.defaults().withThreads(2),
+                tokens);
+        assertFalse(text.isEmpty());
     }
 }

@@ -47,14 +47,25 @@ class RowEncoderTest {
         assertThrows(IllegalArgumentException.class, () -> q8.encode(new float[32], 0, 32, le(33)));
         assertThrows(IllegalArgumentException.class,
                 () -> q8.encode(new float[32], 0, 32, ByteBuffer.allocate(34)));
-        assertThrows(IllegalArgumentException.class, () -> RowEncoder.of(GgmlType.Q4_K));
+        assertThrows(IllegalArgumentException.class, () -> RowEncoder.of(GgmlType.IQ2_XXS));
+        assertThrows(IllegalArgumentException.class, () -> RowEncoder.of(GgmlType.Q8_K));
+        RowEncoder q4k = RowEncoder.of(GgmlType.Q4_K);
+        assertThrows(IllegalArgumentException.class, () -> q4k.encode(new float[288], 0, 288, le(1000)));
+    }
+
+    @Test
+    void everyListedTypeHasItsEncoderAndEveryComputableTypeIsListed() {
+        for (GgmlType t : RowEncoder.TYPES) assertEquals(t, RowEncoder.of(t).type());
+        for (GgmlType t : GgmlType.values()) {
+            assertEquals(t.computable(), RowEncoder.TYPES.contains(t), t + ": computable but not writable, or back");
+        }
     }
 
     @Test
     void bufferAndSegmentVariantsMatchTheArrayVariant() {
-        int n = RowEncoder.CHUNK * 2 + 96; // several chunks and a partial one
-        float[] x = gaussian(n, 1, 3);
-        for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0}) {
+        for (GgmlType t : RowEncoder.TYPES) {
+            int n = RowEncoder.CHUNK * 2 + 3 * Math.max(32, t.blockSize()); // several chunks and a partial one
+            float[] x = gaussian(n, 1, 3);
             RowEncoder enc = RowEncoder.of(t);
             int bytes = (int) t.rowBytes(n);
             ByteBuffer expected = le(bytes);

@@ -191,6 +191,22 @@ class SynthTest {
     }
 
     @Test
+    void kQuantRowsThatDoNotFillSuperBlocksGetLlamaQuantizesFallback() throws IOException {
+        // n_embd 256 fills Q4_K super-blocks; ffn_down's rows of 96 get Q5_0, llama-quantize's fallback for Q4_K
+        // (llama-quant.cpp tensor_type_fallback)
+        SynthSpec spec = new SynthSpec("llama", "k", 256, 1, 4, 2, 96, 300, 64, 10000f, 1e-5f);
+        Path out = dir.resolve("k.gguf");
+        Synth.write(spec, GgmlType.Q4_K, 1, out, ProgressListener.NONE);
+        try (GgufFile f = GgufFile.open(out)) {
+            Map<String, GgufTensorInfo> t = byName(f);
+            assertTensor(t, "token_embd.weight", GgmlType.Q4_K, 256, 300);
+            assertTensor(t, "blk.0.attn_k.weight", GgmlType.Q4_K, 256, 128);
+            assertTensor(t, "blk.0.ffn_down.weight", GgmlType.Q5_0, 96, 256);
+            assertEquals(14, f.getLong("general.file_type").getAsLong()); // LLAMA_FTYPE_MOSTLY_Q4_K_S
+        }
+    }
+
+    @Test
     void progressReachesTheTotal() throws IOException {
         List<long[]> calls = new ArrayList<>();
         Synth.write(SynthSpec.preset("tiny"), GgmlType.BF16, 1, dir.resolve("p.gguf"),
@@ -209,7 +225,8 @@ class SynthTest {
                 () -> new SynthSpec("gpt2", "x", 64, 1, 4, 4, 64, 512, 64, 1e4f, 1e-5f));
         assertThrows(IllegalArgumentException.class,
                 () -> new SynthSpec("llama", "x", 64, 1, 4, 3, 64, 512, 64, 1e4f, 1e-5f));
-        assertThrows(IllegalArgumentException.class, () -> Synth.write(SynthSpec.preset("tiny"), GgmlType.Q6_K, 1,
+        // IQ2_XXS has no encoder (mla4j does not compute with it)
+        assertThrows(IllegalArgumentException.class, () -> Synth.write(SynthSpec.preset("tiny"), GgmlType.IQ2_XXS, 1,
                 dir.resolve("k.gguf"), ProgressListener.NONE));
         assertFalse(Files.exists(dir.resolve("k.gguf")));
     }

@@ -149,9 +149,10 @@ static void rope_pairs(float *x, int n, int32_t pos, const float *theta) {
 typedef struct mla_task {
     mla4j_context *c;
     int il;
-    int64_t t0, nt;   /* tokens of this chunk: batch indices t0 .. t0+nt-1 */
-    int32_t pos0;     /* position of batch index 0 */
+    int64_t t0, nt;   /* tokens of this chunk: batch rows t0 .. t0+nt-1, one sequence at consecutive positions */
+    int32_t pos;      /* position of row t0 */
     int64_t n_keys;   /* cache rows the chunk looks at */
+    const kv_seq *seq;
 } mla_task;
 
 /* q_abs for every (token, head) of the chunk, plus the rope part, into qvec. */
@@ -190,7 +191,6 @@ static void flash_task(void *arg, int ith, int nth) {
     const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H, W = c->mla.width;
     const float scale = c->model->hp.kq_scale;
     const mla_kernels *k = c->mla.kern;
-    const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
     const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H;
     float *acc = c->mla.partial + (size_t)ith * rows_cap * (size_t)C;
     float *m = c->mla.ml + (size_t)ith * 2 * rows_cap, *l = m + rows_cap;
@@ -201,10 +201,13 @@ static void flash_task(void *arg, int ith, int nth) {
         m[i] = -INFINITY;
         l[i] = 0.0f;
     }
-    const int64_t s0 = a->n_keys * ith / nth, s1 = a->n_keys * (ith + 1) / nth;
+    /* Whole tiles per thread: a tile never straddles two cache blocks (MLA_ROW_TILE divides the block size). */
+    const int64_t n_tiles = (a->n_keys + MLA_ROW_TILE - 1) / MLA_ROW_TILE;
+    const int64_t s0 = n_tiles * ith / nth * MLA_ROW_TILE, s1e = n_tiles * (ith + 1) / nth * MLA_ROW_TILE;
+    const int64_t s1 = s1e < a->n_keys ? s1e : a->n_keys;
     for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
         const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
-        const uint8_t *rows = cache + (size_t)b * c->mla.row_bytes;
+        const uint8_t *rows = kv_k_row(&c->kv, a->seq, a->il, b);
         k->dequant_rows(c->params.kv_type, rows, c->mla.row_bytes, n, W, tile);
         if (c->mla.q_act != NULL) { /* quantized cache: int8 products of the raw rows with the Q8_0 queries */
             const kern_matrix rows_m = {c->params.kv_type, W, n, c->mla.row_bytes, rows};
@@ -214,7 +217,7 @@ static void flash_task(void *arg, int ith, int nth) {
         }
         for (int64_t i = 0; i < n_rows; i++) {
             float *row = sc + i * MLA_ROW_TILE;
-            int64_t valid = a->pos0 + a->t0 + i / H + 1 - b; /* causal: positions <= the token's own */
+            int64_t valid = a->pos + i / H + 1 - b; /* causal: positions <= the token's own */
             if (valid > n) valid = n;
             if (valid <= 0) {
                 memset(row, 0, (size_t)n * sizeof(float));
@@ -298,7 +301,7 @@ static void output_task(void *arg, int ith, int nth) {
 
 /* ---- the layer's attention ------------------------------------------------------------------------------------ */
 
-void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
+void mla_attention(mla4j_context *c, int il, int64_t n_tok) {
     const mla4j_model *m = c->model;
     const mla4j_hparams *hp = &m->hp;
     const mla_weights *w = &m->mla[il];
@@ -338,14 +341,14 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
     float cs[MAX_HEAD_DIM];
     for (int64_t t = 0; t < n_tok; t++) {
         float *row = s->lat + t * W;
-        const int32_t pos = pos0 + (int32_t)t;
+        const int32_t pos = c->row_pos[t];
         if (w->rope_theta == NULL) rope_cos_sin(&m->yarn, (int)R, pos, hp->rope_freq_base, hp->rope_freq_scale, NULL, cs);
         for (int64_t rh = 0; rh < nr; rh++) {
             if (w->rope_theta != NULL) rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta + rh * (R / 2));
             else rope_rotate(row + C + rh * R, (int)R, MLA4J_ROPE_NORM, cs);
         }
         if (w->kv_a_norm != NULL) rms_norm(row, w->kv_a_norm, row, C, hp->rms_eps);
-        mla_store_row(c->params.kv_type, row, W, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos * s->row_bytes);
+        mla_store_row(c->params.kv_type, row, W, kv_k_row(&c->kv, &c->seqs[c->row_seq[t]], il, pos));
         for (int64_t h = 0; h < H; h++) {
             const int64_t rh = h / (H / nr);
             float *qr = c->q + (t * H + h) * Dk + N;
@@ -353,19 +356,22 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
             else rope_rotate(qr, (int)R, MLA4J_ROPE_NORM, cs);
         }
     }
-    const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && n_tok >= MLA_MHA_MIN_BATCH));
-    if (mha) {
-        mla_attention_mha(c, il, n_tok, pos0);
-        return;
-    }
-    /* Attention, MLA_TOKEN_CHUNK tokens at a time. */
-    for (int64_t t0 = 0; t0 < n_tok; t0 += MLA_TOKEN_CHUNK) {
-        const int64_t nt = n_tok - t0 < MLA_TOKEN_CHUNK ? n_tok - t0 : MLA_TOKEN_CHUNK;
-        mla_task task = {c, il, t0, nt, pos0, pos0 + t0 + nt};
-        mla4j_pool_run(c->pool, absorb_task, &task);
-        if (s->q_act != NULL) kern_act_convert(c->params.kv_type, s->qvec, W, 0, nt * H, s->q_act);
-        mla4j_pool_run(c->pool, flash_task, &task);
-        mla4j_pool_run(c->pool, merge_task, &task);
-        mla4j_pool_run(c->pool, output_task, &task);
+    for (int32_t r = 0; r < c->n_runs; r++) {
+        const kv_run *run = &c->runs[r];
+        const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && run->n >= MLA_MHA_MIN_BATCH));
+        if (mha) {
+            mla_attention_mha(c, il, run);
+            continue;
+        }
+        /* Attention, MLA_TOKEN_CHUNK tokens of the run at a time. */
+        for (int64_t t0 = 0; t0 < run->n; t0 += MLA_TOKEN_CHUNK) {
+            const int64_t nt = run->n - t0 < MLA_TOKEN_CHUNK ? run->n - t0 : MLA_TOKEN_CHUNK;
+            mla_task task = {c, il, run->row0 + t0, nt, run->pos0 + (int32_t)t0, run->pos0 + t0 + nt, &c->seqs[run->seq]};
+            mla4j_pool_run(c->pool, absorb_task, &task);
+            if (s->q_act != NULL) kern_act_convert(c->params.kv_type, s->qvec, W, 0, nt * H, s->q_act);
+            mla4j_pool_run(c->pool, flash_task, &task);
+            mla4j_pool_run(c->pool, merge_task, &task);
+            mla4j_pool_run(c->pool, output_task, &task);
+        }
     }
 }

@@ -3,6 +3,7 @@
 #ifndef MLA4J_CONTEXT_H
 #define MLA4J_CONTEXT_H
 
+#include "kv_pool.h"
 #include "model.h"
 #include "moe.h"
 #include "threadpool.h"
@@ -24,6 +25,16 @@
 #define GQA_MIN_BATCH 16
 #define GQA_QUERY_BLOCK 16
 #define GQA_KEY_BLOCK 64
+
+/* Positions per cache block (kv_pool.h) of a single session, and the default of a batch context: a multiple of
+ * MLA_ROW_TILE and GQA_KEY_BLOCK (a batch context's block size must be one too). */
+#define KV_BLOCK_TOKENS 64
+
+/* Consecutive rows of a batch that belong to one sequence at consecutive positions: the unit of the attention
+ * (prompt chunks keep the prompt paths: blocked GQA, the MHA form of MLA). */
+typedef struct kv_run {
+    int32_t seq, row0, n, pos0;
+} kv_run;
 
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
@@ -62,12 +73,21 @@ struct mla4j_context {
     mla4j_context_params params;
     int simd;
     mla4j_pool *pool;
-    int32_t n_past;
     atomic_int cancel;
 
-    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] keys and values, F32 or F16. */
-    uint8_t *k_cache, *v_cache;
-    size_t kv_elem_size, k_layer_bytes, v_layer_bytes;
+    /* KV cache: blocks of rows (kv_pool.h), per row n_head_kv * head_dim keys and values (F32 or F16), or the
+     * latent row of MLA models. A single session is sequence 0, which holds every block in order. */
+    kv_pool kv;
+    kv_seq *seqs;
+    int32_t n_seqs;
+    size_t kv_elem_size;
+
+    /* The rows of the batch being run (forward_rows): sequence and position of each, the runs they form, and
+     * which rows the plain GQA loop takes. */
+    int32_t *row_seq, *row_pos;
+    uint8_t *row_plain;
+    kv_run *runs;
+    int32_t n_runs;
 
     /* Activations for up to n_batch tokens. */
     float *x, *xn, *q, *k, *v, *att, *gate, *up;
@@ -84,8 +104,19 @@ struct mla4j_context {
 };
 
 
-/* attention_gqa.c: the blocked prompt attention of layer il (keys and values already cached); its scratch per thread. */
-void gqa_attention_blocked(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* context.c: creates a single session's context (n_seqs 0) or a batch context's (batch.c): n_seqs sequences of up
+ * to params->n_ctx positions sharing n_blocks blocks of block_tokens positions. */
+mla4j_status context_create(const mla4j_model *m, const mla4j_context_params *params, int32_t n_seqs, int32_t n_blocks,
+                            int32_t block_tokens, mla4j_context **out);
+/* context.c: the forward pass. Row t (< n_batch) is token tokens[t] of sequence c->row_seq[t] at position
+ * c->row_pos[t] (its cache blocks reserved, earlier positions of the sequence cached or in earlier rows); the logits
+ * of rows out_rows[0..n_out) (NULL: 0..n_out-1) go to logits_out, n_out x n_vocab. */
+mla4j_status forward_rows(mla4j_context *c, const int32_t *tokens, int64_t n_tok, const int32_t *out_rows, int64_t n_out,
+                          float *logits_out);
+
+/* attention_gqa.c: the blocked prompt attention of layer il over one run (keys and values already cached); its
+ * scratch per thread. */
+void gqa_attention_blocked(mla4j_context *c, int il, const kv_run *run);
 size_t gqa_scratch_floats(const mla4j_hparams *hp);
 
 /* attention_mla.c */
@@ -94,11 +125,12 @@ void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps);
 /* Allocates the MLA buffers of a context whose params and KV cache are set. */
 mla4j_status mla_context_init(mla4j_context *c);
 void mla_context_free(mla4j_context *c);
-/* Attention of layer il for n_tok tokens at positions pos0..: reads c->xn, caches the new rows, writes c->att. */
-void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
-/* attention_mla_mha.c: the same for batches of at least MLA_MHA_MIN_BATCH tokens, in MHA form; the cache rows
- * of the batch are already stored and the queries roped. */
-void mla_attention_mha(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* Attention of layer il for the n_tok rows of the batch (c->row_seq, c->row_pos, c->runs): reads c->xn, caches the
+ * new rows, writes c->att. */
+void mla_attention(mla4j_context *c, int il, int64_t n_tok);
+/* attention_mla_mha.c: the same for one run of at least MLA_MHA_MIN_BATCH rows, in MHA form; the cache rows of the
+ * batch are already stored and the queries roped. */
+void mla_attention_mha(mla4j_context *c, int il, const kv_run *run);
 /* The latent attention's float kernels at one SIMD level; attention_mla_ref.c has the references and
  * mla_kernels_for, attention_mla_avx2.c and attention_mla_avx512.c (x86-64) and attention_mla_neon.c (ARM64, one
  * table for the three NEON levels: SDOT and SMMLA are integer instructions) the vector versions (same results up to the

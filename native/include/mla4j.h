@@ -338,6 +338,8 @@ MLA4J_API mla4j_status mla4j_batch_seq_add(mla4j_batch *batch, const int32_t *pr
 MLA4J_API mla4j_status mla4j_batch_seq_remove(mla4j_batch *batch, int32_t seq_id);
 /* The position of the sequence's next token (tokens cached). */
 MLA4J_API mla4j_status mla4j_batch_seq_position(const mla4j_batch *batch, int32_t seq_id, int32_t *out);
+/* Forgets the sequence's tokens at positions >= pos (pos <= its position): blocks past pos go back to the pool. */
+MLA4J_API mla4j_status mla4j_batch_seq_truncate(mla4j_batch *batch, int32_t seq_id, int32_t pos);
 /* Runs n_rows rows: row i is token tokens[i] of sequence seq_ids[i] at position positions[i]. The rows of each
  * sequence must continue its positions in order (the first at its current position, then +1 each), interleaved
  * with other sequences' rows in any way; a run of consecutive rows of one sequence is processed as a prompt chunk.
@@ -349,6 +351,11 @@ MLA4J_API mla4j_status mla4j_batch_decode(mla4j_batch *batch, int32_t n_rows, co
 MLA4J_API mla4j_status mla4j_batch_get_logits(const mla4j_batch *batch, int32_t row, const float **logits);
 /* Block accounting of the cache pool. */
 MLA4J_API mla4j_status mla4j_batch_get_stats(const mla4j_batch *batch, mla4j_batch_stats *out);
+/* cancel = 1 asks a running mla4j_batch_decode (on another thread) to stop soon with MLA4J_ERR_CANCELLED: the rows of
+ * the forward pass it interrupts are not added (a call longer than n_batch rows keeps the passes that completed;
+ * mla4j_batch_seq_position tells). A request made while no decode runs cancels the next one; cancel = 0 withdraws
+ * it. Safe to call from any thread. */
+MLA4J_API mla4j_status mla4j_batch_cancel(mla4j_batch *batch, int32_t cancel);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Dense linear algebra (for model conversion)                                                      */

@@ -3,6 +3,7 @@
  * the cache blocks they write, runs them n_batch rows at a time, and records their tokens for the prefix cache. */
 #include "context.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,23 @@ MLA4J_API mla4j_status mla4j_batch_seq_position(const mla4j_batch *b, int32_t id
     return MLA4J_OK;
 }
 
+MLA4J_API mla4j_status mla4j_batch_seq_truncate(mla4j_batch *b, int32_t id, int32_t pos) {
+    MLA4J_CHECK_ARG(b != NULL, "mla4j_batch_seq_truncate: batch must not be NULL");
+    CHECK_SEQ(b, id, "mla4j_batch_seq_truncate");
+    kv_seq *s = &b->c->seqs[id];
+    MLA4J_CHECK_ARG(pos >= 0 && pos <= s->n_pos, "position %d out of range [0, %d]", pos, s->n_pos);
+    const int32_t bt = b->c->kv.block_tokens;
+    kv_seq_shrink(&b->c->kv, s, (pos + bt - 1) / bt); /* a kept partial block is copied or unregistered when written */
+    s->n_pos = pos;
+    return MLA4J_OK;
+}
+
+MLA4J_API mla4j_status mla4j_batch_cancel(mla4j_batch *b, int32_t cancel) {
+    MLA4J_CHECK_ARG(b != NULL, "mla4j_batch_cancel: batch must not be NULL");
+    atomic_store(&b->c->cancel, cancel != 0);
+    return MLA4J_OK;
+}
+
 /* Grows the per-row and logits buffers of a call (kept across calls: no allocation in the steady state). */
 static mla4j_status ensure_capacity(mla4j_batch *b, int32_t n_rows, int64_t n_keep) {
     if (n_rows > b->rows_cap) {
@@ -200,6 +218,7 @@ MLA4J_API mla4j_status mla4j_batch_decode(mla4j_batch *b, int32_t n_rows, const 
         const int keep = want_logits != NULL ? want_logits[i] != 0 : b->last_row[seq_ids[i]] == i;
         b->row_out[i] = keep ? (int32_t)n_keep++ : -1;
     }
+    if (atomic_exchange(&c->cancel, 0)) return mla4j_fail(MLA4J_ERR_CANCELLED, "decode cancelled");
     /* n_batch rows per forward pass; a sequence split across two passes reads the first one's rows from the cache. */
     const int32_t nb = c->params.n_batch;
     for (int32_t r0 = 0; r0 < n_rows; r0 += nb) {
@@ -215,6 +234,10 @@ MLA4J_API mla4j_status mla4j_batch_decode(mla4j_batch *b, int32_t n_rows, const 
         }
         float *dst = n_out > 0 ? b->logits + (size_t)first_out * (size_t)n_vocab : NULL;
         st = forward_rows(c, tokens + r0, n, b->out_chunk, n_out, dst);
+        if (st == MLA4J_ERR_CANCELLED) {
+            atomic_store(&c->cancel, 0);
+            return mla4j_fail(MLA4J_ERR_CANCELLED, "decode cancelled after %d of %d rows", r0, n_rows);
+        }
         if (st != MLA4J_OK) return st;
         /* These rows are cached now: the sequences advance, and full blocks join the prefix cache. */
         for (int32_t t = 0; t < n; t++) {

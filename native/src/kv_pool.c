@@ -211,18 +211,13 @@ void kv_seq_note_token(kv_pool *p, const kv_seq *s, int32_t pos, int32_t token) 
     const int32_t bt = p->block_tokens, i = pos / bt, b = s->table[i];
     p->tokens[(size_t)b * (size_t)bt + (size_t)(pos % bt)] = token;
     if (pos % bt != bt - 1 || p->registered[b]) return;
-    /* The block is full: register it under its chain hash, unless its parent is not registered (then no later prompt
-     * can reach it) or an equal block is registered already. */
-    uint64_t parent = 0;
-    if (i > 0) {
-        const int32_t pb = s->table[i - 1];
-        if (!p->registered[pb]) return;
-        parent = p->hash[pb];
-    }
+    /* The block is full: its chain hash (the parent's was set when the parent filled up or was matched), and its
+     * registration unless an equal block is registered already (then that one serves later prompts). */
+    const uint64_t parent = i > 0 ? p->hash[s->table[i - 1]] : 0;
     const int32_t *toks = p->tokens + (size_t)b * (size_t)bt;
     const uint64_t h = chain_hash(parent, toks, bt);
-    if (find_block(p, h, parent, toks) >= 0) return;
+    const int dup = find_block(p, h, parent, toks) >= 0;
     p->hash[b] = h;
     p->parent[b] = parent;
-    p->registered[b] = 1;
+    p->registered[b] = (uint8_t)!dup;
 }

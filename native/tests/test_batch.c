@@ -410,6 +410,19 @@ static void test_limits(const mla4j_model *m) {
     CHECK(mla4j_batch_get_logits(b, 129, &lg) == MLA4J_OK && lg != NULL);
     CHECK(mla4j_batch_get_logits(b, 128, &lg) == MLA4J_ERR_STATE);
     CHECK(mla4j_batch_get_stats(b, &stats) == MLA4J_OK && stats.blocks_used == 3 && stats.blocks_cached == 0);
+    float before[N_VOCAB];
+    memcpy(before, lg, sizeof before);
+    /* truncate to 100 and decode the same 30 tokens again: a block goes back, the logits come out the same */
+    CHECK(mla4j_batch_seq_truncate(b, a, 131) == MLA4J_ERR_INVALID_ARGUMENT);
+    CHECK(mla4j_batch_seq_truncate(b, a, 100) == MLA4J_OK);
+    CHECK(mla4j_batch_get_stats(b, &stats) == MLA4J_OK && stats.blocks_used == 2);
+    /* a pending cancel stops the next decode, which adds nothing */
+    CHECK(mla4j_batch_cancel(b, 1) == MLA4J_OK);
+    CHECK(mla4j_batch_decode(b, 30, rs + 100, rp + 100, rt + 100, NULL) == MLA4J_ERR_CANCELLED);
+    CHECK(mla4j_batch_seq_position(b, a, &p) == MLA4J_OK && p == 100);
+    CHECK(mla4j_batch_decode(b, 30, rs + 100, rp + 100, rt + 100, NULL) == MLA4J_OK);
+    CHECK(mla4j_batch_get_logits(b, 29, &lg) == MLA4J_OK && lg != NULL && rel_diff(lg, before, N_VOCAB) < 1e-6);
+    CHECK(mla4j_batch_get_stats(b, &stats) == MLA4J_OK && stats.blocks_used == 3);
     CHECK(mla4j_batch_seq_remove(b, a) == MLA4J_OK);
     CHECK(mla4j_batch_get_stats(b, &stats) == MLA4J_OK && stats.blocks_used == 0 && stats.blocks_cached == 2);
     /* a new sequence of 256 positions needs all 4: the cached blocks are evicted */

@@ -12,6 +12,8 @@
 
 /* Tokens whose attention is computed together in MLA models (bounds the score and accumulator buffers). */
 #define MLA_TOKEN_CHUNK 4
+/* Rows of the absorbed attention run together (any runs, e.g. the decode rows of many sequences): 4 pool runs each. */
+#define MLA_ROW_GROUP 32
 /* Cache rows dequantized together, scored and summed by every head (the flash-decoding tile). */
 #define MLA_ROW_TILE 32
 /* Batches of at least this many tokens run the MHA (decompressed) form of the attention (attention_mla_mha.c),
@@ -36,6 +38,15 @@ typedef struct kv_run {
     int32_t seq, row0, n, pos0;
 } kv_run;
 
+/* A chunk of a group of the absorbed attention (attention_mla.c): nt consecutive rows of one sequence from
+ * position pos, group rows g0 .. g0 + nt - 1, looking at cache positions 0 .. n_keys - 1. */
+typedef struct mla_chunk {
+    int64_t g0, nt;
+    int32_t pos;
+    int64_t n_keys;
+    const struct kv_seq *seq;
+} mla_chunk;
+
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
 typedef struct mla_state {
@@ -43,14 +54,20 @@ typedef struct mla_state {
     size_t row_bytes;  /* bytes of one cached row */
     float *lat;        /* 2 x n_batch x width: latent and rope keys of the batch, before caching, and scratch */
     float *q_a;        /* n_batch x q_lora_rank */
-    float *qvec;       /* MLA_TOKEN_CHUNK x H x width: absorbed queries with their rope part */
+    float *qvec;       /* MLA_ROW_GROUP x H x width: absorbed queries with their rope part */
     float *scores;     /* n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE: scores (then weights) of one tile */
-    float *ml;         /* n_threads x 2 x MLA_TOKEN_CHUNK x H: online softmax running max and sum */
-    float *o_lat;      /* MLA_TOKEN_CHUNK x H x C */
-    float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
+    float *ml;         /* 2 x (MLA_ROW_GROUP x H x n_threads): online softmax running max, then sum, per part */
+    float *o_lat;      /* MLA_ROW_GROUP x H x C */
+    float *partial;    /* MLA_ROW_GROUP x H x n_threads x C: split-K accumulators; part p of a chunk at rows
+                        * g0*H*parts + p*nt*H .. (attention_mla.c, part_base) */
+    mla_chunk chunks[MLA_ROW_GROUP]; /* the group being collected */
+    int64_t grp_rows[MLA_ROW_GROUP]; /* batch row of each group row */
+    int32_t grp_chunk_of[MLA_ROW_GROUP];
+    int64_t grp_n;
+    int32_t grp_chunks;
     float *row_f32;    /* n_threads x MLA_ROW_TILE x width: dequantized cache rows */
     uint8_t *head_act; /* n_threads x head_act_stride: converted activations of the per-head products */
-    void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product */
+    void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product (MLA_ROW_GROUP x H rows) */
     uint16_t *pairs;   /* Q8_0/Q4_0 cache with AVX-512: n_threads x MLA_ROW_TILE/2 x C bf16 pairs of tile rows */
     uint16_t *p_bf16;  /* ... and n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE weights in bf16 */
     const struct mla_kernels *kern; /* the float kernels of the context's SIMD level */

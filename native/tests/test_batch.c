@@ -2,7 +2,7 @@
  * together (chunked prompts interleaved with decode steps of running sequences, rows of several sequences in one
  * call) equal those of each sequence run alone in a single-session context (prompt in one call, then one token per
  * call) within 1e-4, for llama (GQA), dense deepseek2 with and without q-LoRA, mha2mla and deepseek2 MoE models
- * built here as GGUF images; the same with prompts sharing a prefix (blocks reused, copy-on-write of a shared block
+ * built here as GGUF images (F32 cache; Q8_0 latent cache too for deepseek2 and mha2mla); the same with prompts sharing a prefix (blocks reused, copy-on-write of a shared block
  * that a prompt ends in); block accounting back to zero after the sequences leave; LRU eviction of cached blocks;
  * and one-line refusals of bad calls (pool exhausted, position gaps, unknown sequences). */
 #include "check.h"
@@ -91,8 +91,9 @@ static mla4j_model *build(int arch) {
     const float sd = 1.0f / sqrtf((float)E);
     char nm[64];
     t_add("token_embd.weight", 2, E, V, 0, 1.0f);
-    /* deepseek2: H 4, C 32, R 16, N 16, Dv 16; mha2mla: H 4, Hkv 2, d_h 16, r 8, C 32; llama: H 4, Hkv 2, d_h 16 */
-    const int H = 4, Hkv = 2, D = 16, C = 32, R = 16, N = 16, Dv = 16, Q = 24, r = 8, X = 6, F = 32;
+    /* deepseek2: H 4, C 48, R 16, N 16, Dv 16; mha2mla: H 4, Hkv 2, d_h 16, r 8, C 48; llama: H 4, Hkv 2, d_h 16
+     * (latent rows of 64 values: a Q8_0 cache can hold them) */
+    const int H = 4, Hkv = 2, D = 16, C = 48, R = 16, N = 16, Dv = 16, Q = 24, r = 8, X = 6, F = 32;
     for (int il = 0; il < L; il++) {
 #define NM(x) (snprintf(nm, sizeof nm, "blk.%d." x, il), nm)
         t_add(NM("attn_norm.weight"), 1, E, 0, 0, 0.0f);
@@ -232,16 +233,21 @@ typedef struct seq_plan {
 } seq_plan;
 
 /* Single-session logits of every position of a sequence: the prompt in one call, then one token per call. */
-static void reference(const mla4j_model *m, const seq_plan *s, float *out) {
+static void reference(const mla4j_model *m, const seq_plan *s, int kv_type, float *out) {
     mla4j_context_params p;
     mla4j_context_params_init(&p);
     p.n_ctx = 256;
     p.n_threads = 2;
-    p.kv_type = MLA4J_TYPE_F32;
+    p.kv_type = kv_type;
     mla4j_context *c = NULL;
     CHECK(mla4j_context_create(m, &p, &c) == MLA4J_OK);
     if (c == NULL) return;
-    CHECK(mla4j_context_eval(c, s->tokens, s->n_prompt, out) == MLA4J_OK);
+    /* A quantized cache: prompts token by token too, so that both sides run the absorbed form with int8 queries
+     * (the MHA form of a long prompt scores float queries: a different, coarser-by-design result). */
+    const int step = kv_type == MLA4J_TYPE_F32 ? s->n_prompt : 1;
+    for (int i = 0; i < s->n_prompt; i += step) {
+        CHECK(mla4j_context_eval(c, s->tokens + i, step, out + (size_t)i * N_VOCAB) == MLA4J_OK);
+    }
     for (int i = s->n_prompt; i < s->n_total; i++) {
         CHECK(mla4j_context_eval(c, s->tokens + i, 1, out + (size_t)i * N_VOCAB) == MLA4J_OK);
     }
@@ -276,11 +282,11 @@ static void plan(seq_plan *s, int shared) {
     }
 }
 
-static void compare(const mla4j_model *m, int arch, int shared) {
+static void compare(const mla4j_model *m, int arch, int shared, int kv_type) {
     seq_plan s[N_SEQ];
     plan(s, shared);
     float *ref = malloc((size_t)N_SEQ * MAX_LEN * N_VOCAB * sizeof(float));
-    for (int i = 0; i < N_SEQ; i++) reference(m, &s[i], ref + (size_t)i * MAX_LEN * N_VOCAB);
+    for (int i = 0; i < N_SEQ; i++) reference(m, &s[i], kv_type, ref + (size_t)i * MAX_LEN * N_VOCAB);
 
     mla4j_batch_params bp;
     mla4j_batch_params_init(&bp);
@@ -288,7 +294,7 @@ static void compare(const mla4j_model *m, int arch, int shared) {
     bp.n_seq_max = N_SEQ;
     bp.n_ctx = 256;
     bp.n_batch = 96; /* smaller than one step's rows: a step runs as several forward passes */
-    bp.kv_type = MLA4J_TYPE_F32;
+    bp.kv_type = kv_type;
     mla4j_batch *b = NULL;
     CHECK_MSG(mla4j_batch_create(m, &bp, &b) == MLA4J_OK, "%s", mla4j_last_error());
     if (b == NULL) {
@@ -318,9 +324,11 @@ static void compare(const mla4j_model *m, int arch, int shared) {
                 pos[i] = cached;
                 joined[i] = 1;
             }
-            /* prompt: a chunk of up to 80 tokens; then one token per step */
+            /* prompt: chunks; then one token per step */
             int k = pos[i] < s[i].n_prompt ? s[i].n_prompt - pos[i] : 1;
-            if (k > 80) k = 80; /* runs of 64+ take the prompt paths (MHA-form MLA, blocked GQA) */
+            /* F32: runs of 64+ take the prompt paths (MHA-form MLA, blocked GQA); Q8_0: the absorbed form only */
+            const int cap = kv_type == MLA4J_TYPE_F32 ? 80 : 48;
+            if (k > cap) k = cap;
             for (int j = 0; j < k; j++, n++) {
                 rs[n] = id[i];
                 rp[n] = pos[i] + j;
@@ -354,10 +362,14 @@ static void compare(const mla4j_model *m, int arch, int shared) {
         }
     }
     CHECK(n_done == N_SEQ);
-    CHECK_MSG(worst <= 1e-4, "%s%s: batched vs single-session logits differ by %g (relative)", arch_name[arch],
-              shared ? " (shared prefix)" : "", worst);
-    printf("%-18s %s: %d rows compared, max relative logit difference %.2e, %d prompt tokens from the prefix cache\n",
-           arch_name[arch], shared ? "shared prefix" : "             ", compared, worst, cached_total);
+    const char *cache = kv_type == MLA4J_TYPE_F32 ? "F32" : "Q8_0";
+    /* Q8_0: queries are rounded to int8 per row, which can turn a last-bit difference upstream (rows multiplied
+     * together or alone) into one quantization step: 1e-3 there. */
+    const double tol = kv_type == MLA4J_TYPE_F32 ? 1e-4 : 1e-3;
+    CHECK_MSG(worst <= tol, "%s%s, %s cache: batched vs single-session logits differ by %g (relative)", arch_name[arch],
+              shared ? " (shared prefix)" : "", cache, worst);
+    printf("%-18s %s %-4s: %d rows compared, max relative logit difference %.2e, %d prompt tokens from the prefix cache\n",
+           arch_name[arch], shared ? "shared prefix" : "             ", cache, compared, worst, cached_total);
     mla4j_batch_stats stats;
     CHECK(mla4j_batch_get_stats(b, &stats) == MLA4J_OK);
     CHECK_MSG(stats.blocks_used == 0 && stats.n_seq_active == 0, "%d blocks used after every sequence left", stats.blocks_used);
@@ -449,8 +461,10 @@ int main(void) {
     for (int arch = ARCH_LLAMA; arch <= ARCH_DS2_MOE; arch++) {
         mla4j_model *m = build(arch);
         if (m == NULL) continue;
-        compare(m, arch, 0);
-        compare(m, arch, 128);
+        compare(m, arch, 0, MLA4J_TYPE_F32);
+        compare(m, arch, 128, MLA4J_TYPE_F32);
+        /* a quantized latent cache: the int8 score kernel over queries of several sequences at once */
+        if (arch == ARCH_DS2 || arch == ARCH_MHA2MLA) compare(m, arch, 128, MLA4J_TYPE_Q8_0);
         if (arch == ARCH_LLAMA || arch == ARCH_DS2) test_limits(m);
         mla4j_model_free(m);
     }

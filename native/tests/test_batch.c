@@ -327,7 +327,7 @@ static void compare(const mla4j_model *m, int arch, int shared, int kv_type) {
             /* prompt: chunks; then one token per step */
             int k = pos[i] < s[i].n_prompt ? s[i].n_prompt - pos[i] : 1;
             /* F32: runs of 64+ take the prompt paths (MHA-form MLA, blocked GQA); Q8_0: the absorbed form only */
-            const int cap = kv_type == MLA4J_TYPE_F32 ? 80 : 48;
+            const int cap = kv_type == MLA4J_TYPE_F32 ? 66 : 48;
             if (k > cap) k = cap;
             for (int j = 0; j < k; j++, n++) {
                 rs[n] = id[i];

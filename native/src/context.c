@@ -56,7 +56,8 @@ static int size4(uint64_t a, uint64_t b, uint64_t c, uint64_t d, size_t *out) {
 
 static size_t max_act_size(const mla4j_model *m, int64_t n_batch) {
     const mla4j_hparams *hp = &m->hp;
-    size_t best = kern_act_size(m->output.type, hp->n_embd, 1);
+    /* the output matrix takes every token of the batch when all logits are asked for (mla4j eval) */
+    size_t best = kern_act_size(m->output.type, hp->n_embd, n_batch);
     for (int il = 0; il < hp->n_layer; il++) {
         const layer_weights *lw = &m->layers[il];
         const kern_matrix *ms[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->w_gate, &lw->w_up, &lw->w_down};

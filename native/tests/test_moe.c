@@ -40,6 +40,7 @@ typedef struct model_spec {
     int X, k, shared, F, dense, gating, bias, groups, groups_used, norm_w, fused;
     float scale;
     int32_t wtype; /* F32 or Q8_0 for the matrices */
+    int f32_output; /* output.weight in F32 whatever wtype is (llama-quantize's mixes give the output its own type) */
     /* mutations for the refusal tests */
     const char *skip_tensor;  /* leave this tensor out */
     const char *bad_tensor;   /* give this tensor one row too many */
@@ -145,7 +146,7 @@ static img build(const model_spec *s) {
 #undef NM
     }
     add_t(t, &nt, s, "output_norm.weight", 1, E, 0, 0, 0, 0.0f);
-    add_t(t, &nt, s, "output.weight", 2, E, s->vocab, 0, w, sd);
+    add_t(t, &nt, s, "output.weight", 2, E, s->vocab, 0, s->f32_output ? MLA4J_TYPE_F32 : w, sd);
 
     struct kv {
         const char *key;
@@ -300,6 +301,39 @@ static void check_against_reference(const char *what, model_spec s, double tol) 
     mla4j_model_free(m);
 }
 
+/* Logits of every token of one batch (mla4j eval asks for them) when the output matrix takes wider activations
+ * than any layer matrix: an F32 output over Q8_0 layers. The context's activation buffer once held the output's
+ * for one token only, which wrote past it on llama-quantize's Q2_K files (output Q6_K, float activations); the
+ * batch logits must equal token-by-token decoding. */
+static void check_all_logits_wide_output(void) {
+    model_spec s = base_spec();
+    s.wtype = MLA4J_TYPE_Q8_0;
+    s.f32_output = 1;
+    rng_state = 777;
+    mla4j_model *m = NULL;
+    CHECK(load(&s, &m) == MLA4J_OK);
+    if (m == NULL) return;
+    enum { NT = 40 };
+    int32_t toks[NT];
+    for (int i = 0; i < NT; i++) toks[i] = (i * 7 + 3) % s.vocab;
+    float *all = malloc((size_t)NT * (size_t)s.vocab * 4), *one = malloc((size_t)NT * (size_t)s.vocab * 4);
+    mla4j_context_params p;
+    mla4j_context_params_init(&p);
+    p.n_ctx = 64, p.n_threads = 2, p.n_batch = NT;
+    mla4j_context *c = NULL;
+    CHECK(mla4j_context_create(m, &p, &c) == MLA4J_OK);
+    CHECK(c != NULL && mla4j_context_eval(c, toks, NT, all) == MLA4J_OK);
+    mla4j_context_free(c);
+    c = NULL;
+    CHECK(mla4j_context_create(m, &p, &c) == MLA4J_OK);
+    for (int i = 0; c != NULL && i < NT; i++) CHECK(mla4j_context_eval(c, toks + i, 1, one + (size_t)i * s.vocab) == MLA4J_OK);
+    mla4j_context_free(c);
+    const double d = max_diff(all, one, (int64_t)NT * s.vocab) / fmax(1.0, max_abs(one, (int64_t)NT * s.vocab));
+    CHECK_MSG(d <= 1e-2, "F32 output over Q8_0 layers: batch logits %g from token by token", d);
+    free(all), free(one);
+    mla4j_model_free(m);
+}
+
 /* A mutated file is refused with a message naming the key or tensor. */
 static void check_refused(const char *what, model_spec s, const char *needle) {
     rng_state = 1;
@@ -352,6 +386,7 @@ int main(void) {
     s = base_spec();
     s.wtype = MLA4J_TYPE_Q8_0;
     check_against_reference("Q8_0 weights", s, 2e-2); /* the optimized path quantizes its activations (llama.cpp) */
+    check_all_logits_wide_output();
 
     s = base_spec();
     s.skip_tensor = "blk.1.ffn_down_exps.weight";

@@ -54,7 +54,13 @@ final class BatchSlots implements SlotBackend {
     @Override
     public int begin(int slot, int keep, int[] prompt) {
         batch.remove(ids[slot]);
-        BatchContext.Sequence s = batch.add(prompt);
+        BatchContext.Sequence s;
+        try {
+            s = batch.add(prompt);
+        } catch (RuntimeException e) {
+            ids[slot] = batch.add().id(); // the slot keeps a (empty) sequence for its next request
+            throw e;
+        }
         ids[slot] = s.id();
         return s.cachedTokens();
     }

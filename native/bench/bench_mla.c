@@ -76,10 +76,10 @@ int main(int argc, char **argv) {
     for (int il = 0; il < m->hp.n_layer; il++) {
         for (int s = 0; s < depth; s++) {
             for (int64_t i = 0; i < c->mla.width; i++) row[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
-            mla_store_row(type, row, c->mla.width, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)s * c->mla.row_bytes);
+            mla_store_row(type, row, c->mla.width, kv_k_row(&c->kv, &c->seqs[0], il, s));
         }
     }
-    c->n_past = depth;
+    c->seqs[0].n_pos = depth;
     c->mla.form = form;
     uint64_t kv_bytes = 0;
     if (batch > 0) {
@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < batch; i++) toks[i] = (i * 31 + 7) % m->hp.n_vocab;
         double best = 1e30;
         for (int r = 0; r < n; r++) {
-            c->n_past = depth;
+            c->seqs[0].n_pos = depth;
             double t0 = now();
             if (mla4j_context_eval(c, toks, batch, NULL) != MLA4J_OK) {
                 fprintf(stderr, "%s\n", mla4j_last_error());

@@ -292,6 +292,72 @@ MLA4J_API mla4j_status mla4j_context_kv_bytes(const mla4j_context *ctx, uint64_t
 MLA4J_API mla4j_status mla4j_context_cancel(mla4j_context *ctx, int32_t cancel);
 
 /* ------------------------------------------------------------------------------------------------ */
+/* Batch contexts: many sequences decoded together over one paged, prefix-sharing cache             */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* A batch context runs the rows of many sequences in one forward pass (each weight row is read once per call for all
+ * of them) over a cache of fixed-size blocks from one pool: each sequence holds the blocks of its positions, full
+ * blocks are shared by sequences whose tokens up to them are equal (prefix caching: reference counts, copy-on-write),
+ * and blocks no sequence holds any more stay cached for a later prompt until the pool needs them (LRU). A single
+ * mla4j_context runs the same forward pass as a batch of one sequence. Used by one thread at a time. */
+typedef struct mla4j_batch mla4j_batch;
+
+typedef struct mla4j_batch_params {
+    int32_t n_threads;    /* compute threads; 0 = online CPUs */
+    int32_t n_seq_max;    /* sequences at once; 0 = 16 */
+    int32_t n_ctx;        /* positions per sequence at most; 0 = the model's training context */
+    int32_t n_batch;      /* rows per forward pass (a decode call with more runs several); 0 = 512 */
+    int32_t n_blocks;     /* cache blocks in the pool; 0 = enough for n_seq_max sequences of n_ctx positions */
+    int32_t block_tokens; /* positions per block, a multiple of 64; 0 = 64 */
+    int32_t kv_type;      /* as mla4j_context_params.kv_type */
+    int32_t simd;         /* mla4j_simd */
+} mla4j_batch_params;
+
+typedef struct mla4j_batch_stats {
+    int32_t blocks_total;   /* blocks in the pool */
+    int32_t blocks_used;    /* held by at least one sequence */
+    int32_t blocks_cached;  /* held by none, kept for prefix reuse (evicted when needed) */
+    int32_t block_tokens;   /* positions per block */
+    uint64_t block_bytes;   /* cache bytes of one block (all layers) */
+    int32_t n_seq_active;   /* sequences added and not removed */
+    int32_t reserved;
+} mla4j_batch_stats;
+
+/* Fills params with defaults (all 0 = automatic; kv_type F16, simd AUTO). */
+MLA4J_API void mla4j_batch_params_init(mla4j_batch_params *params);
+/* Creates a batch context on a model (which must outlive it). params may be NULL (defaults). */
+MLA4J_API mla4j_status mla4j_batch_create(const mla4j_model *model, const mla4j_batch_params *params, mla4j_batch **out);
+MLA4J_API void mla4j_batch_free(mla4j_batch *batch);
+/* Adds a sequence and returns its id (in [0, n_seq_max)). prompt (n_prompt tokens, may be NULL with 0) is matched
+ * against the cached blocks: *n_cached receives how many of its first tokens are cached already (always fewer than
+ * n_prompt), so the sequence's next position is *n_cached and the caller decodes prompt[*n_cached..] from there.
+ * MLA4J_ERR_STATE when n_seq_max sequences are active. */
+MLA4J_API mla4j_status mla4j_batch_seq_add(mla4j_batch *batch, const int32_t *prompt, int32_t n_prompt, int32_t *seq_id,
+                                           int32_t *n_cached);
+/* Removes a sequence: its blocks go back to the pool (full ones stay cached for reuse). */
+MLA4J_API mla4j_status mla4j_batch_seq_remove(mla4j_batch *batch, int32_t seq_id);
+/* The position of the sequence's next token (tokens cached). */
+MLA4J_API mla4j_status mla4j_batch_seq_position(const mla4j_batch *batch, int32_t seq_id, int32_t *out);
+/* Forgets the sequence's tokens at positions >= pos (pos <= its position): blocks past pos go back to the pool. */
+MLA4J_API mla4j_status mla4j_batch_seq_truncate(mla4j_batch *batch, int32_t seq_id, int32_t pos);
+/* Runs n_rows rows: row i is token tokens[i] of sequence seq_ids[i] at position positions[i]. The rows of each
+ * sequence must continue its positions in order (the first at its current position, then +1 each), interleaved
+ * with other sequences' rows in any way; a run of consecutive rows of one sequence is processed as a prompt chunk.
+ * want_logits[i] != 0 keeps row i's logits (want_logits NULL: the last row of each sequence in the call). Every
+ * row is checked before anything runs; on an error (bad id, position gap, pool exhausted) no sequence advances. */
+MLA4J_API mla4j_status mla4j_batch_decode(mla4j_batch *batch, int32_t n_rows, const int32_t *seq_ids,
+                                          const int32_t *positions, const int32_t *tokens, const int8_t *want_logits);
+/* The n_vocab logits of row `row` of the last decode call (a row whose logits were kept); valid until the next call. */
+MLA4J_API mla4j_status mla4j_batch_get_logits(const mla4j_batch *batch, int32_t row, const float **logits);
+/* Block accounting of the cache pool. */
+MLA4J_API mla4j_status mla4j_batch_get_stats(const mla4j_batch *batch, mla4j_batch_stats *out);
+/* cancel = 1 asks a running mla4j_batch_decode (on another thread) to stop soon with MLA4J_ERR_CANCELLED: the rows of
+ * the forward pass it interrupts are not added (a call longer than n_batch rows keeps the passes that completed;
+ * mla4j_batch_seq_position tells). A request made while no decode runs cancels the next one; cancel = 0 withdraws
+ * it. Safe to call from any thread. */
+MLA4J_API mla4j_status mla4j_batch_cancel(mla4j_batch *batch, int32_t cancel);
+
+/* ------------------------------------------------------------------------------------------------ */
 /* Dense linear algebra (for model conversion)                                                      */
 /* ------------------------------------------------------------------------------------------------ */
 

@@ -14,8 +14,9 @@
 typedef struct gqa_task {
     mla4j_context *c;
     int il;
-    int64_t n_tok;
-    int32_t pos0;
+    int64_t row0, n_tok; /* the run: batch rows row0 .. row0 + n_tok - 1 */
+    int32_t pos0;        /* position of row0 */
+    const kv_seq *seq;
 } gqa_task;
 
 size_t gqa_scratch_floats(const mla4j_hparams *hp) {
@@ -34,8 +35,7 @@ static void gqa_worker(void *arg, int ith, int nth) {
     const int64_t dk = hp->head_dim_k, dv = hp->head_dim_v, k_dim = Hkv * dk, v_dim = Hkv * dv;
     const float scale = 1.0f / sqrtf((float)dk);
     const int32_t type = c->kv_elem_size == 4 ? MLA4J_TYPE_F32 : MLA4J_TYPE_F16;
-    const uint8_t *kc = c->k_cache + (size_t)a->il * c->k_layer_bytes;
-    const uint8_t *vc = c->v_cache + (size_t)a->il * c->v_layer_bytes;
+    const kv_pool *kv = &c->kv;
     const size_t es = c->kv_elem_size;
     const int64_t nqmax = group * GQA_QUERY_BLOCK;
     float *qb = c->gqa_scratch + (size_t)ith * gqa_scratch_floats(hp);
@@ -47,7 +47,7 @@ static void gqa_worker(void *arg, int ith, int nth) {
         const int64_t nt = a->n_tok - t0 < GQA_QUERY_BLOCK ? a->n_tok - t0 : GQA_QUERY_BLOCK, nq = group * nt;
         /* Query i = head hk*group + i/nt of token t0 + i%nt. */
         for (int64_t i = 0; i < nq; i++) {
-            const int64_t h = hk * group + i / nt, t = t0 + i % nt;
+            const int64_t h = hk * group + i / nt, t = a->row0 + t0 + i % nt;
             memcpy(qb + i * dk, c->q + (t * H + h) * dk, (size_t)dk * sizeof(float));
             mx[i] = -INFINITY;
             sum[i] = 0.0f;
@@ -56,8 +56,9 @@ static void gqa_worker(void *arg, int ith, int nth) {
         const int64_t n_keys = a->pos0 + t0 + nt; /* the last token of the block sees keys 0..n_keys-1 */
         for (int64_t j0 = 0; j0 < n_keys; j0 += GQA_KEY_BLOCK) {
             const int64_t nb = n_keys - j0 < GQA_KEY_BLOCK ? n_keys - j0 : GQA_KEY_BLOCK;
-            kern->dequant_rows(type, kc + ((size_t)j0 * (size_t)k_dim + (size_t)(hk * dk)) * es, (size_t)k_dim * es, nb, dk, kt);
-            kern->dequant_rows(type, vc + ((size_t)j0 * (size_t)v_dim + (size_t)(hk * dv)) * es, (size_t)v_dim * es, nb, dv, vt);
+            /* GQA_KEY_BLOCK divides the cache block size: one block holds these positions */
+            kern->dequant_rows(type, kv_k_row(kv, a->seq, a->il, j0) + (size_t)(hk * dk) * es, (size_t)k_dim * es, nb, dk, kt);
+            kern->dequant_rows(type, kv_v_row(kv, a->seq, a->il, j0) + (size_t)(hk * dv) * es, (size_t)v_dim * es, nb, dv, vt);
             kern->scores(kt, nb, qb, nq, dk, s, GQA_KEY_BLOCK);
             for (int64_t i = 0; i < nq; i++) {
                 float *row = s + i * GQA_KEY_BLOCK;
@@ -80,7 +81,7 @@ static void gqa_worker(void *arg, int ith, int nth) {
             kern->weighted_sum(vt, nb, dv, s, GQA_KEY_BLOCK, nq, acc, dv);
         }
         for (int64_t i = 0; i < nq; i++) {
-            const int64_t h = hk * group + i / nt, t = t0 + i % nt;
+            const int64_t h = hk * group + i / nt, t = a->row0 + t0 + i % nt;
             float *out = c->att + (t * H + h) * dv;
             const float inv = 1.0f / sum[i];
             for (int64_t d = 0; d < dv; d++) out[d] = acc[i * dv + d] * inv;
@@ -88,7 +89,7 @@ static void gqa_worker(void *arg, int ith, int nth) {
     }
 }
 
-void gqa_attention_blocked(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
-    gqa_task task = {c, il, n_tok, pos0};
+void gqa_attention_blocked(mla4j_context *c, int il, const kv_run *run) {
+    gqa_task task = {c, il, run->row0, run->n, run->pos0, &c->seqs[run->seq]};
     mla4j_pool_run(c->pool, gqa_worker, &task);
 }

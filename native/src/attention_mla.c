@@ -91,15 +91,16 @@ mla4j_status mla_context_init(mla4j_context *c) {
     /* Batch rows, then room for the separate latent and rope-key products of mha2mla (each <= W per token). */
     ALLOC(lat, nb * 2 * W * sizeof(float), "latent activations");
     ALLOC(q_a, nb * (size_t)(hp->q_lora_rank > 0 ? hp->q_lora_rank : 1) * sizeof(float), "q-LoRA activations");
-    ALLOC(qvec, T * H * W * sizeof(float), "absorbed queries");
+    const size_t G = MLA_ROW_GROUP;
+    ALLOC(qvec, G * H * W * sizeof(float), "absorbed queries");
     ALLOC(scores, nth * T * H * MLA_ROW_TILE * sizeof(float), "attention scores of a tile");
-    ALLOC(ml, nth * 2 * T * H * sizeof(float), "online softmax state");
-    ALLOC(o_lat, T * H * C * sizeof(float), "latent attention output");
-    ALLOC(partial, nth * T * H * C * sizeof(float), "split-K accumulators");
+    ALLOC(ml, nth * 2 * G * H * sizeof(float), "online softmax state");
+    ALLOC(o_lat, G * H * C * sizeof(float), "latent attention output");
+    ALLOC(partial, nth * G * H * C * sizeof(float), "split-K accumulators");
     ALLOC(row_f32, nth * MLA_ROW_TILE * W * sizeof(float), "dequantized cache rows");
     ALLOC(head_act, nth * s->head_act_stride, "per-head activations");
     if (c->params.kv_type == MLA4J_TYPE_Q8_0 || c->params.kv_type == MLA4J_TYPE_Q4_0) {
-        ALLOC(q_act, kern_act_size(c->params.kv_type, s->width, (int64_t)(T * H)), "quantized queries");
+        ALLOC(q_act, kern_act_size(c->params.kv_type, s->width, (int64_t)(G * H)), "quantized queries");
         if (c->simd == MLA4J_SIMD_AVX512 && kern_cpu_has_avx512bf16()) {
             ALLOC(pairs, nth * (MLA_ROW_TILE / 2) * C * 2 * sizeof(uint16_t), "bf16 cache rows");
             ALLOC(p_bf16, nth * T * H * MLA_ROW_TILE * sizeof(uint16_t), "bf16 attention weights");
@@ -146,17 +147,19 @@ static void rope_pairs(float *x, int n, int32_t pos, const float *theta) {
 
 /* ---- parallel tasks ----------------------------------------------------------------------------------------------- */
 
-typedef struct mla_task {
+/* The absorbed attention runs a group of up to MLA_ROW_GROUP rows at a time, from any runs (decode rows of many
+ * sequences, small prompt chunks): four pool runs per group, however many sequences it holds. A group is a list of
+ * chunks, each up to MLA_TOKEN_CHUNK consecutive rows of one run (they share their cache rows); group row g is batch
+ * row grp_rows[g], its queries are qvec rows g*H .. g*H+H-1. */
+typedef struct mla_group_task {
     mla4j_context *c;
     int il;
-    int64_t t0, nt;   /* tokens of this chunk: batch indices t0 .. t0+nt-1 */
-    int32_t pos0;     /* position of batch index 0 */
-    int64_t n_keys;   /* cache rows the chunk looks at */
-} mla_task;
+    int parts; /* split-K parts per chunk */
+} mla_group_task;
 
-/* q_abs for every (token, head) of the chunk, plus the rope part, into qvec. */
+/* q_abs for every (row, head) of the group, plus the rope part, into qvec. */
 static void absorb_task(void *arg, int ith, int nth) {
-    const mla_task *a = arg;
+    const mla_group_task *a = arg;
     mla4j_context *c = a->c;
     const mla4j_model *m = c->model;
     const mla4j_hparams *hp = &m->hp;
@@ -164,9 +167,9 @@ static void absorb_task(void *arg, int ith, int nth) {
     const int64_t H = hp->n_head, C = hp->kv_lora_rank, N = hp->head_dim_nope, R = hp->rope_dim, Dk = hp->head_dim_k;
     const int64_t W = c->mla.width, per_abs = H / m->n_abs, per_rope = H / m->n_rope_heads;
     uint8_t *act = c->mla.head_act + (size_t)ith * c->mla.head_act_stride;
-    for (int64_t i = ith; i < a->nt * H; i += nth) {
-        const int64_t tt = i / H, h = i % H;
-        const float *q = c->q + ((a->t0 + tt) * H + h) * Dk;
+    for (int64_t i = ith; i < c->mla.grp_n * H; i += nth) {
+        const int64_t g = i / H, h = i % H;
+        const float *q = c->q + (c->mla.grp_rows[g] * H + h) * Dk;
         float *out = c->mla.qvec + i * W;
         if (N > 0) {
             kern_matrix slice = kern_matrix_rows(&w->k_b, (h / per_abs) * C, C);
@@ -180,93 +183,113 @@ static void absorb_task(void *arg, int ith, int nth) {
     }
 }
 
-/* FlashDecoding-style split-K: each thread takes a range of cache positions and makes one pass over it, a tile
- * of rows at a time: the tile is dequantized once, scored against every (token, head) query, and accumulated
- * with an online softmax (running max m, running sum l, accumulator rescaled when the max grows). The threads'
- * partial results are merged afterwards. */
+/* Accumulators of part p of chunk k: acc rows, running max m and sum l, at index base (see mla_state). */
+static size_t part_base(const mla_chunk *ch, int64_t H, int parts, int p) {
+    return (size_t)(ch->g0 * H * parts + p * ch->nt * H);
+}
+
+/* FlashDecoding-style split-K: each chunk's cache positions are split into `parts` ranges of whole tiles (a tile
+ * never straddles two cache blocks); a work item takes one range of one chunk and makes one pass over it, a tile
+ * of rows at a time: the tile is dequantized once, scored against every (token, head) query of the chunk, and
+ * accumulated with an online softmax (running max m, running sum l, accumulator rescaled when the max grows). The
+ * parts are merged afterwards. */
 static void flash_task(void *arg, int ith, int nth) {
-    const mla_task *a = arg;
+    const mla_group_task *a = arg;
     mla4j_context *c = a->c;
-    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H, W = c->mla.width;
+    mla_state *st = &c->mla;
+    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, W = st->width;
     const float scale = c->model->hp.kq_scale;
-    const mla_kernels *k = c->mla.kern;
-    const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
-    const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H;
-    float *acc = c->mla.partial + (size_t)ith * rows_cap * (size_t)C;
-    float *m = c->mla.ml + (size_t)ith * 2 * rows_cap, *l = m + rows_cap;
-    float *sc = c->mla.scores + (size_t)ith * rows_cap * MLA_ROW_TILE;
-    float *tile = c->mla.row_f32 + (size_t)ith * MLA_ROW_TILE * (size_t)W;
-    memset(acc, 0, (size_t)(n_rows * C) * sizeof(float));
-    for (int64_t i = 0; i < n_rows; i++) {
-        m[i] = -INFINITY;
-        l[i] = 0.0f;
-    }
-    const int64_t s0 = a->n_keys * ith / nth, s1 = a->n_keys * (ith + 1) / nth;
-    for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
-        const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
-        const uint8_t *rows = cache + (size_t)b * c->mla.row_bytes;
-        k->dequant_rows(c->params.kv_type, rows, c->mla.row_bytes, n, W, tile);
-        if (c->mla.q_act != NULL) { /* quantized cache: int8 products of the raw rows with the Q8_0 queries */
-            const kern_matrix rows_m = {c->params.kv_type, W, n, c->mla.row_bytes, rows};
-            kern_matmul(c->simd, &rows_m, c->mla.q_act, n_rows, sc, MLA_ROW_TILE, 0, n);
-        } else {
-            k->scores(tile, n, c->mla.qvec, n_rows, W, sc, MLA_ROW_TILE);
-        }
+    const mla_kernels *k = st->kern;
+    const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H, ml_cap = (size_t)MLA_ROW_GROUP * (size_t)H * (size_t)c->params.n_threads;
+    float *sc = st->scores + (size_t)ith * rows_cap * MLA_ROW_TILE;
+    float *tile = st->row_f32 + (size_t)ith * MLA_ROW_TILE * (size_t)W;
+    const size_t q_stride = st->q_act != NULL ? kern_act_size(c->params.kv_type, W, 1) : 0;
+    for (int64_t item = ith; item < (int64_t)st->grp_chunks * a->parts; item += nth) {
+        const mla_chunk *ch = &st->chunks[item / a->parts];
+        const int p = (int)(item % a->parts);
+        const int64_t n_rows = ch->nt * H;
+        const size_t base = part_base(ch, H, a->parts, p);
+        float *acc = st->partial + base * (size_t)C;
+        float *m = st->ml + base, *l = st->ml + ml_cap + base;
+        const float *qv = st->qvec + ch->g0 * H * W;
+        const uint8_t *qa = st->q_act != NULL ? (const uint8_t *)st->q_act + (size_t)(ch->g0 * H) * q_stride : NULL;
+        memset(acc, 0, (size_t)(n_rows * C) * sizeof(float));
         for (int64_t i = 0; i < n_rows; i++) {
-            float *row = sc + i * MLA_ROW_TILE;
-            int64_t valid = a->pos0 + a->t0 + i / H + 1 - b; /* causal: positions <= the token's own */
-            if (valid > n) valid = n;
-            if (valid <= 0) {
-                memset(row, 0, (size_t)n * sizeof(float));
+            m[i] = -INFINITY;
+            l[i] = 0.0f;
+        }
+        const int64_t n_tiles = (ch->n_keys + MLA_ROW_TILE - 1) / MLA_ROW_TILE;
+        const int64_t s0 = n_tiles * p / a->parts * MLA_ROW_TILE, s1e = n_tiles * (p + 1) / a->parts * MLA_ROW_TILE;
+        const int64_t s1 = s1e < ch->n_keys ? s1e : ch->n_keys;
+        for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
+            const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
+            const uint8_t *rows = kv_k_row(&c->kv, ch->seq, a->il, b);
+            k->dequant_rows(c->params.kv_type, rows, st->row_bytes, n, W, tile);
+            if (qa != NULL) { /* quantized cache: int8 products of the raw rows with the Q8_0 queries */
+                const kern_matrix rows_m = {c->params.kv_type, W, n, st->row_bytes, rows};
+                kern_matmul(c->simd, &rows_m, qa, n_rows, sc, MLA_ROW_TILE, 0, n);
+            } else {
+                k->scores(tile, n, qv, n_rows, W, sc, MLA_ROW_TILE);
+            }
+            for (int64_t i = 0; i < n_rows; i++) {
+                float *row = sc + i * MLA_ROW_TILE;
+                int64_t valid = ch->pos + i / H + 1 - b; /* causal: positions <= the token's own */
+                if (valid > n) valid = n;
+                if (valid <= 0) {
+                    memset(row, 0, (size_t)n * sizeof(float));
+                    continue;
+                }
+                const float mx = k->scale_max(row, valid, scale);
+                if (mx > m[i]) {
+                    const float f = expf(m[i] - mx); /* 0 on the first tile (m = -inf) */
+                    if (f != 1.0f) {
+                        float *ai = acc + i * C;
+                        for (int64_t j = 0; j < C; j++) ai[j] *= f;
+                        l[i] *= f;
+                    }
+                    m[i] = mx;
+                }
+                const float sum = k->exp_sum(row, valid, m[i]);
+                for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
+                l[i] += sum;
+            }
+#if MLA4J_X86
+            if (st->pairs != NULL) { /* quantized cache: bf16 products (the cache is coarser than bf16's 8 bits) */
+                uint16_t *pairs = st->pairs + (size_t)ith * (MLA_ROW_TILE / 2) * (size_t)C * 2;
+                uint16_t *pb = st->p_bf16 + (size_t)ith * rows_cap * MLA_ROW_TILE;
+                mla_pack_pairs_bf16_avx512(tile, n, W, C, pairs);
+                for (int64_t i = 0; i < n_rows; i++) mla_row_to_bf16_avx512(sc + i * MLA_ROW_TILE, n, pb + i * MLA_ROW_TILE);
+                mla_weighted_sum_bf16_avx512(pairs, (n + 1) / 2, (const uint32_t *)pb, MLA_ROW_TILE / 2, n_rows, acc, C);
                 continue;
             }
-            const float mx = k->scale_max(row, valid, scale);
-            if (mx > m[i]) {
-                const float f = expf(m[i] - mx); /* 0 on the first tile (m = -inf) */
-                if (f != 1.0f) {
-                    float *ai = acc + i * C;
-                    for (int64_t j = 0; j < C; j++) ai[j] *= f;
-                    l[i] *= f;
-                }
-                m[i] = mx;
-            }
-            const float sum = k->exp_sum(row, valid, m[i]);
-            for (int64_t s = valid; s < n; s++) row[s] = 0.0f;
-            l[i] += sum;
-        }
-#if MLA4J_X86
-        if (c->mla.pairs != NULL) { /* quantized cache: bf16 products (the cache is coarser than bf16's 8 bits) */
-            uint16_t *pairs = c->mla.pairs + (size_t)ith * (MLA_ROW_TILE / 2) * (size_t)C * 2;
-            uint16_t *pb = c->mla.p_bf16 + (size_t)ith * rows_cap * MLA_ROW_TILE;
-            mla_pack_pairs_bf16_avx512(tile, n, W, C, pairs);
-            for (int64_t i = 0; i < n_rows; i++) mla_row_to_bf16_avx512(sc + i * MLA_ROW_TILE, n, pb + i * MLA_ROW_TILE);
-            mla_weighted_sum_bf16_avx512(pairs, (n + 1) / 2, (const uint32_t *)pb, MLA_ROW_TILE / 2, n_rows, acc, C);
-            continue;
-        }
 #endif
-        k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
+            k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
+        }
     }
 }
 
-/* o_lat[i] = sum_t e^(m_t - M) acc_t[i] / sum_t e^(m_t - M) l_t[i] over the threads t, M = max_t m_t. */
+/* o_lat[i] = sum_p e^(m_p - M) acc_p[i] / sum_p e^(m_p - M) l_p[i] over the parts p of the row's chunk, M = max_p m_p. */
 static void merge_task(void *arg, int ith, int nth) {
-    const mla_task *a = arg;
+    const mla_group_task *a = arg;
     mla4j_context *c = a->c;
-    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank, n_rows = a->nt * H;
-    const size_t rows_cap = MLA_TOKEN_CHUNK * (size_t)H;
-    const int n_threads = mla4j_pool_size(c->pool);
-    for (int64_t i = ith; i < n_rows; i += nth) {
+    mla_state *st = &c->mla;
+    const int64_t H = c->model->hp.n_head, C = c->model->hp.kv_lora_rank;
+    const size_t ml_cap = (size_t)MLA_ROW_GROUP * (size_t)H * (size_t)c->params.n_threads;
+    for (int64_t i = ith; i < st->grp_n * H; i += nth) {
+        const mla_chunk *ch = &st->chunks[st->grp_chunk_of[i / H]];
+        const int64_t local = i - ch->g0 * H;
         float M = -INFINITY;
-        for (int t = 0; t < n_threads; t++) M = fmaxf(M, c->mla.ml[(size_t)t * 2 * rows_cap + (size_t)i]);
+        for (int p = 0; p < a->parts; p++) M = fmaxf(M, st->ml[part_base(ch, H, a->parts, p) + (size_t)local]);
         float denom = 0.0f;
-        float *o = c->mla.o_lat + i * C;
+        float *o = st->o_lat + i * C;
         memset(o, 0, (size_t)C * sizeof(float));
-        for (int t = 0; t < n_threads; t++) {
-            const float mt = c->mla.ml[(size_t)t * 2 * rows_cap + (size_t)i];
+        for (int p = 0; p < a->parts; p++) {
+            const size_t bi = part_base(ch, H, a->parts, p) + (size_t)local;
+            const float mt = st->ml[bi];
             if (mt == -INFINITY) continue;
             const float w = expf(mt - M);
-            denom += w * c->mla.ml[(size_t)t * 2 * rows_cap + rows_cap + (size_t)i];
-            const float *acc = c->mla.partial + ((size_t)t * rows_cap + (size_t)i) * (size_t)C;
+            denom += w * st->ml[ml_cap + bi];
+            const float *acc = st->partial + bi * (size_t)C;
             for (int64_t k = 0; k < C; k++) o[k] += w * acc[k];
         }
         const float inv = 1.0f / denom;
@@ -276,16 +299,16 @@ static void merge_task(void *arg, int ith, int nth) {
 
 /* o_h = W_UV(h) o_lat,h (+ value bias) into the attention output. */
 static void output_task(void *arg, int ith, int nth) {
-    const mla_task *a = arg;
+    const mla_group_task *a = arg;
     mla4j_context *c = a->c;
     const mla4j_model *m = c->model;
     const mla4j_hparams *hp = &m->hp;
     const mla_weights *w = &m->mla[a->il];
     const int64_t H = hp->n_head, C = hp->kv_lora_rank, Dv = hp->head_dim_v, per_abs = H / m->n_abs;
     uint8_t *act = c->mla.head_act + (size_t)ith * c->mla.head_act_stride;
-    for (int64_t i = ith; i < a->nt * H; i += nth) {
-        const int64_t tt = i / H, h = i % H, slice_index = h / per_abs;
-        float *out = c->att + ((a->t0 + tt) * H + h) * Dv;
+    for (int64_t i = ith; i < c->mla.grp_n * H; i += nth) {
+        const int64_t g = i / H, h = i % H, slice_index = h / per_abs;
+        float *out = c->att + (c->mla.grp_rows[g] * H + h) * Dv;
         kern_matrix slice = kern_matrix_rows(&w->v_b, slice_index * Dv, Dv);
         kern_act_convert(slice.type, c->mla.o_lat + i * C, C, 0, 1, act);
         kern_matmul(c->simd, &slice, act, 1, out, Dv, 0, Dv);
@@ -296,9 +319,29 @@ static void output_task(void *arg, int ith, int nth) {
     }
 }
 
+/* Runs the group collected so far and empties it. */
+static void run_group(mla4j_context *c, int il) {
+    mla_state *s = &c->mla;
+    if (s->grp_n == 0) return;
+    const int nth = mla4j_pool_size(c->pool);
+    /* Enough work items for every thread: split each chunk's keys when there are few chunks (decode of one
+     * sequence: split-K over all threads), keep chunks whole when there are many. */
+    int parts = (2 * nth + s->grp_chunks - 1) / s->grp_chunks;
+    if (parts > nth) parts = nth;
+    if (parts < 1) parts = 1;
+    mla_group_task task = {c, il, parts};
+    mla4j_pool_run(c->pool, absorb_task, &task);
+    if (s->q_act != NULL) kern_act_convert(c->params.kv_type, s->qvec, s->width, 0, s->grp_n * c->model->hp.n_head, s->q_act);
+    mla4j_pool_run(c->pool, flash_task, &task);
+    mla4j_pool_run(c->pool, merge_task, &task);
+    mla4j_pool_run(c->pool, output_task, &task);
+    s->grp_n = 0;
+    s->grp_chunks = 0;
+}
+
 /* ---- the layer's attention ------------------------------------------------------------------------------------ */
 
-void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
+void mla_attention(mla4j_context *c, int il, int64_t n_tok) {
     const mla4j_model *m = c->model;
     const mla4j_hparams *hp = &m->hp;
     const mla_weights *w = &m->mla[il];
@@ -338,14 +381,14 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
     float cs[MAX_HEAD_DIM];
     for (int64_t t = 0; t < n_tok; t++) {
         float *row = s->lat + t * W;
-        const int32_t pos = pos0 + (int32_t)t;
+        const int32_t pos = c->row_pos[t];
         if (w->rope_theta == NULL) rope_cos_sin(&m->yarn, (int)R, pos, hp->rope_freq_base, hp->rope_freq_scale, NULL, cs);
         for (int64_t rh = 0; rh < nr; rh++) {
             if (w->rope_theta != NULL) rope_pairs(row + C + rh * R, (int)R, pos, w->rope_theta + rh * (R / 2));
             else rope_rotate(row + C + rh * R, (int)R, MLA4J_ROPE_NORM, cs);
         }
         if (w->kv_a_norm != NULL) rms_norm(row, w->kv_a_norm, row, C, hp->rms_eps);
-        mla_store_row(c->params.kv_type, row, W, c->k_cache + (size_t)il * c->k_layer_bytes + (size_t)pos * s->row_bytes);
+        mla_store_row(c->params.kv_type, row, W, kv_k_row(&c->kv, &c->seqs[c->row_seq[t]], il, pos));
         for (int64_t h = 0; h < H; h++) {
             const int64_t rh = h / (H / nr);
             float *qr = c->q + (t * H + h) * Dk + N;
@@ -353,19 +396,25 @@ void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
             else rope_rotate(qr, (int)R, MLA4J_ROPE_NORM, cs);
         }
     }
-    const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && n_tok >= MLA_MHA_MIN_BATCH));
-    if (mha) {
-        mla_attention_mha(c, il, n_tok, pos0);
-        return;
+    for (int32_t r = 0; r < c->n_runs; r++) {
+        const kv_run *run = &c->runs[r];
+        const int mha = s->mha_b != NULL && (s->form == MLA_FORM_MHA || (s->form == MLA_FORM_AUTO && run->n >= MLA_MHA_MIN_BATCH));
+        if (mha) {
+            mla_attention_mha(c, il, run);
+            continue;
+        }
+        /* The absorbed form: chunks of MLA_TOKEN_CHUNK rows into groups of MLA_ROW_GROUP rows. */
+        for (int64_t t0 = 0; t0 < run->n; t0 += MLA_TOKEN_CHUNK) {
+            const int64_t nt = run->n - t0 < MLA_TOKEN_CHUNK ? run->n - t0 : MLA_TOKEN_CHUNK;
+            if (s->grp_n + nt > MLA_ROW_GROUP) run_group(c, il);
+            s->chunks[s->grp_chunks] = (mla_chunk){s->grp_n, nt, run->pos0 + (int32_t)t0, run->pos0 + t0 + nt, &c->seqs[run->seq]};
+            for (int64_t j = 0; j < nt; j++) {
+                s->grp_rows[s->grp_n + j] = run->row0 + t0 + j;
+                s->grp_chunk_of[s->grp_n + j] = s->grp_chunks;
+            }
+            s->grp_n += nt;
+            s->grp_chunks++;
+        }
     }
-    /* Attention, MLA_TOKEN_CHUNK tokens at a time. */
-    for (int64_t t0 = 0; t0 < n_tok; t0 += MLA_TOKEN_CHUNK) {
-        const int64_t nt = n_tok - t0 < MLA_TOKEN_CHUNK ? n_tok - t0 : MLA_TOKEN_CHUNK;
-        mla_task task = {c, il, t0, nt, pos0, pos0 + t0 + nt};
-        mla4j_pool_run(c->pool, absorb_task, &task);
-        if (s->q_act != NULL) kern_act_convert(c->params.kv_type, s->qvec, W, 0, nt * H, s->q_act);
-        mla4j_pool_run(c->pool, flash_task, &task);
-        mla4j_pool_run(c->pool, merge_task, &task);
-        mla4j_pool_run(c->pool, output_task, &task);
-    }
+    run_group(c, il);
 }

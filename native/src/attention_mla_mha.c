@@ -26,8 +26,9 @@ static void gemm(const mla4j_context *c, int64_t M, int64_t N, int64_t K, const 
 typedef struct mha_task {
     mla4j_context *c;
     int il;
-    int64_t n_tok;
-    int32_t pos0;
+    int64_t row0, n_tok; /* the run: batch rows row0 .. row0 + n_tok - 1 */
+    int32_t pos0;        /* position of row0 */
+    const kv_seq *seq;
     int parts; /* work items per slice */
 } mha_task;
 
@@ -55,7 +56,6 @@ static void mha_worker(void *arg, int ith, int nth) {
     const int64_t Dv = hp->head_dim_v, W = st->width, ldkv = N + Dv, KB = MLA_MHA_KEY_BLOCK;
     const int64_t group = H / m->n_abs, per_rope = H / m->n_rope_heads, n_tok = a->n_tok, nb_cap = c->params.n_batch;
     const float scale = hp->kq_scale;
-    const uint8_t *cache = c->k_cache + (size_t)a->il * c->k_layer_bytes;
     float *B = st->mha_b + (size_t)ith * (size_t)(C * ldkv);
     float *X = st->mha_x + (size_t)ith * (size_t)(KB * W);
     float *KV = st->mha_kv + (size_t)ith * (size_t)(KB * ldkv);
@@ -64,6 +64,8 @@ static void mha_worker(void *arg, int ith, int nth) {
     float *ml = st->mha_ml + (size_t)ith * (size_t)(2 * nb_cap * group);
     float *row = st->mha_row + (size_t)ith * (size_t)C;
     const int64_t n_keys = a->pos0 + n_tok, n_items = m->n_abs * a->parts;
+    float *const att = c->att + a->row0 * H * Dv; /* the run's rows */
+    const float *const q = c->q + a->row0 * H * Dk;
 
     for (int64_t item = ith; item < n_items; item += nth) {
         const int64_t g = item / a->parts, part = item % a->parts;
@@ -75,15 +77,18 @@ static void mha_worker(void *arg, int ith, int nth) {
             for (int64_t t = 0; t < n_tok; t++) {
                 mj[t] = -INFINITY;
                 lj[t] = 0.0f;
-                memset(c->att + (t * H + heads[j]) * Dv, 0, (size_t)Dv * sizeof(float));
+                memset(att + (t * H + heads[j]) * Dv, 0, (size_t)Dv * sizeof(float));
             }
         }
         for (int64_t b = 0; b < n_keys; b += KB) {
             const int64_t nb = n_keys - b < KB ? n_keys - b : KB;
             const int64_t t_lo = b > a->pos0 ? b - a->pos0 : 0; /* rows before t_lo see none of this block */
             if (t_lo >= n_tok) break;
-            const uint8_t *rows = cache + (size_t)b * st->row_bytes;
-            st->kern->dequant_rows(c->params.kv_type, rows, st->row_bytes, nb, W, X);
+            for (int64_t s = 0; s < nb;) { /* the key block may span two cache blocks */
+                const int64_t n = kv_run_in_block(&c->kv, b + s, nb - s);
+                st->kern->dequant_rows(c->params.kv_type, kv_k_row(&c->kv, a->seq, a->il, b + s), st->row_bytes, n, W, X + s * W);
+                s += n;
+            }
             gemm(c, nb, ldkv, C, X, W, B, ldkv, KV, ldkv, 0); /* [K_nope | V] of the block */
             int64_t kt_rope = -1;
             for (int64_t j = 0; j < nh; j++) {
@@ -96,7 +101,7 @@ static void mha_worker(void *arg, int ith, int nth) {
                     kt_rope = rh;
                 }
                 const int64_t nrow = n_tok - t_lo;
-                gemm(c, nrow, nb, Dk, c->q + (t_lo * H + h) * Dk, H * Dk, Kt, KB, S, KB, 0);
+                gemm(c, nrow, nb, Dk, q + (t_lo * H + h) * Dk, H * Dk, Kt, KB, S, KB, 0);
                 float *mj = ml + j * 2 * nb_cap, *lj = mj + nb_cap;
                 for (int64_t t = t_lo; t < n_tok; t++) {
                     float *srow = S + (t - t_lo) * KB;
@@ -106,7 +111,7 @@ static void mha_worker(void *arg, int ith, int nth) {
                     if (mx > mj[t]) {
                         const float f = expf(mj[t] - mx); /* 0 on the first block (m = -inf) */
                         if (f != 1.0f) {
-                            float *o = c->att + (t * H + h) * Dv;
+                            float *o = att + (t * H + h) * Dv;
                             for (int64_t d = 0; d < Dv; d++) o[d] *= f;
                             lj[t] *= f;
                         }
@@ -116,7 +121,7 @@ static void mha_worker(void *arg, int ith, int nth) {
                     for (int64_t s = valid; s < nb; s++) srow[s] = 0.0f;
                     lj[t] += sum;
                 }
-                gemm(c, nrow, Dv, nb, S, KB, KV + N, ldkv, c->att + (t_lo * H + h) * Dv, H * Dv, 1);
+                gemm(c, nrow, Dv, nb, S, KB, KV + N, ldkv, att + (t_lo * H + h) * Dv, H * Dv, 1);
             }
         }
         for (int64_t j = 0; j < nh; j++) {
@@ -124,7 +129,7 @@ static void mha_worker(void *arg, int ith, int nth) {
             const float *lj = ml + j * 2 * nb_cap + nb_cap;
             const float *bias = w->bv_b != NULL ? w->bv_b + (h / (H / hp->n_head_kv)) * Dv : NULL;
             for (int64_t t = 0; t < n_tok; t++) {
-                float *o = c->att + (t * H + h) * Dv;
+                float *o = att + (t * H + h) * Dv;
                 const float inv = 1.0f / lj[t];
                 for (int64_t d = 0; d < Dv; d++) o[d] = o[d] * inv + (bias != NULL ? bias[d] : 0.0f);
             }
@@ -132,11 +137,11 @@ static void mha_worker(void *arg, int ith, int nth) {
     }
 }
 
-void mla_attention_mha(mla4j_context *c, int il, int64_t n_tok, int32_t pos0) {
+void mla_attention_mha(mla4j_context *c, int il, const kv_run *run) {
     const int64_t n_abs = c->model->n_abs, group = c->model->hp.n_head / n_abs;
     const int nth = mla4j_pool_size(c->pool);
     int64_t parts = n_abs >= nth ? 1 : (nth + n_abs - 1) / n_abs;
     if (parts > group) parts = group;
-    mha_task task = {c, il, n_tok, pos0, (int)parts};
+    mha_task task = {c, il, run->row0, run->n, run->pos0, &c->seqs[run->seq], (int)parts};
     mla4j_pool_run(c->pool, mha_worker, &task);
 }

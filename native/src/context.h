@@ -3,6 +3,7 @@
 #ifndef MLA4J_CONTEXT_H
 #define MLA4J_CONTEXT_H
 
+#include "kv_pool.h"
 #include "model.h"
 #include "moe.h"
 #include "threadpool.h"
@@ -11,6 +12,8 @@
 
 /* Tokens whose attention is computed together in MLA models (bounds the score and accumulator buffers). */
 #define MLA_TOKEN_CHUNK 4
+/* Rows of the absorbed attention run together (any runs, e.g. the decode rows of many sequences): 4 pool runs each. */
+#define MLA_ROW_GROUP 32
 /* Cache rows dequantized together, scored and summed by every head (the flash-decoding tile). */
 #define MLA_ROW_TILE 32
 /* Batches of at least this many tokens run the MHA (decompressed) form of the attention (attention_mla_mha.c),
@@ -25,6 +28,25 @@
 #define GQA_QUERY_BLOCK 16
 #define GQA_KEY_BLOCK 64
 
+/* Positions per cache block (kv_pool.h) of a single session, and the default of a batch context: a multiple of
+ * MLA_ROW_TILE and GQA_KEY_BLOCK (a batch context's block size must be one too). */
+#define KV_BLOCK_TOKENS 64
+
+/* Consecutive rows of a batch that belong to one sequence at consecutive positions: the unit of the attention
+ * (prompt chunks keep the prompt paths: blocked GQA, the MHA form of MLA). */
+typedef struct kv_run {
+    int32_t seq, row0, n, pos0;
+} kv_run;
+
+/* A chunk of a group of the absorbed attention (attention_mla.c): nt consecutive rows of one sequence from
+ * position pos, group rows g0 .. g0 + nt - 1, looking at cache positions 0 .. n_keys - 1. */
+typedef struct mla_chunk {
+    int64_t g0, nt;
+    int32_t pos;
+    int64_t n_keys;
+    const struct kv_seq *seq;
+} mla_chunk;
+
 /* Buffers of the absorbed latent attention. The cache holds one row per token and layer: the latent (C values)
  * followed by n_rope_heads roped key vectors (R values each), of the session's cache type. */
 typedef struct mla_state {
@@ -32,14 +54,20 @@ typedef struct mla_state {
     size_t row_bytes;  /* bytes of one cached row */
     float *lat;        /* 2 x n_batch x width: latent and rope keys of the batch, before caching, and scratch */
     float *q_a;        /* n_batch x q_lora_rank */
-    float *qvec;       /* MLA_TOKEN_CHUNK x H x width: absorbed queries with their rope part */
+    float *qvec;       /* MLA_ROW_GROUP x H x width: absorbed queries with their rope part */
     float *scores;     /* n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE: scores (then weights) of one tile */
-    float *ml;         /* n_threads x 2 x MLA_TOKEN_CHUNK x H: online softmax running max and sum */
-    float *o_lat;      /* MLA_TOKEN_CHUNK x H x C */
-    float *partial;    /* n_threads x MLA_TOKEN_CHUNK x H x C: split-K accumulators */
+    float *ml;         /* 2 x (MLA_ROW_GROUP x H x n_threads): online softmax running max, then sum, per part */
+    float *o_lat;      /* MLA_ROW_GROUP x H x C */
+    float *partial;    /* MLA_ROW_GROUP x H x n_threads x C: split-K accumulators; part p of a chunk at rows
+                        * g0*H*parts + p*nt*H .. (attention_mla.c, part_base) */
+    mla_chunk chunks[MLA_ROW_GROUP]; /* the group being collected */
+    int64_t grp_rows[MLA_ROW_GROUP]; /* batch row of each group row */
+    int32_t grp_chunk_of[MLA_ROW_GROUP];
+    int64_t grp_n;
+    int32_t grp_chunks;
     float *row_f32;    /* n_threads x MLA_ROW_TILE x width: dequantized cache rows */
     uint8_t *head_act; /* n_threads x head_act_stride: converted activations of the per-head products */
-    void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product */
+    void *q_act;       /* Q8_0 or Q4_0 cache only: qvec quantized for the int8 score product (MLA_ROW_GROUP x H rows) */
     uint16_t *pairs;   /* Q8_0/Q4_0 cache with AVX-512: n_threads x MLA_ROW_TILE/2 x C bf16 pairs of tile rows */
     uint16_t *p_bf16;  /* ... and n_threads x MLA_TOKEN_CHUNK x H x MLA_ROW_TILE weights in bf16 */
     const struct mla_kernels *kern; /* the float kernels of the context's SIMD level */
@@ -62,12 +90,21 @@ struct mla4j_context {
     mla4j_context_params params;
     int simd;
     mla4j_pool *pool;
-    int32_t n_past;
     atomic_int cancel;
 
-    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] keys and values, F32 or F16. */
-    uint8_t *k_cache, *v_cache;
-    size_t kv_elem_size, k_layer_bytes, v_layer_bytes;
+    /* KV cache: blocks of rows (kv_pool.h), per row n_head_kv * head_dim keys and values (F32 or F16), or the
+     * latent row of MLA models. A single session is sequence 0, which holds every block in order. */
+    kv_pool kv;
+    kv_seq *seqs;
+    int32_t n_seqs;
+    size_t kv_elem_size;
+
+    /* The rows of the batch being run (forward_rows): sequence and position of each, the runs they form, and
+     * which rows the plain GQA loop takes. */
+    int32_t *row_seq, *row_pos;
+    uint8_t *row_plain;
+    kv_run *runs;
+    int32_t n_runs;
 
     /* Activations for up to n_batch tokens. */
     float *x, *xn, *q, *k, *v, *att, *gate, *up;
@@ -84,8 +121,19 @@ struct mla4j_context {
 };
 
 
-/* attention_gqa.c: the blocked prompt attention of layer il (keys and values already cached); its scratch per thread. */
-void gqa_attention_blocked(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* context.c: creates a single session's context (n_seqs 0) or a batch context's (batch.c): n_seqs sequences of up
+ * to params->n_ctx positions sharing n_blocks blocks of block_tokens positions. */
+mla4j_status context_create(const mla4j_model *m, const mla4j_context_params *params, int32_t n_seqs, int32_t n_blocks,
+                            int32_t block_tokens, mla4j_context **out);
+/* context.c: the forward pass. Row t (< n_batch) is token tokens[t] of sequence c->row_seq[t] at position
+ * c->row_pos[t] (its cache blocks reserved, earlier positions of the sequence cached or in earlier rows); the logits
+ * of rows out_rows[0..n_out) (NULL: 0..n_out-1) go to logits_out, n_out x n_vocab. */
+mla4j_status forward_rows(mla4j_context *c, const int32_t *tokens, int64_t n_tok, const int32_t *out_rows, int64_t n_out,
+                          float *logits_out);
+
+/* attention_gqa.c: the blocked prompt attention of layer il over one run (keys and values already cached); its
+ * scratch per thread. */
+void gqa_attention_blocked(mla4j_context *c, int il, const kv_run *run);
 size_t gqa_scratch_floats(const mla4j_hparams *hp);
 
 /* attention_mla.c */
@@ -94,11 +142,12 @@ void rms_norm(const float *x, const float *w, float *y, int64_t n, float eps);
 /* Allocates the MLA buffers of a context whose params and KV cache are set. */
 mla4j_status mla_context_init(mla4j_context *c);
 void mla_context_free(mla4j_context *c);
-/* Attention of layer il for n_tok tokens at positions pos0..: reads c->xn, caches the new rows, writes c->att. */
-void mla_attention(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
-/* attention_mla_mha.c: the same for batches of at least MLA_MHA_MIN_BATCH tokens, in MHA form; the cache rows
- * of the batch are already stored and the queries roped. */
-void mla_attention_mha(mla4j_context *c, int il, int64_t n_tok, int32_t pos0);
+/* Attention of layer il for the n_tok rows of the batch (c->row_seq, c->row_pos, c->runs): reads c->xn, caches the
+ * new rows, writes c->att. */
+void mla_attention(mla4j_context *c, int il, int64_t n_tok);
+/* attention_mla_mha.c: the same for one run of at least MLA_MHA_MIN_BATCH rows, in MHA form; the cache rows of the
+ * batch are already stored and the queries roped. */
+void mla_attention_mha(mla4j_context *c, int il, const kv_run *run);
 /* The latent attention's float kernels at one SIMD level; attention_mla_ref.c has the references and
  * mla_kernels_for, attention_mla_avx2.c and attention_mla_avx512.c (x86-64) and attention_mla_neon.c (ARM64, one
  * table for the three NEON levels: SDOT and SMMLA are integer instructions) the vector versions (same results up to the

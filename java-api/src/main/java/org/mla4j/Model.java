@@ -36,6 +36,8 @@ public final class Model implements AutoCloseable {
     private final UseGuard guard;
     /** Open sessions, closed by {@link #close()} before the model is freed. */
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    /** Open batch contexts, closed with the sessions. */
+    private final Set<BatchContext> batches = ConcurrentHashMap.newKeySet();
     private volatile Tokenizer tokenizer;
 
     static {
@@ -288,6 +290,20 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates a batch context: many sequences decoded together over one paged, prefix-sharing cache.
+     *
+     * @param options sequences, context size, threads, rows per pass, pool size, cache type and kernels
+     * @return the new batch context, to be closed by the caller (closing the model closes it too)
+     */
+    public BatchContext newBatchContext(BatchContext.Options options) {
+        try (UseGuard.Use u = guard.enter()) {
+            BatchContext b = new BatchContext(this, handle, options);
+            batches.add(b);
+            return b;
+        }
+    }
+
     /** Runs action on the native model while the model stays open (for {@link NativeHandlesAccess}). */
     <T> T withHandle(java.util.function.Function<MemorySegment, T> action) {
         try (UseGuard.Use u = guard.enter()) {
@@ -298,6 +314,11 @@ public final class Model implements AutoCloseable {
     /** Called by {@link Session#close()}. */
     void forget(Session s) {
         sessions.remove(s);
+    }
+
+    /** Called by {@link BatchContext#close()}. */
+    void forget(BatchContext b) {
+        batches.remove(b);
     }
 
     /** {@return whether {@link #close()} has been called} */
@@ -314,6 +335,7 @@ public final class Model implements AutoCloseable {
     public void close() {
         guard.close(() -> {
             for (Session s : List.copyOf(sessions)) s.close();
+            for (BatchContext b : List.copyOf(batches)) b.close();
             gguf.close();
             Mla4jNative.mla4j_model_free(handle);
         });

@@ -3172,6 +3172,684 @@ public class Mla4jNative extends Mla4jNative$shared {
         }
     }
 
+    private static class mla4j_batch_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_params_init").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void mla4j_batch_params_init(mla4j_batch_params *params)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_params_init$descriptor() {
+        return mla4j_batch_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void mla4j_batch_params_init(mla4j_batch_params *params)
+     * }
+     */
+    public static MethodHandle mla4j_batch_params_init$handle() {
+        return mla4j_batch_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void mla4j_batch_params_init(mla4j_batch_params *params)
+     * }
+     */
+    public static MemorySegment mla4j_batch_params_init$address() {
+        return mla4j_batch_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void mla4j_batch_params_init(mla4j_batch_params *params)
+     * }
+     */
+    public static void mla4j_batch_params_init(MemorySegment params) {
+        var mh$ = mla4j_batch_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_params_init", params);
+            }
+            mh$.invokeExact(params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_create").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_create(const mla4j_model *model, const mla4j_batch_params *params, mla4j_batch **out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_create$descriptor() {
+        return mla4j_batch_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_create(const mla4j_model *model, const mla4j_batch_params *params, mla4j_batch **out)
+     * }
+     */
+    public static MethodHandle mla4j_batch_create$handle() {
+        return mla4j_batch_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_create(const mla4j_model *model, const mla4j_batch_params *params, mla4j_batch **out)
+     * }
+     */
+    public static MemorySegment mla4j_batch_create$address() {
+        return mla4j_batch_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_create(const mla4j_model *model, const mla4j_batch_params *params, mla4j_batch **out)
+     * }
+     */
+    public static int mla4j_batch_create(MemorySegment model, MemorySegment params, MemorySegment out) {
+        var mh$ = mla4j_batch_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_create", model, params, out);
+            }
+            return (int)mh$.invokeExact(model, params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_free").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void mla4j_batch_free(mla4j_batch *batch)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_free$descriptor() {
+        return mla4j_batch_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void mla4j_batch_free(mla4j_batch *batch)
+     * }
+     */
+    public static MethodHandle mla4j_batch_free$handle() {
+        return mla4j_batch_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void mla4j_batch_free(mla4j_batch *batch)
+     * }
+     */
+    public static MemorySegment mla4j_batch_free$address() {
+        return mla4j_batch_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void mla4j_batch_free(mla4j_batch *batch)
+     * }
+     */
+    public static void mla4j_batch_free(MemorySegment batch) {
+        var mh$ = mla4j_batch_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_free", batch);
+            }
+            mh$.invokeExact(batch);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_seq_add {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_seq_add").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_add(mla4j_batch *batch, const int32_t *prompt, int32_t n_prompt, int32_t *seq_id, int32_t *n_cached)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_seq_add$descriptor() {
+        return mla4j_batch_seq_add.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_add(mla4j_batch *batch, const int32_t *prompt, int32_t n_prompt, int32_t *seq_id, int32_t *n_cached)
+     * }
+     */
+    public static MethodHandle mla4j_batch_seq_add$handle() {
+        return mla4j_batch_seq_add.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_add(mla4j_batch *batch, const int32_t *prompt, int32_t n_prompt, int32_t *seq_id, int32_t *n_cached)
+     * }
+     */
+    public static MemorySegment mla4j_batch_seq_add$address() {
+        return mla4j_batch_seq_add.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_add(mla4j_batch *batch, const int32_t *prompt, int32_t n_prompt, int32_t *seq_id, int32_t *n_cached)
+     * }
+     */
+    public static int mla4j_batch_seq_add(MemorySegment batch, MemorySegment prompt, int n_prompt, MemorySegment seq_id, MemorySegment n_cached) {
+        var mh$ = mla4j_batch_seq_add.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_seq_add", batch, prompt, n_prompt, seq_id, n_cached);
+            }
+            return (int)mh$.invokeExact(batch, prompt, n_prompt, seq_id, n_cached);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_seq_remove {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_seq_remove").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_remove(mla4j_batch *batch, int32_t seq_id)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_seq_remove$descriptor() {
+        return mla4j_batch_seq_remove.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_remove(mla4j_batch *batch, int32_t seq_id)
+     * }
+     */
+    public static MethodHandle mla4j_batch_seq_remove$handle() {
+        return mla4j_batch_seq_remove.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_remove(mla4j_batch *batch, int32_t seq_id)
+     * }
+     */
+    public static MemorySegment mla4j_batch_seq_remove$address() {
+        return mla4j_batch_seq_remove.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_remove(mla4j_batch *batch, int32_t seq_id)
+     * }
+     */
+    public static int mla4j_batch_seq_remove(MemorySegment batch, int seq_id) {
+        var mh$ = mla4j_batch_seq_remove.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_seq_remove", batch, seq_id);
+            }
+            return (int)mh$.invokeExact(batch, seq_id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_seq_position {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_seq_position").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_position(const mla4j_batch *batch, int32_t seq_id, int32_t *out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_seq_position$descriptor() {
+        return mla4j_batch_seq_position.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_position(const mla4j_batch *batch, int32_t seq_id, int32_t *out)
+     * }
+     */
+    public static MethodHandle mla4j_batch_seq_position$handle() {
+        return mla4j_batch_seq_position.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_position(const mla4j_batch *batch, int32_t seq_id, int32_t *out)
+     * }
+     */
+    public static MemorySegment mla4j_batch_seq_position$address() {
+        return mla4j_batch_seq_position.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_position(const mla4j_batch *batch, int32_t seq_id, int32_t *out)
+     * }
+     */
+    public static int mla4j_batch_seq_position(MemorySegment batch, int seq_id, MemorySegment out) {
+        var mh$ = mla4j_batch_seq_position.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_seq_position", batch, seq_id, out);
+            }
+            return (int)mh$.invokeExact(batch, seq_id, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_seq_truncate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_seq_truncate").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_truncate(mla4j_batch *batch, int32_t seq_id, int32_t pos)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_seq_truncate$descriptor() {
+        return mla4j_batch_seq_truncate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_truncate(mla4j_batch *batch, int32_t seq_id, int32_t pos)
+     * }
+     */
+    public static MethodHandle mla4j_batch_seq_truncate$handle() {
+        return mla4j_batch_seq_truncate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_truncate(mla4j_batch *batch, int32_t seq_id, int32_t pos)
+     * }
+     */
+    public static MemorySegment mla4j_batch_seq_truncate$address() {
+        return mla4j_batch_seq_truncate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_seq_truncate(mla4j_batch *batch, int32_t seq_id, int32_t pos)
+     * }
+     */
+    public static int mla4j_batch_seq_truncate(MemorySegment batch, int seq_id, int pos) {
+        var mh$ = mla4j_batch_seq_truncate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_seq_truncate", batch, seq_id, pos);
+            }
+            return (int)mh$.invokeExact(batch, seq_id, pos);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_decode").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_decode(mla4j_batch *batch, int32_t n_rows, const int32_t *seq_ids, const int32_t *positions, const int32_t *tokens, const int8_t *want_logits)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_decode$descriptor() {
+        return mla4j_batch_decode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_decode(mla4j_batch *batch, int32_t n_rows, const int32_t *seq_ids, const int32_t *positions, const int32_t *tokens, const int8_t *want_logits)
+     * }
+     */
+    public static MethodHandle mla4j_batch_decode$handle() {
+        return mla4j_batch_decode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_decode(mla4j_batch *batch, int32_t n_rows, const int32_t *seq_ids, const int32_t *positions, const int32_t *tokens, const int8_t *want_logits)
+     * }
+     */
+    public static MemorySegment mla4j_batch_decode$address() {
+        return mla4j_batch_decode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_decode(mla4j_batch *batch, int32_t n_rows, const int32_t *seq_ids, const int32_t *positions, const int32_t *tokens, const int8_t *want_logits)
+     * }
+     */
+    public static int mla4j_batch_decode(MemorySegment batch, int n_rows, MemorySegment seq_ids, MemorySegment positions, MemorySegment tokens, MemorySegment want_logits) {
+        var mh$ = mla4j_batch_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_decode", batch, n_rows, seq_ids, positions, tokens, want_logits);
+            }
+            return (int)mh$.invokeExact(batch, n_rows, seq_ids, positions, tokens, want_logits);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_get_logits {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_get_logits").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_logits(const mla4j_batch *batch, int32_t row, const float **logits)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_get_logits$descriptor() {
+        return mla4j_batch_get_logits.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_logits(const mla4j_batch *batch, int32_t row, const float **logits)
+     * }
+     */
+    public static MethodHandle mla4j_batch_get_logits$handle() {
+        return mla4j_batch_get_logits.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_logits(const mla4j_batch *batch, int32_t row, const float **logits)
+     * }
+     */
+    public static MemorySegment mla4j_batch_get_logits$address() {
+        return mla4j_batch_get_logits.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_logits(const mla4j_batch *batch, int32_t row, const float **logits)
+     * }
+     */
+    public static int mla4j_batch_get_logits(MemorySegment batch, int row, MemorySegment logits) {
+        var mh$ = mla4j_batch_get_logits.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_get_logits", batch, row, logits);
+            }
+            return (int)mh$.invokeExact(batch, row, logits);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_get_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_get_stats").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_stats(const mla4j_batch *batch, mla4j_batch_stats *out)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_get_stats$descriptor() {
+        return mla4j_batch_get_stats.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_stats(const mla4j_batch *batch, mla4j_batch_stats *out)
+     * }
+     */
+    public static MethodHandle mla4j_batch_get_stats$handle() {
+        return mla4j_batch_get_stats.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_stats(const mla4j_batch *batch, mla4j_batch_stats *out)
+     * }
+     */
+    public static MemorySegment mla4j_batch_get_stats$address() {
+        return mla4j_batch_get_stats.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_get_stats(const mla4j_batch *batch, mla4j_batch_stats *out)
+     * }
+     */
+    public static int mla4j_batch_get_stats(MemorySegment batch, MemorySegment out) {
+        var mh$ = mla4j_batch_get_stats.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_get_stats", batch, out);
+            }
+            return (int)mh$.invokeExact(batch, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mla4j_batch_cancel {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Mla4jNative.C_INT,
+            Mla4jNative.C_POINTER,
+            Mla4jNative.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.find("mla4j_batch_cancel").orElseThrow();
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_cancel(mla4j_batch *batch, int32_t cancel)
+     * }
+     */
+    public static FunctionDescriptor mla4j_batch_cancel$descriptor() {
+        return mla4j_batch_cancel.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_cancel(mla4j_batch *batch, int32_t cancel)
+     * }
+     */
+    public static MethodHandle mla4j_batch_cancel$handle() {
+        return mla4j_batch_cancel.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_cancel(mla4j_batch *batch, int32_t cancel)
+     * }
+     */
+    public static MemorySegment mla4j_batch_cancel$address() {
+        return mla4j_batch_cancel.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mla4j_status mla4j_batch_cancel(mla4j_batch *batch, int32_t cancel)
+     * }
+     */
+    public static int mla4j_batch_cancel(MemorySegment batch, int cancel) {
+        var mh$ = mla4j_batch_cancel.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_batch_cancel", batch, cancel);
+            }
+            return (int)mh$.invokeExact(batch, cancel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mla4j_linalg_available {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Mla4jNative.C_INT    );

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
+import org.mla4j.BatchContext;
 import org.mla4j.Mla4jException;
 import org.mla4j.Model;
 import org.mla4j.Session;
@@ -29,9 +30,10 @@ import org.mla4j.tokenizer.Tokenizer;
  * handed to each request's {@link CompletionListener}. A slot keeps its cache after a request: the next request
  * whose prompt starts with the same tokens (a conversation's earlier turns, a system prompt) evaluates only the rest.
  *
- * <p>Today the slots are {@link Session}s ({@link SessionSlots}), evaluated one after the other within a step; a
- * native batched backend over a paged latent cache will take their place behind {@link SlotBackend} without any
- * change to this class's API.
+ * <p>The slots are the sequences of one {@link org.mla4j.BatchContext} ({@link BatchSlots}): a step is one batched
+ * forward pass of every running slot's rows over a paged cache whose full blocks slots share when prompts start alike.
+ * {@link SessionSlots} (one {@link Session} per slot, evaluated one after the other) remains behind the same
+ * {@link SlotBackend} interface.
  *
  * <p>Thread-safe: submit, cancel, stats and shutdown may be called from any thread.
  */
@@ -143,11 +145,14 @@ public final class BatchScheduler implements AutoCloseable {
      * @param cacheBytesUsed those positions in bytes
      * @param cacheBytesAllocated bytes allocated for all slots' caches (0 once closed)
      * @param bytesPerToken bytes one cached token (position) takes in a slot's cache
+     * @param cacheBlocksUsed blocks of the paged cache held by sequences (0 on a backend without blocks)
+     * @param cacheBlocksTotal blocks in the paged cache's pool
+     * @param cacheBlocksCached blocks held by no sequence, kept for prompts that start alike
      */
     public record Stats(int slots, int busySlots, int queued, long requestsTotal, long requestsRejected,
             Map<FinishReason, Long> finished, long failed, long promptTokensTotal, long cachedPromptTokensTotal,
             long generatedTokensTotal, long cacheTokensUsed, long cacheBytesUsed, long cacheBytesAllocated,
-            long bytesPerToken) {
+            long bytesPerToken, int cacheBlocksUsed, int cacheBlocksTotal, int cacheBlocksCached) {
     }
 
     private enum State { RUNNING, DRAINING, CANCELLING, CLOSED }
@@ -164,6 +169,9 @@ public final class BatchScheduler implements AutoCloseable {
     private final Thread engine;
     private volatile State state = State.RUNNING;
     private volatile long cacheTokensUsed;
+    /** Read from the backend by the engine thread after each step (the backend is not called from other threads). */
+    private volatile int[] cacheBlocks = {0, 0, 0};
+    private volatile long cacheBytesAllocated;
     private volatile int busySlots;
     private final AtomicLong requestsTotal = new AtomicLong();
     private final AtomicLong requestsRejected = new AtomicLong();
@@ -183,22 +191,32 @@ public final class BatchScheduler implements AutoCloseable {
         this.slots = new Slot[backend.slots()];
         for (int i = 0; i < slots.length; i++) slots[i] = new Slot(i);
         for (FinishReason r : FinishReason.values()) finished.put(r, new AtomicLong());
+        readCacheGauges();
         engine = new Thread(this::loop, "mla4j-engine");
         engine.setDaemon(true);
         engine.start();
     }
 
     /**
-     * Creates the slots (one session each) on a loaded model and starts the engine thread.
+     * Creates the slots on a loaded model and starts the engine thread. The slots are the sequences of one
+     * {@link org.mla4j.BatchContext} (each step one batched forward pass over a paged cache whose blocks slots
+     * share when prompts start alike); with the system property {@code mla4j.serve.backend=sessions} they are one
+     * {@link Session} each instead, evaluated one after the other.
      *
      * @param model the loaded model; it must stay open until the scheduler is closed, which does not close it
      * @param options slots, context, threads, cache type, chunk size and queue capacity
      * @return the running scheduler; close it to free the slots
      */
     public static BatchScheduler start(Model model, Options options) {
-        Session.Options so = new Session.Options(options.contextSize(), options.threads(), options.batchSize(),
-                options.kvType(), Simd.AUTO);
-        return new BatchScheduler(model, new SessionSlots(model, options.parallel(), so), options);
+        if ("sessions".equals(System.getProperty("mla4j.serve.backend"))) {
+            Session.Options so = new Session.Options(options.contextSize(), options.threads(), options.batchSize(),
+                    options.kvType(), Simd.AUTO);
+            return new BatchScheduler(model, new SessionSlots(model, options.parallel(), so), options);
+        }
+        // One pass per step: the generating slots' tokens plus one prompt chunk.
+        BatchContext.Options bo = new BatchContext.Options(options.parallel(), options.contextSize(), options.threads(),
+                options.batchSize() + options.parallel(), 0, 64, options.kvType(), Simd.AUTO);
+        return new BatchScheduler(model, new BatchSlots(model, options.parallel(), bo), options);
     }
 
     /** {@return the model the slots run on} */
@@ -299,10 +317,11 @@ public final class BatchScheduler implements AutoCloseable {
         Map<FinishReason, Long> done = new EnumMap<>(FinishReason.class);
         finished.forEach((r, c) -> done.put(r, c.get()));
         long used = cacheTokensUsed;
+        int[] blocks = cacheBlocks;
         return new Stats(slots.length, busySlots, queued, requestsTotal.get(), requestsRejected.get(), done,
                 failed.get(), promptTokens.get(), cachedPromptTokens.get(), generatedTokens.get(), used,
-                used * backend.bytesPerToken(), state == State.CLOSED ? 0 : backend.bytesAllocated(),
-                backend.bytesPerToken());
+                used * backend.bytesPerToken(), state == State.CLOSED ? 0 : cacheBytesAllocated,
+                backend.bytesPerToken(), blocks[0], blocks[1], blocks[2]);
     }
 
     /** {@return true until {@link #shutdown} or {@link #close} is called} */
@@ -431,15 +450,24 @@ public final class BatchScheduler implements AutoCloseable {
         CompletionRequest r = job.request;
         int keep = r.cachePrompt() ? Math.min(slot.sharedPrefix(r), r.promptLength() - 1) : 0;
         try {
-            backend.truncate(slot.index, keep);
-            slot.length = keep;
+            if (r.cachePrompt()) {
+                // The backend may find more of the prompt cached (blocks shared between slots) than this slot held.
+                int[] prompt = r.prompt();
+                keep = backend.begin(slot.index, keep, prompt);
+                slot.length = 0;
+                slot.append(Arrays.copyOf(prompt, keep));
+            } else {
+                backend.truncate(slot.index, 0);
+                slot.length = 0;
+            }
         } catch (RuntimeException e) {
             fail(slot, e);
             return;
         }
-        job.begin(keep, tokenizer);
-        cachedPromptTokens.addAndGet(keep);
-        job.call(() -> job.listener.onStarted(r.promptLength(), keep));
+        final int cached = keep;
+        job.begin(cached, tokenizer);
+        cachedPromptTokens.addAndGet(cached);
+        job.call(() -> job.listener.onStarted(r.promptLength(), cached));
     }
 
     private void step() {
@@ -563,6 +591,11 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     private void release(Slot s) {
+        try {
+            backend.end(s.index);
+        } catch (RuntimeException ignored) {
+            // the next request's begin truncates again and fails visibly if the slot is broken
+        }
         s.job.slot = null;
         s.job = null;
         lock.lock();
@@ -584,6 +617,17 @@ public final class BatchScheduler implements AutoCloseable {
         }
         cacheTokensUsed = used;
         busySlots = busy;
+        readCacheGauges();
+    }
+
+    private void readCacheGauges() {
+        if (state == State.CLOSED) return;
+        try {
+            cacheBlocks = backend.blocks();
+            cacheBytesAllocated = backend.bytesAllocated();
+        } catch (IllegalStateException closed) {
+            // closed meanwhile by a shutdown that gave up waiting for this thread
+        }
     }
 
     private static boolean isCancelledStatus(RuntimeException e) {

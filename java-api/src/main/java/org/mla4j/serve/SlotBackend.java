@@ -4,10 +4,9 @@ import java.util.List;
 
 /**
  * What the {@link BatchScheduler} runs on: a fixed number of slots, each a sequence with its own cache. One engine
- * thread calls it, never two at once, except {@link #cancelRunning()}. Today {@link SessionSlots} runs the work of a
- * step one slot after the other on one {@link org.mla4j.Session} per slot; a native batched backend (many
- * sequences in one forward pass over a paged latent cache) implements the same interface, so the scheduler, the
- * HTTP server and the LangChain4j models stay as they are.
+ * thread calls it, never two at once, except {@link #cancelRunning()}. {@link BatchSlots} (the default) runs the
+ * work of a step as one batched forward pass over a paged, prefix-sharing cache; {@link SessionSlots} runs it one slot
+ * after the other on one {@link org.mla4j.Session} per slot.
  */
 interface SlotBackend extends AutoCloseable {
 
@@ -27,6 +26,20 @@ interface SlotBackend extends AutoCloseable {
     /** Forgets slot's cached tokens at positions >= position. */
     void truncate(int slot, int position);
 
+    /**
+     * Sets a slot up for a new request whose prompt shares keep tokens with the slot's cache: keeps at least those
+     * (or more, from a cache shared between slots) and returns how many prompt tokens are cached now (less than the
+     * prompt's length).
+     */
+    default int begin(int slot, int keep, int[] prompt) {
+        truncate(slot, keep);
+        return keep;
+    }
+
+    /** The slot's request ended (finished, failed or cancelled); a paged cache may give its blocks back. */
+    default void end(int slot) {
+    }
+
     /** Evaluates every work item (each slot at most once); results in the same order. */
     List<Result> eval(List<Work> work);
 
@@ -38,6 +51,11 @@ interface SlotBackend extends AutoCloseable {
 
     /** Bytes allocated for all slots' caches. */
     long bytesAllocated();
+
+    /** Cache blocks {used, total, cached} of a paged cache; a cache without blocks reports zeros. */
+    default int[] blocks() {
+        return new int[] {0, 0, 0};
+    }
 
     @Override
     void close();

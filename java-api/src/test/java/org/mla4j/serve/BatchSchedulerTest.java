@@ -39,10 +39,19 @@ class BatchSchedulerTest {
                 assertEquals(FinishReason.MAX_TOKENS, c.result().finishReason());
                 assertEquals(lengths[i], c.result().completionTokens());
             }
-            // The third request reused a slot whose cache held the same prompt: at most prompt - 1 tokens reused.
-            assertTrue(s.stats().cachedPromptTokensTotal() >= 4, "prefix reuse: " + s.stats());
+            // A prompt that is the first request's prompt and reply (64 tokens: one full cache block) starts from
+            // the cache: all but its last token are reused (that one is recomputed for its logits).
+            int[] turn = Arrays.copyOf(prompt, 64);
+            System.arraycopy(greedy, 0, turn, prompt.length, 64 - prompt.length);
+            TokenStream.Completion c = s.stream(CompletionRequest.greedy(turn, 1)).collect();
+            assertEquals(greedy[64 - prompt.length], ids(c.tokens())[0]);
+            assertEquals(63, c.result().cachedPromptTokens(), "prefix reuse: " + s.stats());
             assertEquals(0, s.stats().busySlots());
             assertEquals(0, s.stats().cacheTokensUsed());
+            // Idle: no block is held by a request; full blocks stay cached for later prompts.
+            assertEquals(0, s.stats().cacheBlocksUsed(), s.stats().toString());
+            assertEquals(8, s.stats().cacheBlocksTotal()); // 2 slots x 256 positions in blocks of 64
+            assertTrue(s.stats().cacheBlocksCached() >= 1, s.stats().toString());
         }
     }
 

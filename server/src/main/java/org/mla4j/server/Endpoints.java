@@ -236,6 +236,10 @@ final class Endpoints {
             gauge(sb, "mla4j_kv_cache_bytes_allocated", "Cache bytes allocated for all slots.",
                     s.cacheBytesAllocated());
             gauge(sb, "mla4j_kv_cache_bytes_per_token", "Cache bytes per token (all layers).", s.bytesPerToken());
+            gauge(sb, "mla4j_kv_cache_blocks_used", "Cache blocks held by running requests.", s.cacheBlocksUsed());
+            gauge(sb, "mla4j_kv_cache_blocks_total", "Cache blocks in the pool.", s.cacheBlocksTotal());
+            gauge(sb, "mla4j_kv_cache_blocks_cached", "Cache blocks held by no request, kept for prompts that start alike.",
+                    s.cacheBlocksCached());
         }
         res.status(200);
         res.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");

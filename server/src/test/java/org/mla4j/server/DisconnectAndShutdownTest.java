@@ -60,12 +60,14 @@ class DisconnectAndShutdownTest {
                 Socket b = startStream(s, LONG, 3);
                 assertEquals(2, s.metric("mla4j_slots_busy"));
                 assertTrue(s.metric("mla4j_kv_cache_tokens_used") > 0);
+                assertTrue(s.metric("mla4j_kv_cache_blocks_used") >= 2); // each stream holds at least one block
                 a.close();
                 b.close();
                 // The next write fails, the generation is cancelled, the slots are free at the next step.
                 awaitMetric(s, "mla4j_slots_busy", 0);
                 awaitMetric(s, "mla4j_kv_cache_tokens_used", 0);
                 awaitMetric(s, "mla4j_kv_cache_bytes_used", 0);
+                awaitMetric(s, "mla4j_kv_cache_blocks_used", 0); // the paged cache got every block back
                 awaitMetric(s, "mla4j_requests_finished_total{reason=\"cancelled\"}", 2L * round);
             }
             // And the server still serves.

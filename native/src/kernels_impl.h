@@ -133,13 +133,17 @@ static inline void kern_q4_k_scale_min(int j, const uint8_t *q, int *sc, int *m)
  *   int32_t corr[nb]  -offset * (sum of the block's quants), offset = 8 for Q4_0 and 128 for Q8_0 weights:
  *                     integer kernels that treat the weight quants as unsigned (w + offset) subtract it
  *   int8_t  qs[cols]  the quants
- * Every other weight type consumes the floats themselves (cols floats per token).
+ * The K-quant types consume Q8_K activations (block_q8_K, kern_act_is_q8k); F32/F16/BF16 consume the floats
+ * themselves (cols floats per token).
  * Tokens follow each other at kern_act_stride bytes. */
 static inline int64_t kern_align64(int64_t n) { return (n + 63) & ~(int64_t)63; }
 
-/* Types whose kernels live in kernels_quants_*.c (the rest of this header's types live in kernels_*.c). */
+/* Types whose matrix products live in kernels_quants_*.c (the rest of this header's types live in kernels_*.c; Q4_K
+ * and Q6_K keep their dequantization there but take Q8_K activations like the other super-block types). */
 static inline int kern_type_is_quants(int32_t type) {
     switch (type) {
+    case MLA4J_TYPE_Q4_K:
+    case MLA4J_TYPE_Q6_K:
     case MLA4J_TYPE_Q4_1:
     case MLA4J_TYPE_Q5_0:
     case MLA4J_TYPE_Q5_1:
@@ -158,9 +162,9 @@ static inline int kern_act_is_q8(int32_t type) {
            type == MLA4J_TYPE_Q5_1 || type == MLA4J_TYPE_IQ4_NL;
 }
 
-/* Q8_K activations (an array of block_q8_K per token): the 256-element types of kernels_quants_*.c. */
+/* Q8_K activations (an array of block_q8_K per token): every 256-element (K-quant) type, as llama.cpp. */
 static inline int kern_act_is_q8k(int32_t type) {
-    return type == MLA4J_TYPE_Q2_K || type == MLA4J_TYPE_Q3_K || type == MLA4J_TYPE_Q5_K || type == MLA4J_TYPE_IQ4_XS;
+    return type == MLA4J_TYPE_Q4_K || type == MLA4J_TYPE_Q6_K || type == MLA4J_TYPE_Q2_K || type == MLA4J_TYPE_Q3_K || type == MLA4J_TYPE_Q5_K || type == MLA4J_TYPE_IQ4_XS;
 }
 
 static inline int64_t kern_act_stride(int32_t type, int64_t cols) {

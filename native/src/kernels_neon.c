@@ -135,69 +135,6 @@ static void decode_bf16(const uint8_t *row, int64_t k0, int64_t n, float *out) {
     for (; i < n; i++) out[i] = kern_bf16_to_fp32(h[i]);
 }
 
-/* 16 unsigned bytes -> d * q - m (two roundings, as the reference). */
-INLINE void store16_affine(float *y, uint8x16_t q, float32x4_t d, float32x4_t m) {
-    const uint16x8_t w0 = vmovl_u8(vget_low_u8(q)), w1 = vmovl_high_u8(q);
-    vst1q_f32(y, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_u16(vget_low_u16(w0)))), m));
-    vst1q_f32(y + 4, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_high_u16(w0))), m));
-    vst1q_f32(y + 8, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_u16(vget_low_u16(w1)))), m));
-    vst1q_f32(y + 12, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_high_u16(w1))), m));
-}
-
-static void decode_q4_k(const uint8_t *row, int64_t k0, int64_t n, float *y) {
-    const block_q4_K *x = (const block_q4_K *)row + k0 / QK_K;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f);
-    for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-        const float d = fp16_to_f32(x[i].d), min = fp16_to_f32(x[i].dmin);
-        for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            kern_q4_k_scale_min(2 * c, x[i].scales, &sc1, &m1);
-            kern_q4_k_scale_min(2 * c + 1, x[i].scales, &sc2, &m2);
-            const float32x4_t d1 = vdupq_n_f32(d * (float)sc1), mm1 = vdupq_n_f32(min * (float)m1);
-            const float32x4_t d2 = vdupq_n_f32(d * (float)sc2), mm2 = vdupq_n_f32(min * (float)m2);
-            for (int h = 0; h < 2; h++) {
-                const uint8x16_t q = vld1q_u8(x[i].qs + 32 * c + 16 * h);
-                store16_affine(y + 64 * c + 16 * h, vandq_u8(q, m4), d1, mm1);
-                store16_affine(y + 64 * c + 32 + 16 * h, vshrq_n_u8(q, 4), d2, mm2);
-            }
-        }
-    }
-}
-
-/* 16 signed quants -> s * q (s = d * scale, rounded once as the reference's (d * sc) * q). */
-INLINE void store16_scaled(float *y, int8x16_t q, float s) {
-    const float32x4_t sv = vdupq_n_f32(s);
-    const int16x8_t w0 = vmovl_s8(vget_low_s8(q)), w1 = vmovl_high_s8(q);
-    vst1q_f32(y, vmulq_f32(sv, vcvtq_f32_s32(vmovl_s16(vget_low_s16(w0)))));
-    vst1q_f32(y + 4, vmulq_f32(sv, vcvtq_f32_s32(vmovl_high_s16(w0))));
-    vst1q_f32(y + 8, vmulq_f32(sv, vcvtq_f32_s32(vmovl_s16(vget_low_s16(w1)))));
-    vst1q_f32(y + 12, vmulq_f32(sv, vcvtq_f32_s32(vmovl_high_s16(w1))));
-}
-
-static void decode_q6_k(const uint8_t *row, int64_t k0, int64_t n, float *y) {
-    const block_q6_K *x = (const block_q6_K *)row + k0 / QK_K;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);
-    const int8x16_t off = vdupq_n_s8(32);
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fp16_to_f32(x[i].d);
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *sc = x[i].scales;
-        for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
-            for (int l = 0; l < 32; l += 16) { /* l / 16 picks the scale, as in the reference */
-                const uint8x16_t l0 = vld1q_u8(ql + l), l1 = vld1q_u8(ql + l + 32), h = vld1q_u8(qh + l);
-                const uint8x16_t q1 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(h, m3), 4));
-                const uint8x16_t q2 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 2), m3), 4));
-                const uint8x16_t q3 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 4), m3), 4));
-                const uint8x16_t q4 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(h, 6), 4));
-                const int is = l / 16;
-                store16_scaled(y + l, vsubq_s8(vreinterpretq_s8_u8(q1), off), d * (float)sc[is]);
-                store16_scaled(y + l + 32, vsubq_s8(vreinterpretq_s8_u8(q2), off), d * (float)sc[is + 2]);
-                store16_scaled(y + l + 64, vsubq_s8(vreinterpretq_s8_u8(q3), off), d * (float)sc[is + 4]);
-                store16_scaled(y + l + 96, vsubq_s8(vreinterpretq_s8_u8(q4), off), d * (float)sc[is + 6]);
-            }
-        }
-    }
-}
 
 /* out[i][j] = w[i][0..n) . x[j][0..n) for NR rows and NT tokens (x rows xstride floats apart). */
 INLINE void float_tile(const int NR, const int NT, const float *const *wr, const float *x, int64_t xstride, int64_t n,
@@ -491,8 +428,6 @@ static const struct {
     {MLA4J_TYPE_F32, NULL},
     {MLA4J_TYPE_F16, decode_f16},
     {MLA4J_TYPE_BF16, decode_bf16},
-    {MLA4J_TYPE_Q4_K, decode_q4_k},
-    {MLA4J_TYPE_Q6_K, decode_q6_k},
 };
 
 #define Q8_ENTRY(T, name) {T, matvec_##name, matvec_##name##_dotprod, gemm_##name, gemm_##name##_dotprod, gemm_##name##_i8mm}

@@ -13,6 +13,7 @@
 
 #define QX_TT 4
 #define QX_RB 16
+#define KG_MIN_TOKENS 6
 
 static inline float qx_hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -43,6 +44,8 @@ static inline __m256i qx_bits_to_bytes(uint32_t x) { return _mm256_movm_epi8((__
 
 void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                                int64_t r0, int64_t r1) {
-    if (vnni) qx_vnni_matmul(w, act, n_tok, y, ldy, r0, r1);
+    /* from this many tokens on, repacking 16-row panels for vpdpbusd costs less than it saves */
+    if (vnni && kern_act_is_q8k(w->type) && n_tok >= KG_MIN_TOKENS) kern_gemm_kquants_avx512vnni(w, act, n_tok, y, ldy, r0, r1);
+    else if (vnni) qx_vnni_matmul(w, act, n_tok, y, ldy, r0, r1);
     else qx_bw_matmul(w, act, n_tok, y, ldy, r0, r1);
 }

@@ -486,7 +486,7 @@ static void test_levels(void) {
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int32_t type = types[ti];
         const kern_type_traits *tr = kern_type_traits_of(type);
-        int64_t cols = tr->block_size == 256 ? 512 : 352; /* 352 = 11 blocks of 32: odd block counts */
+        int64_t cols = tr->block_size == 256 ? 768 : 352; /* odd block counts: 11 x 32, 3 x 256 */
         kern_matrix w = {type, cols, rows, (size_t)(cols / tr->block_size * tr->type_size), NULL};
         uint8_t *wdata = malloc(w.row_bytes * rows);
         fill_weights(type, wdata, rows, cols);

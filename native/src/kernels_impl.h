@@ -284,6 +284,10 @@ void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, 
 void kern_gemm_kquants_avx512vnni(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                                   int64_t r0, int64_t r1);
 
+/* The AVX2 one (kernels_kquants_gemm_avx2.c): every super-block type but IQ4_XS. */
+void kern_gemm_kquants_avx2(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
+                            int64_t r1);
+
 /* Reference dot products of one stored row with one converted activation vector. */
 float kern_vec_dot_q4_0_ref(const void *row, const kern_q8_act *a, int64_t cols);
 float kern_vec_dot_q8_0_ref(const void *row, const kern_q8_act *a, int64_t cols);

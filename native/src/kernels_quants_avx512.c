@@ -46,6 +46,8 @@ void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, 
                                int64_t r0, int64_t r1) {
     /* from this many tokens on, repacking 16-row panels for vpdpbusd costs less than it saves */
     if (vnni && kern_act_is_q8k(w->type) && n_tok >= KG_MIN_TOKENS) kern_gemm_kquants_avx512vnni(w, act, n_tok, y, ldy, r0, r1);
+    else if (kern_act_is_q8k(w->type) && w->type != MLA4J_TYPE_IQ4_XS && n_tok >= KG_MIN_TOKENS)
+        kern_gemm_kquants_avx2(w, act, n_tok, y, ldy, r0, r1); /* AVX-512 without VNNI */
     else if (vnni) qx_vnni_matmul(w, act, n_tok, y, ldy, r0, r1);
     else qx_bw_matmul(w, act, n_tok, y, ldy, r0, r1);
 }

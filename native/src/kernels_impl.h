@@ -267,8 +267,10 @@ void kern_axpy_f16_neon(float a, const uint16_t *x, float *y, int64_t n);
 
 /* Dequantization of those types (llama.cpp's dequantize_row_*, bit for bit). */
 void kern_dequantize_quants_ref(int32_t type, const void *src, float *dst, int64_t n);
-/* One token's Q8_K activation (quantize_row_q8_K_ref; every level uses it, the conversion is cheap). */
+/* One token's Q8_K activation (quantize_row_q8_K_ref; the SIMD versions write identical bytes, test_kernels). */
 void kern_quantize_act_q8k_ref(const float *x, int64_t cols, void *act_token);
+void kern_quantize_act_q8k_avx2(const float *x, int64_t cols, void *act_token);
+void kern_quantize_act_q8k_avx512(const float *x, int64_t cols, void *act_token);
 /* Reference dot product of one row with one token's activation (kern_q8_act, or block_q8_K array). */
 float kern_vec_dot_quants_ref(int32_t type, const void *row, const void *act_token, int64_t cols);
 void kern_matmul_quants_ref(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,

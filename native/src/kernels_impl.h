@@ -281,6 +281,10 @@ void kern_matmul_quants_avx2(const kern_matrix *w, const void *act, int64_t n_to
 void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                                int64_t r0, int64_t r1);
 
+/* From how many tokens on the K-quant panel GEMMs below beat the row kernels (their repacking costs about as much as
+ * 4-5 tokens of row work; Q6_K's row kernel is cheaper, measured on AVX2 and AVX512-VNNI). */
+static inline int kern_kgemm_min_tokens(int32_t type) { return type == MLA4J_TYPE_Q6_K ? 16 : 6; }
+
 /* The AVX512-VNNI matrix-matrix product of the super-block types (kernels_kquants_gemm_avx512.c; any n_tok, meant for
  * several tokens: it repacks 16-row panels). */
 void kern_gemm_kquants_avx512vnni(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,

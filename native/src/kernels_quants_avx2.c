@@ -92,7 +92,8 @@ void kern_quantize_act_q8k_avx2(const float *x, int64_t cols, void *act_token) {
 
 void kern_matmul_quants_avx2(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
                              int64_t r1) {
-    /* from this many tokens on, repacking 8-row panels costs less than it saves (IQ4_XS: see kern_gemm_kquants_avx2) */
-    if (kern_act_is_q8k(w->type) && w->type != MLA4J_TYPE_IQ4_XS && n_tok >= 6) kern_gemm_kquants_avx2(w, act, n_tok, y, ldy, r0, r1);
+    /* IQ4_XS: see kern_gemm_kquants_avx2 */
+    if (kern_act_is_q8k(w->type) && w->type != MLA4J_TYPE_IQ4_XS && n_tok >= kern_kgemm_min_tokens(w->type))
+        kern_gemm_kquants_avx2(w, act, n_tok, y, ldy, r0, r1);
     else qx_matmul(w, act, n_tok, y, ldy, r0, r1);
 }

@@ -13,7 +13,6 @@
 
 #define QX_TT 4
 #define QX_RB 16
-#define KG_MIN_TOKENS 6
 
 static inline float qx_hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -90,10 +89,9 @@ void kern_quantize_act_q8k_avx512(const float *x, int64_t cols, void *act_token)
 
 void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                                int64_t r0, int64_t r1) {
-    /* from this many tokens on, repacking 16-row panels for vpdpbusd costs less than it saves */
-    if (vnni && kern_act_is_q8k(w->type) && n_tok >= KG_MIN_TOKENS) kern_gemm_kquants_avx512vnni(w, act, n_tok, y, ldy, r0, r1);
-    else if (kern_act_is_q8k(w->type) && w->type != MLA4J_TYPE_IQ4_XS && n_tok >= KG_MIN_TOKENS)
-        kern_gemm_kquants_avx2(w, act, n_tok, y, ldy, r0, r1); /* AVX-512 without VNNI */
+    const int kgemm = kern_act_is_q8k(w->type) && n_tok >= kern_kgemm_min_tokens(w->type);
+    if (vnni && kgemm) kern_gemm_kquants_avx512vnni(w, act, n_tok, y, ldy, r0, r1);
+    else if (kgemm && w->type != MLA4J_TYPE_IQ4_XS) kern_gemm_kquants_avx2(w, act, n_tok, y, ldy, r0, r1); /* no VNNI */
     else if (vnni) qx_vnni_matmul(w, act, n_tok, y, ldy, r0, r1);
     else qx_bw_matmul(w, act, n_tok, y, ldy, r0, r1);
 }

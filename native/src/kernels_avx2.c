@@ -137,73 +137,10 @@ void kern_axpy_f16_avx2(float a, const uint16_t *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
 }
 
-/* ---- Float-activation weights (F32, F16, BF16, Q4_K, Q6_K) ------------------------------------------------
+/* ---- Float-activation weights (F32, F16, BF16) -------------------------------------------------------------
  * Rows are decoded FLOAT_KC elements at a time into a small buffer and multiplied with 2-token tiles, so a
  * decoded chunk is reused by every token (for n_tok == 1 each row is streamed once). */
 #define FLOAT_KC 1024
-
-/* K-quant super-blocks decoded with the reference's arithmetic (products and differences rounded the same way),
- * so the floats are identical to kern_dequantize_row's. */
-
-/* 8 bytes starting at byte 8*k of q, widened to int32 (signed or unsigned). */
-static inline __m256i widen8(__m256i q, int k, int is_signed) {
-    __m128i h = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
-    if (k & 1) h = _mm_srli_si128(h, 8);
-    return is_signed ? _mm256_cvtepi8_epi32(h) : _mm256_cvtepu8_epi32(h);
-}
-
-/* 32 quants (unsigned bytes) -> dm * q - mm. */
-static inline void store32_affine(float *y, __m256i q, float dm, float mm) {
-    const __m256 d = _mm256_set1_ps(dm), m = _mm256_set1_ps(mm);
-    for (int k = 0; k < 4; k++)
-        _mm256_storeu_ps(y + 8 * k, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(widen8(q, k, 0))), m));
-}
-
-/* 32 quants (signed bytes) -> s0 * q for the first 16, s1 * q for the next 16. */
-static inline void store32_scaled(float *y, __m256i q, float s0, float s1) {
-    for (int k = 0; k < 4; k++)
-        _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(_mm256_set1_ps(k < 2 ? s0 : s1), _mm256_cvtepi32_ps(widen8(q, k, 1))));
-}
-
-static void dequantize_q4_k(const block_q4_K *x, float *y, int64_t nblocks) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    for (int64_t i = 0; i < nblocks; i++, y += QK_K) {
-        const float d = kern_fp16_to_fp32(x[i].d), min = kern_fp16_to_fp32(x[i].dmin);
-        for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            kern_q4_k_scale_min(2 * c, x[i].scales, &sc1, &m1);
-            kern_q4_k_scale_min(2 * c + 1, x[i].scales, &sc2, &m2);
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
-            store32_affine(y + 64 * c, _mm256_and_si256(q, m4), d * (float)sc1, min * (float)m1);
-            store32_affine(y + 64 * c + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d * (float)sc2, min * (float)m2);
-        }
-    }
-}
-
-static void dequantize_q6_k(const block_q6_K *x, float *y, int64_t nblocks) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
-    for (int64_t i = 0; i < nblocks; i++) {
-        const float d = kern_fp16_to_fp32(x[i].d);
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *sc = x[i].scales;
-        for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            /* low 4 bits from ql, bits 4-5 from the 2-bit fields of qh, minus 32 */
-            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
-            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
-            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
-            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
-            store32_scaled(y, _mm256_sub_epi8(q1, off), d * (float)sc[0], d * (float)sc[1]);
-            store32_scaled(y + 32, _mm256_sub_epi8(q2, off), d * (float)sc[2], d * (float)sc[3]);
-            store32_scaled(y + 64, _mm256_sub_epi8(q3, off), d * (float)sc[4], d * (float)sc[5]);
-            store32_scaled(y + 96, _mm256_sub_epi8(q4, off), d * (float)sc[6], d * (float)sc[7]);
-        }
-    }
-}
 
 /* Decodes elements kc..kc+n-1 of a row; returns where the floats are (F32 rows are used in place). */
 static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, int64_t n, float *buf) {
@@ -216,7 +153,7 @@ static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, i
         for (; i < n; i++) buf[i] = _cvtsh_ss(h[i]);
         return buf;
     }
-    case MLA4J_TYPE_BF16: {
+    default: { /* BF16, the only other float-activation type */
         const uint16_t *h = (const uint16_t *)row + kc;
         int64_t i = 0;
         for (; i + 8 <= n; i += 8) {
@@ -226,12 +163,6 @@ static const float *decode_chunk(int32_t type, const uint8_t *row, int64_t kc, i
         for (; i < n; i++) buf[i] = kern_bf16_to_fp32(h[i]);
         return buf;
     }
-    case MLA4J_TYPE_Q4_K: /* whole 256-element super-blocks: FLOAT_KC is a multiple of 256 */
-        dequantize_q4_k((const block_q4_K *)row + kc / QK_K, buf, n / QK_K);
-        return buf;
-    default:
-        dequantize_q6_k((const block_q6_K *)row + kc / QK_K, buf, n / QK_K);
-        return buf;
     }
 }
 

@@ -49,8 +49,12 @@ void kern_act_convert(int32_t type, const float *x, int64_t cols, int64_t t0, in
     for (int64_t t = t0; t < t1; t++) {
         uint8_t *dst = (uint8_t *)act + t * stride;
         const float *src = x + t * cols;
-        if (kern_act_is_q8k(type)) kern_quantize_act_q8k_ref(src, cols, dst);
-        else if (!kern_act_is_q8(type)) memcpy(dst, src, (size_t)cols * sizeof(float));
+        if (!kern_act_is_q8(type) && !kern_act_is_q8k(type)) memcpy(dst, src, (size_t)cols * sizeof(float));
+#if MLA4J_X86
+        else if (kern_act_is_q8k(type) && best == MLA4J_SIMD_AVX512) kern_quantize_act_q8k_avx512(src, cols, dst);
+        else if (kern_act_is_q8k(type) && best == MLA4J_SIMD_AVX2) kern_quantize_act_q8k_avx2(src, cols, dst);
+#endif
+        else if (kern_act_is_q8k(type)) kern_quantize_act_q8k_ref(src, cols, dst); /* ARM64: no NEON version yet */
 #if MLA4J_X86
         else if (best == MLA4J_SIMD_AVX512) kern_quantize_act_q8_avx512(type, src, cols, dst);
         else if (best == MLA4J_SIMD_AVX2) kern_quantize_act_q8_avx2(type, src, cols, dst);

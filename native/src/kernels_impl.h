@@ -133,13 +133,17 @@ static inline void kern_q4_k_scale_min(int j, const uint8_t *q, int *sc, int *m)
  *   int32_t corr[nb]  -offset * (sum of the block's quants), offset = 8 for Q4_0 and 128 for Q8_0 weights:
  *                     integer kernels that treat the weight quants as unsigned (w + offset) subtract it
  *   int8_t  qs[cols]  the quants
- * Every other weight type consumes the floats themselves (cols floats per token).
+ * The K-quant types consume Q8_K activations (block_q8_K, kern_act_is_q8k); F32/F16/BF16 consume the floats
+ * themselves (cols floats per token).
  * Tokens follow each other at kern_act_stride bytes. */
 static inline int64_t kern_align64(int64_t n) { return (n + 63) & ~(int64_t)63; }
 
-/* Types whose kernels live in kernels_quants_*.c (the rest of this header's types live in kernels_*.c). */
+/* Types whose matrix products live in kernels_quants_*.c (the rest of this header's types live in kernels_*.c; Q4_K
+ * and Q6_K keep their dequantization there but take Q8_K activations like the other super-block types). */
 static inline int kern_type_is_quants(int32_t type) {
     switch (type) {
+    case MLA4J_TYPE_Q4_K:
+    case MLA4J_TYPE_Q6_K:
     case MLA4J_TYPE_Q4_1:
     case MLA4J_TYPE_Q5_0:
     case MLA4J_TYPE_Q5_1:
@@ -158,9 +162,9 @@ static inline int kern_act_is_q8(int32_t type) {
            type == MLA4J_TYPE_Q5_1 || type == MLA4J_TYPE_IQ4_NL;
 }
 
-/* Q8_K activations (an array of block_q8_K per token): the 256-element types of kernels_quants_*.c. */
+/* Q8_K activations (an array of block_q8_K per token): every 256-element (K-quant) type, as llama.cpp. */
 static inline int kern_act_is_q8k(int32_t type) {
-    return type == MLA4J_TYPE_Q2_K || type == MLA4J_TYPE_Q3_K || type == MLA4J_TYPE_Q5_K || type == MLA4J_TYPE_IQ4_XS;
+    return type == MLA4J_TYPE_Q4_K || type == MLA4J_TYPE_Q6_K || type == MLA4J_TYPE_Q2_K || type == MLA4J_TYPE_Q3_K || type == MLA4J_TYPE_Q5_K || type == MLA4J_TYPE_IQ4_XS;
 }
 
 static inline int64_t kern_act_stride(int32_t type, int64_t cols) {
@@ -263,8 +267,10 @@ void kern_axpy_f16_neon(float a, const uint16_t *x, float *y, int64_t n);
 
 /* Dequantization of those types (llama.cpp's dequantize_row_*, bit for bit). */
 void kern_dequantize_quants_ref(int32_t type, const void *src, float *dst, int64_t n);
-/* One token's Q8_K activation (quantize_row_q8_K_ref; every level uses it, the conversion is cheap). */
+/* One token's Q8_K activation (quantize_row_q8_K_ref; the SIMD versions write identical bytes, test_kernels). */
 void kern_quantize_act_q8k_ref(const float *x, int64_t cols, void *act_token);
+void kern_quantize_act_q8k_avx2(const float *x, int64_t cols, void *act_token);
+void kern_quantize_act_q8k_avx512(const float *x, int64_t cols, void *act_token);
 /* Reference dot product of one row with one token's activation (kern_q8_act, or block_q8_K array). */
 float kern_vec_dot_quants_ref(int32_t type, const void *row, const void *act_token, int64_t cols);
 void kern_matmul_quants_ref(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
@@ -274,6 +280,19 @@ void kern_matmul_quants_avx2(const kern_matrix *w, const void *act, int64_t n_to
 /* vnni as kern_matmul_avx512 (the 32-element types use vpdpbusd with it). */
 void kern_matmul_quants_avx512(int vnni, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                                int64_t r0, int64_t r1);
+
+/* From how many tokens on the K-quant panel GEMMs below beat the row kernels (their repacking costs about as much as
+ * 4-5 tokens of row work; Q6_K's row kernel is cheaper, measured on AVX2 and AVX512-VNNI). */
+static inline int kern_kgemm_min_tokens(int32_t type) { return type == MLA4J_TYPE_Q6_K ? 16 : 6; }
+
+/* The AVX512-VNNI matrix-matrix product of the super-block types (kernels_kquants_gemm_avx512.c; any n_tok, meant for
+ * several tokens: it repacks 16-row panels). */
+void kern_gemm_kquants_avx512vnni(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
+                                  int64_t r0, int64_t r1);
+
+/* The AVX2 one (kernels_kquants_gemm_avx2.c): every super-block type but IQ4_XS. */
+void kern_gemm_kquants_avx2(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
+                            int64_t r1);
 
 /* Reference dot products of one stored row with one converted activation vector. */
 float kern_vec_dot_q4_0_ref(const void *row, const kern_q8_act *a, int64_t cols);

@@ -7,8 +7,8 @@
  *
  * Types: the tables at the end say how each weight type is multiplied. A float-activation type needs a row decoder
  * (float_types), a Q8_0-activation type with 32-element blocks an unpacker of one block into 32 signed quants
- * (Q8_TYPE + q8_types); a type in neither table runs the reference kernel, so a new type works at once and gets
- * NEON speed with one entry. */
+ * (Q8_TYPE + q8_types); Q4_K and Q6_K (Q8_K activations) have their own row kernels; any other type runs the
+ * reference kernel, so a new type works at once and gets NEON speed with one entry. */
 #include "kernels_impl.h"
 
 #include <arm_neon.h>
@@ -135,69 +135,6 @@ static void decode_bf16(const uint8_t *row, int64_t k0, int64_t n, float *out) {
     for (; i < n; i++) out[i] = kern_bf16_to_fp32(h[i]);
 }
 
-/* 16 unsigned bytes -> d * q - m (two roundings, as the reference). */
-INLINE void store16_affine(float *y, uint8x16_t q, float32x4_t d, float32x4_t m) {
-    const uint16x8_t w0 = vmovl_u8(vget_low_u8(q)), w1 = vmovl_high_u8(q);
-    vst1q_f32(y, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_u16(vget_low_u16(w0)))), m));
-    vst1q_f32(y + 4, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_high_u16(w0))), m));
-    vst1q_f32(y + 8, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_u16(vget_low_u16(w1)))), m));
-    vst1q_f32(y + 12, vsubq_f32(vmulq_f32(d, vcvtq_f32_u32(vmovl_high_u16(w1))), m));
-}
-
-static void decode_q4_k(const uint8_t *row, int64_t k0, int64_t n, float *y) {
-    const block_q4_K *x = (const block_q4_K *)row + k0 / QK_K;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f);
-    for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-        const float d = fp16_to_f32(x[i].d), min = fp16_to_f32(x[i].dmin);
-        for (int c = 0; c < 4; c++) {
-            int sc1, m1, sc2, m2;
-            kern_q4_k_scale_min(2 * c, x[i].scales, &sc1, &m1);
-            kern_q4_k_scale_min(2 * c + 1, x[i].scales, &sc2, &m2);
-            const float32x4_t d1 = vdupq_n_f32(d * (float)sc1), mm1 = vdupq_n_f32(min * (float)m1);
-            const float32x4_t d2 = vdupq_n_f32(d * (float)sc2), mm2 = vdupq_n_f32(min * (float)m2);
-            for (int h = 0; h < 2; h++) {
-                const uint8x16_t q = vld1q_u8(x[i].qs + 32 * c + 16 * h);
-                store16_affine(y + 64 * c + 16 * h, vandq_u8(q, m4), d1, mm1);
-                store16_affine(y + 64 * c + 32 + 16 * h, vshrq_n_u8(q, 4), d2, mm2);
-            }
-        }
-    }
-}
-
-/* 16 signed quants -> s * q (s = d * scale, rounded once as the reference's (d * sc) * q). */
-INLINE void store16_scaled(float *y, int8x16_t q, float s) {
-    const float32x4_t sv = vdupq_n_f32(s);
-    const int16x8_t w0 = vmovl_s8(vget_low_s8(q)), w1 = vmovl_high_s8(q);
-    vst1q_f32(y, vmulq_f32(sv, vcvtq_f32_s32(vmovl_s16(vget_low_s16(w0)))));
-    vst1q_f32(y + 4, vmulq_f32(sv, vcvtq_f32_s32(vmovl_high_s16(w0))));
-    vst1q_f32(y + 8, vmulq_f32(sv, vcvtq_f32_s32(vmovl_s16(vget_low_s16(w1)))));
-    vst1q_f32(y + 12, vmulq_f32(sv, vcvtq_f32_s32(vmovl_high_s16(w1))));
-}
-
-static void decode_q6_k(const uint8_t *row, int64_t k0, int64_t n, float *y) {
-    const block_q6_K *x = (const block_q6_K *)row + k0 / QK_K;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);
-    const int8x16_t off = vdupq_n_s8(32);
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fp16_to_f32(x[i].d);
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *sc = x[i].scales;
-        for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
-            for (int l = 0; l < 32; l += 16) { /* l / 16 picks the scale, as in the reference */
-                const uint8x16_t l0 = vld1q_u8(ql + l), l1 = vld1q_u8(ql + l + 32), h = vld1q_u8(qh + l);
-                const uint8x16_t q1 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(h, m3), 4));
-                const uint8x16_t q2 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 2), m3), 4));
-                const uint8x16_t q3 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 4), m3), 4));
-                const uint8x16_t q4 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(h, 6), 4));
-                const int is = l / 16;
-                store16_scaled(y + l, vsubq_s8(vreinterpretq_s8_u8(q1), off), d * (float)sc[is]);
-                store16_scaled(y + l + 32, vsubq_s8(vreinterpretq_s8_u8(q2), off), d * (float)sc[is + 2]);
-                store16_scaled(y + l + 64, vsubq_s8(vreinterpretq_s8_u8(q3), off), d * (float)sc[is + 4]);
-                store16_scaled(y + l + 96, vsubq_s8(vreinterpretq_s8_u8(q4), off), d * (float)sc[is + 6]);
-            }
-        }
-    }
-}
 
 /* out[i][j] = w[i][0..n) . x[j][0..n) for NR rows and NT tokens (x rows xstride floats apart). */
 INLINE void float_tile(const int NR, const int NT, const float *const *wr, const float *x, int64_t xstride, int64_t n,
@@ -482,6 +419,94 @@ typedef void (*q8_gemm_fn)(const kern_matrix *w, const void *act, int64_t n_tok,
 Q8_TYPE(q8_0, unpack_q8_0, (int64_t)sizeof(block_q8_0))
 Q8_TYPE(q4_0, unpack_q4_0, (int64_t)sizeof(block_q4_0))
 
+/* ---- Q4_K and Q6_K with Q8_K activations (the bulk of Q4_K_M files) --------------------------------------------------
+ * One row times one token per call, as llama.cpp's vec_dot_q4_K_q8_K / q6_K: a super-block's quants are unpacked
+ * into signed bytes 16 at a time, each 16 multiplied with the activation bytes into 4 int32 lanes (baseline:
+ * SMULL/SMLAL2, at most 2 x 63 x 127 per int16 lane, then SADDLP; dotprod: SDOT), the lanes scaled by the
+ * sub-block's integer scale (MLA), and the super-block's exact integer total scaled as the reference does
+ * (kern_vec_dot_quants_ref: d_act * d * isum - d_act * dmin * msum). The other K-quant types run the reference. */
+INLINE int32x4_t dot16_base(int8x16_t w, const int8_t *a) {
+    const int8x16_t av = vld1q_s8(a);
+    return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(av)), w, av));
+}
+
+TARGET_DOTPROD INLINE int32x4_t dot16_sdot(int8x16_t w, const int8_t *a) {
+    return vdotq_s32(vdupq_n_s32(0), w, vld1q_s8(a));
+}
+
+#define KQ_ROWS(SFX, DOT16, ATTR)                                                                                      \
+    ATTR static float q4k_row_##SFX(const uint8_t *row, int64_t nb, const block_q8_K *a) {                            \
+        const uint8x16_t m4 = vdupq_n_u8(0x0f);                                                                       \
+        float sum = 0.0f;                                                                                             \
+        for (int64_t i = 0; i < nb; i++) {                                                                            \
+            const block_q4_K *x = (const block_q4_K *)row + i;                                                        \
+            const block_q8_K *y = &a[i];                                                                              \
+            int msum = 0;                                                                                             \
+            int32x4_t acc = vdupq_n_s32(0);                                                                           \
+            for (int g = 0; g < 4; g++) {                                                                             \
+                int sc0, m0, sc1, m1;                                                                                 \
+                kern_q4_k_scale_min(2 * g, x->scales, &sc0, &m0);                                                     \
+                kern_q4_k_scale_min(2 * g + 1, x->scales, &sc1, &m1);                                                 \
+                msum += m0 * (y->bsums[4 * g] + y->bsums[4 * g + 1]) + m1 * (y->bsums[4 * g + 2] + y->bsums[4 * g + 3]); \
+                const uint8x16_t b0 = vld1q_u8(x->qs + 32 * g), b1 = vld1q_u8(x->qs + 32 * g + 16);                   \
+                const int8_t *q8 = y->qs + 64 * g;                                                                    \
+                const int32x4_t lo = vaddq_s32(DOT16(vreinterpretq_s8_u8(vandq_u8(b0, m4)), q8),                      \
+                                               DOT16(vreinterpretq_s8_u8(vandq_u8(b1, m4)), q8 + 16));                \
+                const int32x4_t hi = vaddq_s32(DOT16(vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)), q8 + 32),                \
+                                               DOT16(vreinterpretq_s8_u8(vshrq_n_u8(b1, 4)), q8 + 48));               \
+                acc = vmlaq_n_s32(vmlaq_n_s32(acc, lo, sc0), hi, sc1);                                                \
+            }                                                                                                         \
+            sum += y->d * fp16_to_f32(x->d) * (float)vaddvq_s32(acc) - y->d * fp16_to_f32(x->dmin) * (float)msum;    \
+        }                                                                                                             \
+        return sum;                                                                                                   \
+    }                                                                                                                 \
+    ATTR static float q6k_row_##SFX(const uint8_t *row, int64_t nb, const block_q8_K *a) {                            \
+        const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);                                                   \
+        const int8x16_t off = vdupq_n_s8(32);                                                                         \
+        float sum = 0.0f;                                                                                             \
+        for (int64_t i = 0; i < nb; i++) {                                                                            \
+            const block_q6_K *x = (const block_q6_K *)row + i;                                                        \
+            const block_q8_K *y = &a[i];                                                                              \
+            int32x4_t acc = vdupq_n_s32(0);                                                                           \
+            for (int n = 0; n < 2; n++) {                                                                             \
+                const uint8_t *ql = x->ql + 64 * n, *qh = x->qh + 32 * n;                                             \
+                const int8_t *sc = x->scales + 8 * n, *q8 = y->qs + 128 * n;                                          \
+                for (int h = 0; h < 2; h++) { /* elements 16h..16h+15 of each 32: scale 2k + h */                   \
+                    const int l = 16 * h;                                                                             \
+                    const uint8x16_t l0 = vld1q_u8(ql + l), l1 = vld1q_u8(ql + 32 + l), hb = vld1q_u8(qh + l);        \
+                    const uint8x16_t u0 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(hb, m3), 4));                \
+                    const uint8x16_t u1 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4)); \
+                    const uint8x16_t u2 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4)); \
+                    const uint8x16_t u3 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4));              \
+                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u0), off), q8 + l), sc[h]);             \
+                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u1), off), q8 + 32 + l), sc[2 + h]);    \
+                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u2), off), q8 + 64 + l), sc[4 + h]);    \
+                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u3), off), q8 + 96 + l), sc[6 + h]);    \
+                }                                                                                                     \
+            }                                                                                                         \
+            sum += y->d * fp16_to_f32(x->d) * (float)vaddvq_s32(acc);                                                 \
+        }                                                                                                             \
+        return sum;                                                                                                   \
+    }
+
+KQ_ROWS(base, dot16_base, )
+KQ_ROWS(sdot, dot16_sdot, TARGET_DOTPROD)
+#undef KQ_ROWS
+
+static void matmul_q4k_q6k(int level, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
+                           int64_t r0, int64_t r1) {
+    const int64_t nb = w->cols / QK_K, stride = kern_act_stride(w->type, w->cols);
+    const int q6 = w->type == MLA4J_TYPE_Q6_K, sdot = level >= MLA4J_SIMD_NEON_DOTPROD;
+    for (int64_t t = 0; t < n_tok; t++) {
+        const block_q8_K *a = (const block_q8_K *)((const uint8_t *)act + t * stride);
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            y[t * ldy + r] = q6 ? (sdot ? q6k_row_sdot(row, nb, a) : q6k_row_base(row, nb, a))
+                                : (sdot ? q4k_row_sdot(row, nb, a) : q4k_row_base(row, nb, a));
+        }
+    }
+}
+
 /* ---- Types ------------------------------------------------------------------------------------------------------ */
 
 static const struct {
@@ -491,8 +516,6 @@ static const struct {
     {MLA4J_TYPE_F32, NULL},
     {MLA4J_TYPE_F16, decode_f16},
     {MLA4J_TYPE_BF16, decode_bf16},
-    {MLA4J_TYPE_Q4_K, decode_q4_k},
-    {MLA4J_TYPE_Q6_K, decode_q6_k},
 };
 
 #define Q8_ENTRY(T, name) {T, matvec_##name, matvec_##name##_dotprod, gemm_##name, gemm_##name##_dotprod, gemm_##name##_i8mm}
@@ -523,7 +546,10 @@ void kern_matmul_neon(int level, const kern_matrix *w, const void *act, int64_t 
             }
             return;
         }
-    } else {
+    } else if (w->type == MLA4J_TYPE_Q4_K || w->type == MLA4J_TYPE_Q6_K) {
+        matmul_q4k_q6k(level, w, act, n_tok, y, ldy, r0, r1);
+        return;
+    } else if (!kern_act_is_q8k(w->type)) {
         for (size_t i = 0; i < sizeof float_types / sizeof float_types[0]; i++) {
             if (float_types[i].type != w->type) continue;
             matmul_float(float_types[i].decode, w, act, n_tok, y, ldy, r0, r1);

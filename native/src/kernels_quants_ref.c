@@ -1,6 +1,7 @@
 /* kernels_quants_ref.c - reference kernels of the further llama.cpp weight types (issue 16): Q4_1, Q5_0, Q5_1 and
  * IQ4_NL (32-element blocks, dotted with Q8_0 activations) and Q2_K, Q3_K, Q5_K and IQ4_XS (256-element super-blocks,
- * dotted with Q8_K activations), as llama.cpp's CPU backend pairs them (vec_dot_type).
+ * dotted with Q8_K activations), as llama.cpp's CPU backend pairs them (vec_dot_type). The dot products of Q4_K and
+ * Q6_K (dequantized in kernels_ref.c) live here too: they take Q8_K activations like llama.cpp's.
  *
  * Dequantization repeats ggml-quants.c's arithmetic operation for operation, so the floats are bit-identical to
  * llama.cpp's (native/tests/data/quants: vectors written by llama.cpp itself). The dot products first decode a block
@@ -215,6 +216,34 @@ typedef struct {
 static void decode_superblock(int32_t type, const uint8_t *blk, int_block *o) {
     memset(o->min, 0, sizeof o->min);
     switch (type) {
+    case MLA4J_TYPE_Q4_K: { /* 8 sub-blocks of 32: low nibbles of 32 bytes, then their high nibbles */
+        const block_q4_K *x = (const block_q4_K *)blk;
+        o->d = kern_fp16_to_fp32(x->d);
+        o->dmin = kern_fp16_to_fp32(x->dmin);
+        for (int e = 0; e < QK_K; e++) {
+            const int sub = e / 32, byte = x->qs[sub / 2 * 32 + e % 32];
+            o->q[e] = sub % 2 ? byte >> 4 : byte & 0x0f;
+        }
+        for (int sub = 0; sub < 8; sub++) {
+            int sc, m;
+            kern_q4_k_scale_min(sub, x->scales, &sc, &m);
+            o->scale[2 * sub] = o->scale[2 * sub + 1] = sc;
+            o->min[2 * sub] = o->min[2 * sub + 1] = m;
+        }
+        break;
+    }
+    case MLA4J_TYPE_Q6_K: { /* per 128 elements: 64 ql bytes (two nibbles), 32 qh bytes (four 2-bit fields) */
+        const block_q6_K *x = (const block_q6_K *)blk;
+        o->d = kern_fp16_to_fp32(x->d);
+        o->dmin = 0.0f;
+        for (int e = 0; e < QK_K; e++) {
+            const int n = e / 128, k = e % 128 / 32, l = e % 32;
+            const int lo = x->ql[64 * n + 32 * (k % 2) + l] >> (k < 2 ? 0 : 4) & 0x0f;
+            o->q[e] = (lo | ((x->qh[32 * n + l] >> (2 * k)) & 3) << 4) - 32;
+        }
+        for (int g = 0; g < 16; g++) o->scale[g] = x->scales[g];
+        break;
+    }
     case MLA4J_TYPE_Q2_K: {
         const block_q2_K *x = (const block_q2_K *)blk;
         o->d = kern_fp16_to_fp32(x->d);

@@ -375,6 +375,51 @@ static void test_quantize_act(void) {
     free(xs);
 }
 
+/* Q8_K activations (the K-quant types): every level writes the reference's bytes, which test_quants ties to
+ * llama.cpp's quantize_row_q8_K through the dot products. Blocks: random; ties (max -127 makes the scale 1, so
+ * x.5 rounds half to even); +m and -m (the first one's sign wins); NaNs (skipped); an infinity (zero block); zeros;
+ * a maximum so small that -127/max overflows (the reference's infinity rules). */
+static void test_quantize_act_q8k(void) {
+    const int64_t nblk = 8, cols = nblk * QK_K;
+    float *xs = malloc(sizeof(float) * cols);
+    for (int64_t i = 0; i < cols; i++) xs[i] = rng_uniform(-2.0f, 2.0f) * (float)(1 + i / 256);
+    float *b1 = xs + QK_K, *b2 = xs + 2 * QK_K, *b3 = xs + 3 * QK_K, *b4 = xs + 4 * QK_K, *b5 = xs + 5 * QK_K,
+          *b6 = xs + 6 * QK_K;
+    for (int j = 0; j < QK_K; j++) b1[j] = (float)(j % 200 - 100) + 0.5f;
+    b1[7] = -127.0f;
+    for (int j = 0; j < QK_K; j++) b2[j] *= 0.1f;
+    b2[10] = 3.0f, b2[20] = -3.0f;
+    for (int j = 0; j < QK_K; j++) b3[j] = 0.01f * (float)(j % 7);
+    b3[0] = NAN, b3[100] = -NAN, b3[255] = 5.0f;
+    b4[9] = INFINITY;
+    for (int j = 0; j < QK_K; j++) b5[j] = 0.0f;
+    for (int j = 0; j < QK_K; j++) b6[j] = (j % 3 - 1) * 1e-38f;
+    const int best = kern_cpu_best_simd();
+    block_q8_K *r = malloc(sizeof(block_q8_K) * nblk), *got = malloc(sizeof(block_q8_K) * nblk);
+    kern_quantize_act_q8k_ref(xs, cols, r);
+    CHECK(r[1].d == 1.0f && r[1].qs[7] == -127 && r[1].qs[0] == -100 && r[1].qs[1] == -98); /* -99.5, -98.5: to even */
+    CHECK(r[2].d < 0.0f && r[2].qs[10] == -127 && r[2].qs[20] == 127);
+    CHECK(r[3].qs[0] == 0 && r[3].qs[100] == 0 && r[3].qs[255] == -127);
+    CHECK(r[4].d == 0.0f && r[4].qs[0] == 0 && r[5].d == 0.0f);
+    int16_t sum = 0;
+    for (int j = 0; j < 16; j++) sum = (int16_t)(sum + r[0].qs[16 + j]);
+    CHECK(r[0].bsums[1] == sum);
+#if MLA4J_X86
+    for (int level = MLA4J_SIMD_AVX2; level <= best; level++) {
+        memset(got, 0x5a, sizeof(block_q8_K) * nblk);
+        if (level == MLA4J_SIMD_AVX2) kern_quantize_act_q8k_avx2(xs, cols, got);
+        else kern_quantize_act_q8k_avx512(xs, cols, got);
+        for (int64_t b = 0; b < nblk; b++)
+            CHECK_MSG(memcmp(&r[b], &got[b], sizeof r[b]) == 0, "Q8_K level %d block %lld differs", level, (long long)b);
+    }
+#else
+    (void)best;
+#endif
+    free(r);
+    free(got);
+    free(xs);
+}
+
 /* ---- every level against the reference --------------------------------------------------------------- */
 
 static void fill_weights(int32_t type, uint8_t *data, int64_t rows, int64_t cols) {
@@ -486,7 +531,7 @@ static void test_levels(void) {
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int32_t type = types[ti];
         const kern_type_traits *tr = kern_type_traits_of(type);
-        int64_t cols = tr->block_size == 256 ? 512 : 352; /* 352 = 11 blocks of 32: odd block counts */
+        int64_t cols = tr->block_size == 256 ? 768 : 352; /* odd block counts: 11 x 32, 3 x 256 */
         kern_matrix w = {type, cols, rows, (size_t)(cols / tr->block_size * tr->type_size), NULL};
         uint8_t *wdata = malloc(w.row_bytes * rows);
         fill_weights(type, wdata, rows, cols);
@@ -536,7 +581,7 @@ static void test_levels(void) {
 /* One-hot activations pick single weights: every level's decoding of the float-activation types must give the
  * reference's floats exactly (a sum of one product w*1 and zeros is exact). */
 static void test_decode_exact(void) {
-    const int32_t types[] = {MLA4J_TYPE_F32, MLA4J_TYPE_F16, MLA4J_TYPE_BF16, MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K};
+    const int32_t types[] = {MLA4J_TYPE_F32, MLA4J_TYPE_F16, MLA4J_TYPE_BF16};
     const int64_t rows = 5, cols = 1536, n_tok = 6; /* 1536: a 1024 chunk and a 512 tail */
     const int64_t pos[6] = {0, 1, 255, 256, 1100, 1535};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
@@ -752,6 +797,7 @@ int main(void) {
     test_dequantize_float_types();
     test_api_validation();
     test_quantize_act();
+    test_quantize_act_q8k();
     test_simd_levels();
     test_levels();
     test_decode_exact();

@@ -66,14 +66,14 @@ static void check_vectors(const vec_case *c) {
 int main(void) {
     /* Tolerances: the same activation quantization as llama.cpp (Q8_0 or Q8_K) leaves only float summation order,
      * except ties rounded differently by llama.cpp's SIMD Q8_0 quantizer (round-half-even) and, for Q4_1/Q5_1,
-     * llama.cpp's Q8_1 block sum stored as fp16 (relative 2^-11 of the minimum's term). mla4j's Q4_K/Q6_K take float
-     * activations where llama.cpp quantizes them to Q8_K: up to 1/254 of each activation's block maximum. */
+     * llama.cpp's Q8_1 block sum stored as fp16 (relative 2^-11 of the minimum's term). The K-quants (Q4_K and Q6_K
+     * too) take Q8_K activations as in llama.cpp: only the float summation order differs. */
     const vec_case cases[] = {
         {"q4_1.bin", MLA4J_TYPE_Q4_1, 3e-4},    {"q5_0.bin", MLA4J_TYPE_Q5_0, 1e-6},
         {"q5_1.bin", MLA4J_TYPE_Q5_1, 3e-4},    {"iq4_nl.bin", MLA4J_TYPE_IQ4_NL, 1e-6},
         {"q2_K.bin", MLA4J_TYPE_Q2_K, 1e-6},    {"q3_K.bin", MLA4J_TYPE_Q3_K, 1e-6},
         {"q5_K.bin", MLA4J_TYPE_Q5_K, 1e-6},    {"iq4_xs.bin", MLA4J_TYPE_IQ4_XS, 1e-6},
-        {"q4_K.bin", MLA4J_TYPE_Q4_K, 2e-3},    {"q6_K.bin", MLA4J_TYPE_Q6_K, 2e-3},
+        {"q4_K.bin", MLA4J_TYPE_Q4_K, 1e-6},    {"q6_K.bin", MLA4J_TYPE_Q6_K, 1e-6},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_vectors(&cases[i]);
     return check_summary("test_quants");

@@ -29,12 +29,13 @@ import org.mla4j.linalg.Matrix;
  *
  * <p>Every product is a BLAS matrix product over whole sequences ({@link HeapGemm}); cost per step about
  * 6 x tokens x (E x (query + rope + latent rows) + n_head x (seq x d_qk x 2 + d_v x seq)) flops. The number of steps
- * is bounded by {@link #STEPS} and by a time budget per layer ({@link #SECONDS_PER_LAYER}), measured on the first step.
+ * is bounded by {@link #STEPS} and by a time budget per layer (--fit-seconds, default {@value #SECONDS_PER_LAYER}),
+ * measured on the first step.
  * The parameters with the lowest loss seen are kept, so it never makes the calibration loss worse than the closed form.
  */
 final class AttentionFit {
     static final int STEPS = 300;
-    /** Time budget of one layer's fit, in seconds (the steps are cut to fit it, the schedule follows). */
+    /** Default time budget of one layer's fit, in seconds (the steps are cut to fit it, the schedule follows). */
     static final double SECONDS_PER_LAYER = 25;
     /** Adam's step, relative to each tensor's root mean square at the start. */
     static final double LEARNING_RATE = 0.01;
@@ -73,7 +74,7 @@ final class AttentionFit {
                 + (double) d.nh * Math.min(sequence, tokens) * (2.0 * d.qd() + 2.0 * d.dv))
                 + 2.0 * tokens * (double) (d.nh * d.dv) * (d.nh * d.dv);
         // About 4 GFLOP/s in double precision on one or two cores, the Java softmax and copies included.
-        return Math.min(SECONDS_PER_LAYER, STEPS * flops / 4e9);
+        return Math.min(plan.options().fitSeconds(), STEPS * flops / 4e9);
     }
 
     static Dims dims(ConversionPlan plan) {
@@ -176,7 +177,7 @@ final class AttentionFit {
         double[] losses = new double[2];
         Params best;
         try (HeapGemm blas = new HeapGemm()) {
-            best = adam(p, f, data, blas, losses);
+            best = adam(p, f, data, blas, losses, plan.options().fitSeconds());
         }
         double before = losses[0] / norm, after = losses[1] / norm;
         if (after < before) {
@@ -200,7 +201,7 @@ final class AttentionFit {
      * Adam on the full batch with a cosine schedule over as many steps as the time budget allows; returns the
      * parameters of the lowest loss seen. losses: set to {loss at the start, loss of the returned parameters}.
      */
-    static Params adam(Params start, Fixed f, List<Sequence> data, HeapGemm blas, double[] losses) {
+    static Params adam(Params start, Fixed f, List<Sequence> data, HeapGemm blas, double[] losses, double seconds) {
         Params p = start.copy(), m = Params.zerosLike(p), v = Params.zerosLike(p), best = p.copy();
         double[] lr = new double[p.w.length];
         for (int i = 0; i < lr.length; i++) {
@@ -217,7 +218,7 @@ final class AttentionFit {
             if (step == 0) {
                 losses[0] = loss;
                 double perStep = (System.nanoTime() - t0) / 1e9;
-                steps = (int) Math.max(10, Math.min(STEPS, SECONDS_PER_LAYER / Math.max(perStep, 1e-6)));
+                steps = (int) Math.max(10, Math.min(STEPS, seconds / Math.max(perStep, 1e-6)));
             }
             if (loss < bestLoss) {
                 bestLoss = loss;

@@ -190,9 +190,10 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         if (m < 2 || m > dh || m % 2 != 0 || dh % m != 0) {
             throw new ConversionException("--rope-dim " + m + " must be even and divide the head size " + dh);
         }
-        int c = o.kvLoraRank();
+        int c; // (a budget of 1 gives c = -1: not to be read as AUTO)
         if (o.cacheValues() != ConvertOptions.AUTO) c = o.cacheValues() - m;
-        if (c == ConvertOptions.AUTO) c = Math.min(512, 2 * lat - m);
+        else if (o.kvLoraRank() != ConvertOptions.AUTO) c = o.kvLoraRank();
+        else c = Math.min(512, 2 * lat - m);
         if (c < 1 || c > 2 * lat - m) {
             String what = o.cacheValues() != ConvertOptions.AUTO
                     ? "--kv-cache " + o.cacheValues() + " (kv-lora-rank " + c + " + rope-dim " + m + ")"
@@ -306,6 +307,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         }
         b.append(String.format(Locale.ROOT, "KV cache values per token per layer: %d -> %d (%.2f%% removed)%n",
                 sourceCacheValues(), cacheValues(), reductionPercent()));
+        b.append(ConversionCost.describe(this));
         return b.toString();
     }
 }

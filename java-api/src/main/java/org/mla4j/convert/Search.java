@@ -178,7 +178,7 @@ public final class Search {
         }
     }
 
-    private static long binomial(int n, int k) {
+    static long binomial(int n, int k) {
         long b = 1;
         for (int i = 1; i <= k; i++) b = b * (n - k + i) / i;
         return b;

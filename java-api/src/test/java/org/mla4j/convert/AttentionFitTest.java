@@ -144,7 +144,7 @@ class AttentionFitTest {
             double before, after;
             try (HeapGemm blas = new HeapGemm()) {
                 before = AttentionFit.lossAndGradient(start, p.fixed, p.data, null, blas);
-                AttentionFit.Params fitted = AttentionFit.adam(start, p.fixed, p.data, blas, new double[2]);
+                AttentionFit.Params fitted = AttentionFit.adam(start, p.fixed, p.data, blas, new double[2], 60);
                 after = AttentionFit.lossAndGradient(fitted, p.fixed, p.data, null, blas);
             }
             assertTrue(after < before / 20, "Adam should cut the loss 20-fold: " + before + " -> " + after);

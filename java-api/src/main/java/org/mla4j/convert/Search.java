@@ -14,8 +14,8 @@ import org.mla4j.gguf.GgmlType;
  * The choices the papers leave open, settled by measurement: candidate conversions are written to a temporary file
  * and scored by their mean KL(original || converted) on held-out text the original samples (seed + 1, so neither the
  * calibration text nor the default evaluation text). Searched: mha2mla's split of the cache budget between RoPE dims
- * and latent, then the kept frequencies of every (layer, KV head) by coordinate descent (small heads only), then the key/value balance; transmla's rope dim m and
- * FreqFold F for the budget, and the key/value balance of BKV-PCA. Each candidate is a whole conversion, so the search
+ * and latent, then the kept frequencies of every (layer, KV head) by coordinate descent (small heads only), then the
+ * key/value balance; transmla's rope dim m and FreqFold F for the budget, and the key/value balance of BKV-PCA. Each candidate is a whole conversion, so the search
  * is for small models (Mode.AUTO: under {@value #AUTO_MAX_PARAMS} parameters).
  */
 public final class Search {

@@ -76,10 +76,15 @@ final class ConvertCommand implements Callable<Integer> {
     boolean queryFit;
 
     @Option(names = "--attention-fit", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "mha2mla: after the closed form, fit each converted layer's attention matrices jointly to the "
-                    + "original attention's outputs on the calibration sequences (made where the converter searches, "
-                    + "i.e. small models; --no-attention-fit to skip).")
+            description = "After the closed form, fit each converted layer's attention matrices jointly to the "
+                    + "original attention's outputs on the calibration sequences (mha2mla; transmla with the exact "
+                    + "latent norm and no --q-lora-rank; made where the converter searches, i.e. models under 50M "
+                    + "parameters; --no-attention-fit to skip).")
     boolean attentionFit;
+
+    @Option(names = "--fit-seconds", paramLabel = "S",
+            description = "Time budget of the attention fit per layer in seconds (default 25; the steps are cut to it).")
+    Double fitSeconds;
 
     @Option(names = "--freqfold", description = "transmla: FreqFold F, or auto.")
     String freqFold;
@@ -221,7 +226,10 @@ final class ConvertCommand implements Callable<Integer> {
         o = o.withLossless(lossless).withThreads(threads).withCalibration(calibration, calibTokens, calibSeq, seed)
                 .withOutType(type == null ? null : outType(type));
         if (!paperBaseline || !whiten) o = o.withWhiten(whiten && !paperBaseline);
-        if (kvCache != null) o = o.withCacheValues(kvCache);
+        if (kvCache != null) {
+            if (kvCache < 1) throw new Main.UsageException("--kv-cache must be at least 1, not " + kvCache);
+            o = o.withCacheValues(kvCache);
+        }
         if (ropeSelect != null) o = o.withRopeSelect(ropeSelect(ropeSelect));
         if (ropeDims != null) o = o.withRopeDims(ropeDims);
         if (svd != null) o = o.withSvd(switch (svd) {
@@ -233,6 +241,10 @@ final class ConvertCommand implements Callable<Integer> {
         if (refit) o = o.withRefit(true);
         if (!queryFit) o = o.withQueryFit(false);
         if (!attentionFit) o = o.withAttentionFit(false);
+        if (fitSeconds != null) {
+            if (!(fitSeconds > 0) || fitSeconds > 86400) throw new Main.UsageException("--fit-seconds must be above 0 and at most 86400, not " + fitSeconds);
+            o = o.withFitSeconds(fitSeconds);
+        }
         if (freqFold != null && !freqFold.equals("auto")) o = o.withFreqFold(positive("--freqfold", freqFold));
         if (kvLoraRank != null) o = o.withKvLoraRank(kvLoraRank);
         if (ropeDim != null) o = o.withRopeDim(ropeDim);

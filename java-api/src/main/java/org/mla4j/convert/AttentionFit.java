@@ -4,16 +4,14 @@ import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 
 import org.mla4j.Hyperparameters;
 import org.mla4j.linalg.Linalg;
 import org.mla4j.linalg.Matrix;
 
 /**
- * The attention fit of MHA2MLA (beyond the papers, in the spirit of their fine-tuning, but local and closed over
- * calibration data): after the closed-form conversion of a layer (partial RoPE, low-rank latent, query fit), every
- * attention matrix of the converted layer (attn_q, attn_k_rope, attn_kv_a, attn_k_b, attn_v_b) is adjusted by
+ * The attention fit (beyond the papers, in the spirit of their fine-tuning, but local and closed over calibration
+ * data): after the closed-form conversion of a layer, every attention matrix of the converted layer is adjusted by
  * gradient descent (Adam, full batch) so that the converted attention, run on the converted model's inputs of this
  * layer, reproduces the original attention's output on the original model's inputs:
  *
@@ -23,34 +21,76 @@ import org.mla4j.linalg.Matrix;
  *
  * over the calibration tokens kept for the layer (whole sequences, causal attention, RoPE at their positions). The
  * closed-form steps each fit one piece with the others fixed; this fits them jointly through the softmax, which is
- * what the removed rotations need. Cost: steps x tokens x sequence length x heads x d_h, so it is made where the
- * converter searches (small models). The parameters with the lowest loss seen are kept, so it never makes the
- * calibration loss worse than the closed form.
+ * what the removed rotations need. Both outputs are one attention form: per query head a query of n dims scored
+ * through the latent and r dims with RoPE; the latent's keys and values come from up-projections per key (value) head,
+ * the RoPE keys from rope-key heads. mha2mla has K = V = R = n_kv (each KV head its own rope key); deepseek2 (TransMLA)
+ * has K = V = n_head and one shared rope key, its latent norm made an identity by construction, so the fit works on
+ * the linear map behind it and the norm is rebuilt afterwards.
+ *
+ * <p>Every product is a BLAS matrix product over whole sequences ({@link HeapGemm}); cost per step about
+ * 6 x tokens x (E x (query + rope + latent rows) + n_head x (seq x d_qk x 2 + d_v x seq)) flops. The number of steps
+ * is bounded by {@link #STEPS} and by a time budget per layer (--fit-seconds, default {@value #SECONDS_PER_LAYER}),
+ * measured on the first step.
+ * The parameters with the lowest loss seen are kept, so it never makes the calibration loss worse than the closed form.
  */
 final class AttentionFit {
     static final int STEPS = 300;
+    /** Default time budget of one layer's fit, in seconds (the steps are cut to fit it, the schedule follows). */
+    static final double SECONDS_PER_LAYER = 25;
     /** Adam's step, relative to each tensor's root mean square at the start. */
     static final double LEARNING_RATE = 0.01;
 
     private AttentionFit() {
     }
 
-    /** Whether a plan gets the fit: mha2mla with RoPE removed from some dims, asked for, heads small enough. */
+    /**
+     * Whether a plan gets the fit: mha2mla with RoPE removed from some dims, or deepseek2 with the exact latent norm and
+     * no query compression; asked for (--attention-fit).
+     */
     static boolean applies(ConversionPlan plan) {
-        return plan.arch().equals("mha2mla") && !plan.identity() && plan.options().attentionFit()
-                && plan.source().headDimK() <= 16 && plan.ropeDims() < plan.source().headDimK();
-    }
-
-    /** Shapes: H query heads, Hkv KV heads, dh head dim, n nope dims, r rope dims, c latent, e embedding. */
-    record Dims(int nh, int hkv, int dh, int n, int r, int c, int e) {
-        int group() {
-            return nh / hkv;
+        if (plan.identity() || !plan.options().attentionFit()) return false;
+        if (plan.arch().equals("deepseek2")) {
+            return plan.options().qLoraRank() == 0 && plan.options().latentNorm() == ConvertOptions.LatentNorm.EXACT;
         }
+        return plan.ropeDims() < plan.source().headDimK();
     }
 
     /**
-     * The trainable tensors, row-major: 0 q (nh*dh x e, per head [nope n | rope r as adjacent pairs]), 1 kRope
-     * (hkv*r x e), 2 down (c x e), 3 upK (hkv*n x c), 4 upV (hkv*dh x c).
+     * Shapes: nh query heads, R rope-key heads, K key heads, V value heads (each divides nh), dv value dims per head,
+     * n latent-scored and r RoPE query dims per head, c latent, e embedding, scale of the scores.
+     */
+    record Dims(int nh, int ropeHeads, int keyHeads, int valueHeads, int dv, int n, int r, int c, int e, double scale) {
+        int qd() {
+            return n + r;
+        }
+    }
+
+    /** Estimated seconds of one layer's fit for a plan, tokens kept for it and sequence length (the --dry-run cost). */
+    static double estimatedSeconds(ConversionPlan plan, long tokens, int sequence) {
+        Hyperparameters hp = plan.source();
+        Dims d = dims(plan);
+        double flops = 6.0 * tokens * ((double) hp.embeddingLength() * (d.nh * d.qd() + d.ropeHeads * d.r + d.c)
+                + (double) d.c * (d.keyHeads * d.n + d.valueHeads * d.dv)
+                + (double) d.nh * Math.min(sequence, tokens) * (2.0 * d.qd() + 2.0 * d.dv))
+                + 2.0 * tokens * (double) (d.nh * d.dv) * (d.nh * d.dv);
+        // About 4 GFLOP/s in double precision on one or two cores, the Java softmax and copies included.
+        return Math.min(plan.options().fitSeconds(), STEPS * flops / 4e9);
+    }
+
+    static Dims dims(ConversionPlan plan) {
+        Hyperparameters hp = plan.source();
+        int nh = hp.heads(), hkv = hp.kvHeads(), dh = hp.headDimK();
+        if (plan.arch().equals("deepseek2")) {
+            int m = plan.ropeDims();
+            return new Dims(nh, 1, nh, nh, dh, dh, m, plan.latent(), hp.embeddingLength(), 1.0 / Math.sqrt(dh + m));
+        }
+        return new Dims(nh, hkv, hkv, hkv, dh, plan.nope(), plan.ropeDims(), plan.latent(), hp.embeddingLength(),
+                1.0 / Math.sqrt(dh));
+    }
+
+    /**
+     * The trainable tensors, row-major: 0 q (nh*(n+r) x e, per head [n | r rope dims as adjacent pairs]), 1 kRope
+     * (R*r x e), 2 down (c x e), 3 upK (K*n x c), 4 upV (V*dv x c).
      */
     static final class Params {
         final double[][] w;
@@ -70,72 +110,98 @@ final class AttentionFit {
             for (int i = 0; i < z.length; i++) z[i] = w[i].clone();
             return new Params(z);
         }
-
-        void add(Params o) {
-            for (int i = 0; i < w.length; i++) for (int k = 0; k < w[i].length; k++) w[i][k] += o.w[i][k];
-        }
     }
 
     /**
-     * What stays fixed: biases (or null), the rope frequencies [hkv][r/2], the output metric W_o^T W_o (nh*dh)^2.
+     * What stays fixed: biases (or null), the rope frequencies [R][r/2], the output metric W_o^T W_o (nh*dv)^2.
      */
     record Fixed(Dims d, double[] bq, double[] bkRope, double[] bv, double[][] freqs, double[] metric) {
     }
 
-    /** One calibration sequence: converted inputs x (T x e), positions, the original attention outputs (T x nh*dh). */
-    record Sequence(double[][] x, int[] pos, double[][] target) {
+    /** One calibration sequence: converted inputs x (T x e, row-major), positions, original outputs (T x nh*dv). */
+    record Sequence(int t, double[] x, int[] pos, double[] target) {
     }
 
     /**
-     * Fits the converted layer's tensors in place (out: as {@link Mha2MlaLayer#convert} returns them).
+     * Fits the converted layer's tensors in place (out: as {@link Mha2MlaLayer#convert} or {@link TransMlaLayer#convert}
+     * return them).
      *
-     * @return the relative loss {before, after}: sum ||W_o (o - o*)||^2 / sum ||W_o o*||^2
+     * @return the relative loss {before, after}: sum ||W_o (o - o*)||^2 / sum ||W_o o*||^2, or null when nothing is fitted
      */
-    static double[] fit(Arena a, SourceWeights src, int layer, Map<String, Object> out, QueryFit.Tokens tokens,
-            double[] theta, int threads) {
+    static double[] fit(Arena a, SourceWeights src, int layer, ConversionPlan plan, Map<String, Object> out,
+            QueryFit.Tokens tokens, double[] theta) {
         Hyperparameters hp = src.hparams();
-        Matrix q = (Matrix) out.get("attn_q.weight"), kRope = (Matrix) out.get("attn_k_rope.weight");
-        Matrix down = (Matrix) out.get("attn_kv_a.weight"), kb = (Matrix) out.get("attn_k_b.weight");
-        Matrix upV = (Matrix) out.get("attn_v_b.weight"), freqM = (Matrix) out.get("attn_rope_freqs");
-        if (kRope == null || kb == null) return null; // nothing removed or nothing to fit
-        int nh = hp.heads(), hkv = hp.kvHeads(), dh = hp.headDimK(), e = hp.embeddingLength();
-        int c = down.rows(), r = kRope.rows() / hkv, n = dh - r;
-        Dims d = new Dims(nh, hkv, dh, n, r, c, e);
-        double[] upK = new double[hkv * n * c]; // attn_k_b holds (j*c + cc, dd) = upK[j*n + dd][cc]
-        for (int j = 0; j < hkv; j++) {
+        Dims d = dims(plan);
+        boolean ds2 = plan.arch().equals("deepseek2");
+        Matrix q = (Matrix) out.get("attn_q.weight"), kb = (Matrix) out.get("attn_k_b.weight");
+        Matrix upV = (Matrix) out.get("attn_v_b.weight");
+        Matrix kRope, down;
+        double[][] freqs;
+        double[] normScale = null;
+        if (ds2) {
+            // [latent C | k_pe m]; the exact latent norm multiplies the latent rows by weight/sqrt(eps).
+            Matrix mqa = (Matrix) out.get("attn_kv_a_mqa.weight");
+            double[] nw = (double[]) out.get("attn_kv_a_norm.weight");
+            down = Dense.rowRange(a, mqa, 0, d.c);
+            normScale = new double[d.c];
+            for (int i = 0; i < d.c; i++) normScale[i] = nw[i] / Math.sqrt(hp.rmsEps());
+            for (int i = 0; i < d.c; i++) for (int k = 0; k < d.e; k++) down.set(i, k, down.get(i, k) * normScale[i]);
+            kRope = Dense.rowRange(a, mqa, d.c, d.r);
+            int collapse = hp.headDimK() / d.r;
+            freqs = new double[1][d.r / 2];
+            for (int p = 0; p < d.r / 2; p++) freqs[0][p] = theta[p * collapse];
+        } else {
+            kRope = (Matrix) out.get("attn_k_rope.weight");
+            down = (Matrix) out.get("attn_kv_a.weight");
+            if (kRope == null || kb == null) return null; // nothing removed or nothing to fit
+            freqs = ((Matrix) out.get("attn_rope_freqs")).toArray();
+        }
+        int n = d.n, c = d.c, keyHeads = d.keyHeads;
+        double[] upK = new double[keyHeads * n * c]; // attn_k_b holds (j*c + cc, dd) = upK[j*n + dd][cc]
+        for (int j = 0; j < keyHeads; j++) {
             for (int cc = 0; cc < c; cc++) for (int dd = 0; dd < n; dd++) upK[(j * n + dd) * c + cc] = kb.get(j * c + cc, dd);
         }
         Params p = new Params(new double[][] {flat(q), flat(kRope), flat(down), upK, flat(upV)});
-        double[][] freqs = freqM.toArray();
         Matrix wo = src.output(a, layer);
         double[] metric = flat(Linalg.multiply(a, wo, true, wo, false));
         Fixed f = new Fixed(d, (double[]) out.get("attn_q.bias"), (double[]) out.get("attn_k_rope.bias"),
                 (double[]) out.get("attn_v_b.bias"), freqs, metric);
         Original orig = new Original(src.query(a, layer), src.bias(layer, "attn_q"), src.key(a, layer),
-                src.bias(layer, "attn_k"), src.value(a, layer), src.bias(layer, "attn_v"));
-        List<Sequence> data = sequences(a, d, orig, tokens, theta);
+                src.bias(layer, "attn_k"), src.value(a, layer), src.bias(layer, "attn_v"), hp.kvHeads());
+        List<Sequence> data = sequences(a, d, orig, tokens, theta, hp.headDimK());
         double norm = 0;
-        for (Sequence s : data) for (double[] o : s.target) norm += quadratic(metric, o, o.length);
-        int tokenCount = tokens.positions().length;
-        norm /= tokenCount;
+        int od = d.nh * d.dv;
+        for (Sequence s : data) for (int i = 0; i < s.t; i++) norm += quadratic(metric, s.target, i * od, od);
+        norm /= tokens.positions().length;
 
-        Params best = adam(p, f, data, Math.max(1, threads));
-        double before = lossAndGradient(p, f, data, null, threads) / norm;
-        double after = lossAndGradient(best, f, data, null, threads) / norm;
+        double[] losses = new double[2];
+        Params best;
+        try (HeapGemm blas = new HeapGemm()) {
+            best = adam(p, f, data, blas, losses, plan.options().fitSeconds());
+        }
+        double before = losses[0] / norm, after = losses[1] / norm;
         if (after < before) {
             unflat(q, best.w[0]);
-            unflat(kRope, best.w[1]);
-            unflat(down, best.w[2]);
-            for (int j = 0; j < hkv; j++) {
+            for (int j = 0; j < keyHeads; j++) {
                 for (int cc = 0; cc < c; cc++) for (int dd = 0; dd < n; dd++) kb.set(j * c + cc, dd, best.w[3][(j * n + dd) * c + cc]);
             }
             unflat(upV, best.w[4]);
+            unflat(kRope, best.w[1]);
+            unflat(down, best.w[2]);
+            if (ds2) {
+                TransMlaLayer.Normed normed = TransMlaLayer.exactNorm(a, down, hp, src.attentionNorm(layer));
+                out.put("attn_kv_a_mqa.weight", Dense.stack(a, normed.rows(), kRope));
+                out.put("attn_kv_a_norm.weight", normed.weight());
+            }
         }
         return new double[] {before, after};
     }
 
-    /** Adam on the full batch with a cosine schedule; returns the parameters of the lowest loss seen. */
-    static Params adam(Params start, Fixed f, List<Sequence> data, int threads) {
+    /**
+     * Adam on the full batch with a cosine schedule over as many steps as the time budget allows; returns the
+     * parameters of the lowest loss seen. losses: set to {loss at the start, loss of the returned parameters}.
+     */
+    static Params adam(Params start, Fixed f, List<Sequence> data, HeapGemm blas, double[] losses, double seconds) {
         Params p = start.copy(), m = Params.zerosLike(p), v = Params.zerosLike(p), best = p.copy();
         double[] lr = new double[p.w.length];
         for (int i = 0; i < lr.length; i++) {
@@ -144,174 +210,164 @@ final class AttentionFit {
             lr[i] = LEARNING_RATE * Math.sqrt(ss / Math.max(1, p.w[i].length));
         }
         double bestLoss = Double.MAX_VALUE, b1 = 0.9, b2 = 0.999;
-        for (int step = 0; step < STEPS; step++) {
+        int steps = STEPS;
+        long t0 = System.nanoTime();
+        for (int step = 0; step < steps; step++) {
             Params g = Params.zerosLike(p);
-            double loss = lossAndGradient(p, f, data, g, threads);
+            double loss = lossAndGradient(p, f, data, g, blas);
+            if (step == 0) {
+                losses[0] = loss;
+                double perStep = (System.nanoTime() - t0) / 1e9;
+                steps = (int) Math.max(10, Math.min(STEPS, seconds / Math.max(perStep, 1e-6)));
+            }
             if (loss < bestLoss) {
                 bestLoss = loss;
                 best = p.copy();
             }
-            double schedule = 0.5 * (1 + Math.cos(Math.PI * step / STEPS));
+            double schedule = 0.5 * (1 + Math.cos(Math.PI * step / steps));
             double c1 = 1 - Math.pow(b1, step + 1), c2 = 1 - Math.pow(b2, step + 1);
             for (int i = 0; i < p.w.length; i++) {
                 double[] w = p.w[i], gi = g.w[i], mi = m.w[i], vi = v.w[i];
-                double step_i = lr[i] * schedule;
+                double stepSize = lr[i] * schedule;
                 for (int k = 0; k < w.length; k++) {
                     mi[k] = b1 * mi[k] + (1 - b1) * gi[k];
                     vi[k] = b2 * vi[k] + (1 - b2) * gi[k] * gi[k];
-                    w[k] -= step_i * (mi[k] / c1) / (Math.sqrt(vi[k] / c2) + 1e-30);
+                    w[k] -= stepSize * (mi[k] / c1) / (Math.sqrt(vi[k] / c2) + 1e-30);
                 }
             }
         }
-        double last = lossAndGradient(p, f, data, null, threads);
-        return last < bestLoss ? p : best;
+        double last = lossAndGradient(p, f, data, null, blas);
+        if (last < bestLoss) {
+            best = p;
+            bestLoss = last;
+        }
+        losses[1] = bestLoss;
+        return best;
     }
 
-    /**
-     * The loss (1/T) sum_t (o_t - o*_t)^T M (o_t - o*_t) over all tokens, and its gradient added into grad (null:
-     * loss only). Sequences are spread over threads, each with its own gradient, summed at the end.
-     */
-    static double lossAndGradient(Params p, Fixed f, List<Sequence> data, Params grad, int threads) {
+    /** The loss (1/T) sum_t (o_t - o*_t)^T M (o_t - o*_t) over all tokens, and its gradient added into grad (null: loss only). */
+    static double lossAndGradient(Params p, Fixed f, List<Sequence> data, Params grad, HeapGemm blas) {
         int tokens = 0;
-        for (Sequence s : data) tokens += s.x.length;
-        int chunks = Math.max(1, Math.min(threads, data.size()));
-        double inv = 1.0 / tokens;
-        Params[] grads = new Params[chunks];
-        double[] losses = new double[chunks];
-        IntStream.range(0, chunks).parallel().forEach(k -> {
-            Params g = grad != null ? Params.zerosLike(p) : null;
-            double l = 0;
-            for (int i = k; i < data.size(); i += chunks) l += sequence(p, f, data.get(i), g, inv);
-            grads[k] = g;
-            losses[k] = l;
-        });
+        for (Sequence s : data) tokens += s.t;
         double loss = 0;
-        for (int k = 0; k < chunks; k++) {
-            loss += losses[k];
-            if (grad != null) grad.add(grads[k]);
-        }
+        for (Sequence s : data) loss += sequence(p, f, s, grad, 1.0 / tokens, blas);
         return loss;
     }
 
     /** Forward and backward of one sequence; returns its part of the loss (weight inv per token). */
-    private static double sequence(Params p, Fixed f, Sequence s, Params g, double inv) {
+    static double sequence(Params p, Fixed f, Sequence s, Params g, double inv, HeapGemm blas) {
         Dims d = f.d;
-        int t = s.x.length, nh = d.nh, hkv = d.hkv, dh = d.dh, n = d.n, r = d.r, c = d.c, e = d.e, grp = d.group();
-        double scale = 1.0 / Math.sqrt(dh);
-        double[][] q = new double[t][], kr = new double[t][], lat = new double[t][], kn = new double[t][], v = new double[t][];
+        int t = s.t, e = d.e, nh = d.nh, n = d.n, r = d.r, c = d.c, qd = d.qd(), dv = d.dv;
+        int nr = d.ropeHeads, nk = d.keyHeads, nv = d.valueHeads, od = nh * dv;
+        double[] q = bias(blas.multiply(s.x, t, e, false, p.w[0], nh * qd, e, true), t, f.bq);
+        double[] kr = r > 0 ? bias(blas.multiply(s.x, t, e, false, p.w[1], nr * r, e, true), t, f.bkRope) : null;
+        double[] lat = blas.multiply(s.x, t, e, false, p.w[2], c, e, true);
+        double[] kn = n > 0 ? blas.multiply(lat, t, c, false, p.w[3], nk * n, c, true) : null;
+        double[] v = bias(blas.multiply(lat, t, c, false, p.w[4], nv * dv, c, true), t, f.bv);
         for (int i = 0; i < t; i++) {
-            q[i] = matvec(p.w[0], s.x[i], nh * dh, e, f.bq);
-            kr[i] = matvec(p.w[1], s.x[i], hkv * r, e, f.bkRope);
-            lat[i] = matvec(p.w[2], s.x[i], c, e, null);
-            kn[i] = matvec(p.w[3], lat[i], hkv * n, c, null);
-            v[i] = matvec(p.w[4], lat[i], hkv * dh, c, f.bv);
-            for (int h = 0; h < nh; h++) rotate(q[i], h * dh + n, f.freqs[h / grp], s.pos[i], r, false);
-            for (int j = 0; j < hkv; j++) rotate(kr[i], j * r, f.freqs[j], s.pos[i], r, false);
+            for (int h = 0; h < nh; h++) rotate(q, i * nh * qd + h * qd + n, f.freqs[h / (nh / nr)], s.pos[i], r, false);
+            for (int j = 0; j < nr && r > 0; j++) rotate(kr, i * nr * r + j * r, f.freqs[j], s.pos[i], r, false);
         }
-        double[][][] prob = new double[nh][t][];
-        double[][] o = new double[t][nh * dh];
+        double[][] qh = new double[nh][], kh = new double[nh][], vh = new double[nh][], prob = new double[nh][];
+        double[] o = new double[t * od];
         for (int h = 0; h < nh; h++) {
-            int j = h / grp;
+            int jk = h / (nh / nk), jr = h / (nh / nr), jv = h / (nh / nv);
+            qh[h] = block(q, t, nh * qd, h * qd, qd);
+            kh[h] = new double[t * qd];
             for (int i = 0; i < t; i++) {
-                double[] pr = new double[i + 1];
+                if (n > 0) System.arraycopy(kn, i * nk * n + jk * n, kh[h], i * qd, n);
+                if (r > 0) System.arraycopy(kr, i * nr * r + jr * r, kh[h], i * qd + n, r);
+            }
+            double[] pr = blas.multiply(qh[h], t, qd, false, kh[h], t, qd, true);
+            for (int i = 0; i < t; i++) {
+                int row = i * t;
                 double max = Double.NEGATIVE_INFINITY;
-                for (int u = 0; u <= i; u++) {
-                    double dot = 0;
-                    for (int x = 0; x < n; x++) dot += q[i][h * dh + x] * kn[u][j * n + x];
-                    for (int x = 0; x < r; x++) dot += q[i][h * dh + n + x] * kr[u][j * r + x];
-                    pr[u] = dot * scale;
-                    max = Math.max(max, pr[u]);
-                }
+                for (int u = 0; u <= i; u++) max = Math.max(max, pr[row + u] *= d.scale);
                 double sum = 0;
-                for (int u = 0; u <= i; u++) sum += pr[u] = Math.exp(pr[u] - max);
-                for (int u = 0; u <= i; u++) {
-                    pr[u] /= sum;
-                    for (int x = 0; x < dh; x++) o[i][h * dh + x] += pr[u] * v[u][j * dh + x];
-                }
-                prob[h][i] = pr;
+                for (int u = 0; u <= i; u++) sum += pr[row + u] = Math.exp(pr[row + u] - max);
+                double is = 1.0 / sum;
+                for (int u = 0; u <= i; u++) pr[row + u] *= is;
+                for (int u = i + 1; u < t; u++) pr[row + u] = 0;
             }
+            prob[h] = pr;
+            vh[h] = block(v, t, nv * dv, jv * dv, dv);
+            double[] oh = blas.multiply(pr, t, t, false, vh[h], t, dv, false);
+            for (int i = 0; i < t; i++) System.arraycopy(oh, i * dv, o, i * od + h * dv, dv);
         }
-        int od = nh * dh;
+        double[] diff = new double[t * od];
+        for (int k = 0; k < diff.length; k++) diff[k] = o[k] - s.target[k];
+        double[] dm = blas.multiply(diff, t, od, false, f.metric, od, od, false);
         double loss = 0;
-        double[][] go = new double[t][od];
-        for (int i = 0; i < t; i++) {
-            double[] diff = new double[od];
-            for (int x = 0; x < od; x++) diff[x] = o[i][x] - s.target[i][x];
-            for (int x = 0; x < od; x++) {
-                double mx = 0;
-                for (int y = 0; y < od; y++) mx += f.metric[x * od + y] * diff[y];
-                loss += inv * diff[x] * mx;
-                go[i][x] = 2 * inv * mx;
-            }
-        }
+        for (int k = 0; k < diff.length; k++) loss += diff[k] * dm[k];
+        loss *= inv;
         if (g == null) return loss;
 
-        double[][] gq = new double[t][nh * dh], gkr = new double[t][hkv * r], gkn = new double[t][hkv * n], gv = new double[t][hkv * dh];
+        double[] gq = new double[t * nh * qd], gkr = r > 0 ? new double[t * nr * r] : null;
+        double[] gkn = n > 0 ? new double[t * nk * n] : null, gv = new double[t * nv * dv];
         for (int h = 0; h < nh; h++) {
-            int j = h / grp;
+            int jk = h / (nh / nk), jr = h / (nh / nr), jv = h / (nh / nv);
+            double[] goh = block(dm, t, od, h * dv, dv);
+            for (int k = 0; k < goh.length; k++) goh[k] *= 2 * inv;
+            double[] dp = blas.multiply(goh, t, dv, false, vh[h], t, dv, true);
+            double[] gvh = blas.multiply(prob[h], t, t, true, goh, t, dv, false);
+            for (int i = 0; i < t; i++) for (int x = 0; x < dv; x++) gv[i * nv * dv + jv * dv + x] += gvh[i * dv + x];
+            double[] pr = prob[h];
             for (int i = 0; i < t; i++) {
-                double[] pr = prob[h][i], dp = new double[i + 1];
+                int row = i * t;
                 double dot = 0;
-                for (int u = 0; u <= i; u++) {
-                    double acc = 0;
-                    for (int x = 0; x < dh; x++) {
-                        acc += go[i][h * dh + x] * v[u][j * dh + x];
-                        gv[u][j * dh + x] += pr[u] * go[i][h * dh + x];
-                    }
-                    dp[u] = acc;
-                    dot += pr[u] * acc;
-                }
-                for (int u = 0; u <= i; u++) {
-                    double ds = pr[u] * (dp[u] - dot) * scale;
-                    if (ds == 0) continue;
-                    for (int x = 0; x < n; x++) {
-                        gq[i][h * dh + x] += ds * kn[u][j * n + x];
-                        gkn[u][j * n + x] += ds * q[i][h * dh + x];
-                    }
-                    for (int x = 0; x < r; x++) {
-                        gq[i][h * dh + n + x] += ds * kr[u][j * r + x];
-                        gkr[u][j * r + x] += ds * q[i][h * dh + n + x];
-                    }
-                }
+                for (int u = 0; u <= i; u++) dot += pr[row + u] * dp[row + u];
+                for (int u = 0; u <= i; u++) dp[row + u] = pr[row + u] * (dp[row + u] - dot) * d.scale;
+                for (int u = i + 1; u < t; u++) dp[row + u] = 0;
+            }
+            double[] gqh = blas.multiply(dp, t, t, false, kh[h], t, qd, false);
+            double[] gkh = blas.multiply(dp, t, t, true, qh[h], t, qd, false);
+            for (int i = 0; i < t; i++) {
+                System.arraycopy(gqh, i * qd, gq, i * nh * qd + h * qd, qd);
+                for (int x = 0; x < n; x++) gkn[i * nk * n + jk * n + x] += gkh[i * qd + x];
+                for (int x = 0; x < r; x++) gkr[i * nr * r + jr * r + x] += gkh[i * qd + n + x];
             }
         }
         for (int i = 0; i < t; i++) {
             // Back through the rotations (R^T), then the projections.
-            for (int h = 0; h < nh; h++) rotate(gq[i], h * dh + n, f.freqs[h / grp], s.pos[i], r, true);
-            for (int j = 0; j < hkv; j++) rotate(gkr[i], j * r, f.freqs[j], s.pos[i], r, true);
-            double[] glat = new double[c];
-            for (int row = 0; row < hkv * n; row++) {
-                double gr = gkn[i][row];
-                if (gr == 0) continue;
-                for (int cc = 0; cc < c; cc++) {
-                    glat[cc] += gr * p.w[3][row * c + cc];
-                    g.w[3][row * c + cc] += gr * lat[i][cc];
-                }
-            }
-            for (int row = 0; row < hkv * dh; row++) {
-                double gr = gv[i][row];
-                for (int cc = 0; cc < c; cc++) {
-                    glat[cc] += gr * p.w[4][row * c + cc];
-                    g.w[4][row * c + cc] += gr * lat[i][cc];
-                }
-            }
-            outer(g.w[0], gq[i], s.x[i]);
-            outer(g.w[1], gkr[i], s.x[i]);
-            outer(g.w[2], glat, s.x[i]);
+            for (int h = 0; h < nh; h++) rotate(gq, i * nh * qd + h * qd + n, f.freqs[h / (nh / nr)], s.pos[i], r, true);
+            for (int j = 0; j < nr && r > 0; j++) rotate(gkr, i * nr * r + j * r, f.freqs[j], s.pos[i], r, true);
         }
+        blas.gemm(1.0, gq, t, nh * qd, true, s.x, t, e, false, 1.0, g.w[0]);
+        if (r > 0) blas.gemm(1.0, gkr, t, nr * r, true, s.x, t, e, false, 1.0, g.w[1]);
+        double[] glat = blas.multiply(gv, t, nv * dv, false, p.w[4], nv * dv, c, false);
+        blas.gemm(1.0, gv, t, nv * dv, true, lat, t, c, false, 1.0, g.w[4]);
+        if (n > 0) {
+            blas.gemm(1.0, gkn, t, nk * n, false, p.w[3], nk * n, c, false, 1.0, glat);
+            blas.gemm(1.0, gkn, t, nk * n, true, lat, t, c, false, 1.0, g.w[3]);
+        }
+        blas.gemm(1.0, glat, t, c, true, s.x, t, e, false, 1.0, g.w[2]);
         return loss;
     }
 
+    /** Columns [at, at + width) of a rows x cols row-major array, as a rows x width array. */
+    private static double[] block(double[] m, int rows, int cols, int at, int width) {
+        double[] out = new double[rows * width];
+        for (int i = 0; i < rows; i++) System.arraycopy(m, i * cols + at, out, i * width, width);
+        return out;
+    }
+
+    private static double[] bias(double[] m, int rows, double[] b) {
+        if (b == null) return m;
+        int cols = b.length;
+        for (int i = 0; i < rows; i++) for (int k = 0; k < cols; k++) m[i * cols + k] += b[k];
+        return m;
+    }
+
     /** The original layer's attention projections (HF layout: RoPE pair i = dims i and i + d_h/2), biases or null. */
-    record Original(Matrix wq, double[] bq, Matrix wk, double[] bk, Matrix wv, double[] bv) {
+    record Original(Matrix wq, double[] bq, Matrix wk, double[] bk, Matrix wv, double[] bv, int kvHeads) {
     }
 
     /**
      * The calibration tokens cut into their sequences (a position of 0 starts one): the converted inputs, and as
      * targets the original attention's outputs on the original inputs.
      */
-    static List<Sequence> sequences(Arena a, Dims d, Original w, QueryFit.Tokens tokens, double[] theta) {
-        int nh = d.nh, dh = d.dh, half = dh / 2, grp = d.group();
+    static List<Sequence> sequences(Arena a, Dims d, Original w, QueryFit.Tokens tokens, double[] theta, int dh) {
+        int nh = d.nh, half = dh / 2, grp = nh / w.kvHeads, e = d.e, od = nh * dh;
         Matrix xm = QueryFit.matrix(a, tokens.inputs());
         int[] pos = tokens.positions();
         double[][] qo = QueryFit.rotated(project(a, xm, w.wq, w.bq), pos, theta, dh, half);
@@ -324,9 +380,10 @@ final class AttentionFit {
             int end = start + 1;
             while (end < count && pos[end] != 0) end++;
             int t = end - start;
-            double[][] target = new double[t][nh * dh], x = new double[t][];
+            double[] target = new double[t * od], x = new double[t * e];
             for (int i = 0; i < t; i++) {
-                x[i] = toDouble(tokens.convertedInputs()[start + i]);
+                float[] row = tokens.convertedInputs()[start + i];
+                for (int k = 0; k < e; k++) x[i * e + k] = row[k];
                 for (int h = 0; h < nh; h++) {
                     int j = h / grp;
                     double[] pr = new double[i + 1];
@@ -339,12 +396,12 @@ final class AttentionFit {
                     }
                     for (int u = 0; u <= i; u++) sum += pr[u] = Math.exp(pr[u] - max);
                     for (int u = 0; u <= i; u++) {
-                        for (int dd = 0; dd < dh; dd++) target[i][h * dh + dd] += pr[u] / sum * vo[start + u][j * dh + dd];
+                        for (int dd = 0; dd < dh; dd++) target[i * od + h * dh + dd] += pr[u] / sum * vo[start + u][j * dh + dd];
                     }
                 }
             }
             int[] p = java.util.Arrays.copyOfRange(pos, start, end);
-            out.add(new Sequence(x, p, target));
+            out.add(new Sequence(t, x, p, target));
             start = end;
         }
         return out;
@@ -364,44 +421,19 @@ final class AttentionFit {
         }
     }
 
-    private static double[] matvec(double[] w, double[] x, int rows, int cols, double[] bias) {
-        double[] y = new double[rows];
-        for (int i = 0; i < rows; i++) {
-            double acc = bias != null ? bias[i] : 0;
-            for (int k = 0; k < cols; k++) acc += w[i * cols + k] * x[k];
-            y[i] = acc;
-        }
-        return y;
-    }
-
-    private static void outer(double[] g, double[] left, double[] right) {
-        int cols = right.length;
-        for (int i = 0; i < left.length; i++) {
-            double l = left[i];
-            if (l == 0) continue;
-            for (int k = 0; k < cols; k++) g[i * cols + k] += l * right[k];
-        }
-    }
-
-    private static double quadratic(double[] m, double[] x, int n) {
+    private static double quadratic(double[] m, double[] x, int off, int n) {
         double acc = 0;
-        for (int i = 0; i < n; i++) for (int k = 0; k < n; k++) acc += x[i] * m[i * n + k] * x[k];
+        for (int i = 0; i < n; i++) for (int k = 0; k < n; k++) acc += x[off + i] * m[i * n + k] * x[off + k];
         return acc;
     }
 
     private static double[] flat(Matrix m) {
         double[] out = new double[m.rows() * m.cols()];
-        for (int i = 0; i < m.rows(); i++) for (int k = 0; k < m.cols(); k++) out[i * m.cols() + k] = m.get(i, k);
+        java.lang.foreign.MemorySegment.copy(m.segment(), java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0, out, 0, out.length);
         return out;
     }
 
     private static void unflat(Matrix m, double[] v) {
-        for (int i = 0; i < m.rows(); i++) for (int k = 0; k < m.cols(); k++) m.set(i, k, v[i * m.cols() + k]);
-    }
-
-    private static double[] toDouble(float[] row) {
-        double[] out = new double[row.length];
-        for (int i = 0; i < row.length; i++) out[i] = row[i];
-        return out;
+        java.lang.foreign.MemorySegment.copy(v, 0, m.segment(), java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0, v.length);
     }
 }

@@ -128,7 +128,13 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
             }
             int perHead = o.cacheValues() / hkv;
             if (r == ConvertOptions.AUTO && dkv != ConvertOptions.AUTO) r = perHead - dkv;
-            if (r == ConvertOptions.AUTO) r = Math.min(dh, 2 * Math.max(1, perHead / 4));
+            if (r == ConvertOptions.AUTO) {
+                // A quarter of the budget for RoPE dims, the rest latent; at least one latent dim, at most the rank.
+                int rows = hkv * (2 * dh), maxPerHead = Math.min(e, rows) / hkv;
+                r = Math.min(dh, 2 * (perHead / 4));
+                if (perHead - r < 1) r = Math.max(0, (perHead - 1) / 2 * 2);
+                if (perHead - r > maxPerHead) r = Math.min(dh, (perHead - maxPerHead + 1) / 2 * 2);
+            }
             if (dkv == ConvertOptions.AUTO) dkv = perHead - r;
             if (r + dkv != perHead) {
                 throw new ConversionException("--rope-dims " + r + " + --kv-rank " + dkv + " = " + (r + dkv)
@@ -171,16 +177,29 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
             throw new ConversionException("the input has attention biases (qwen2), which a stock deepseek2 file cannot "
                     + "express (formats.md, 'What cannot be expressed'); use --method mha2mla or --lossless");
         }
-        int m = o.ropeDim() == ConvertOptions.AUTO ? Math.min(64, dh) : o.ropeDim();
+        int m = o.ropeDim();
+        if (m == ConvertOptions.AUTO) {
+            // min(64, d_h), or for a cache budget the largest rope dim dividing d_h that leaves the latent at least
+            // half the budget (the search, where it runs, then measures the others).
+            m = Math.min(64, dh);
+            if (o.cacheValues() != ConvertOptions.AUTO) {
+                int most = Math.max(2, o.cacheValues() / 2);
+                while (m > 2 && (m > most || dh % m != 0)) m -= 2;
+            }
+        }
         if (m < 2 || m > dh || m % 2 != 0 || dh % m != 0) {
             throw new ConversionException("--rope-dim " + m + " must be even and divide the head size " + dh);
         }
-        int c = o.kvLoraRank();
+        int c; // (a budget of 1 gives c = -1: not to be read as AUTO)
         if (o.cacheValues() != ConvertOptions.AUTO) c = o.cacheValues() - m;
-        if (c == ConvertOptions.AUTO) c = Math.min(512, 2 * lat - m);
+        else if (o.kvLoraRank() != ConvertOptions.AUTO) c = o.kvLoraRank();
+        else c = Math.min(512, 2 * lat - m);
         if (c < 1 || c > 2 * lat - m) {
-            throw new ConversionException("--kv-lora-rank " + c + " is larger than possible: between 1 and 2 x "
-                    + hp.kvHeads() + " x " + dh + " - " + m + " = " + (2 * lat - m));
+            String what = o.cacheValues() != ConvertOptions.AUTO
+                    ? "--kv-cache " + o.cacheValues() + " (kv-lora-rank " + c + " + rope-dim " + m + ")"
+                    : "--kv-lora-rank " + c;
+            throw new ConversionException(what + " is " + (c < 1 ? "smaller" : "larger") + " than possible: the latent "
+                    + "must be between 1 and 2 x " + hp.kvHeads() + " x " + dh + " - " + m + " = " + (2 * lat - m));
         }
         int q = o.qLoraRank();
         if (q < 0 || q > Math.min(hp.embeddingLength(), hp.heads() * dh)) {
@@ -288,6 +307,7 @@ public record ConversionPlan(Hyperparameters source, ConvertOptions options, Str
         }
         b.append(String.format(Locale.ROOT, "KV cache values per token per layer: %d -> %d (%.2f%% removed)%n",
                 sourceCacheValues(), cacheValues(), reductionPercent()));
+        b.append(ConversionCost.describe(this));
         return b.toString();
     }
 }

@@ -34,11 +34,12 @@ import org.mla4j.gguf.GgmlType;
  * @param calibSequence tokens per calibration sequence
  * @param seed seed of the generated calibration text
  * @param threads compute threads (0 = all)
+ * @param fitSeconds time budget of the attention fit per layer, in seconds (the steps are cut to fit it)
  */
 public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSelect, int ropeDims, SvdMode svd,
         int kvRank, boolean whiten, boolean refit, boolean queryFit, boolean attentionFit, int freqFold, int kvLoraRank, int ropeDim, int qLoraRank,
         boolean pcaFromActivations, LatentNorm latentNorm, int cacheValues, GgmlType outType, Path calibration,
-        int calibTokens, int calibSequence, long seed, int threads) {
+        int calibTokens, int calibSequence, long seed, int threads, double fitSeconds) {
 
     /** A value the converter chooses (from the budget, the defaults or calibration). */
     public static final int AUTO = -1;
@@ -88,7 +89,8 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
      */
     public static ConvertOptions defaults(Method method) {
         return new ConvertOptions(method, false, RopeSelect.ROTATION_AWARE, AUTO, SvdMode.JOINT, AUTO, true, false, true, true,
-                AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0);
+                AUTO, AUTO, AUTO, 0, true, LatentNorm.EXACT, AUTO, null, null, 2048, 256, org.mla4j.eval.SampledText.CALIBRATION_SEED, 0,
+                AttentionFit.SECONDS_PER_LAYER);
     }
 
     /**
@@ -247,6 +249,15 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         return with(b -> b.threads = v);
     }
     /**
+     * {@return these options with another fitSeconds}
+     *
+     * @param v time budget of the attention fit per layer, in seconds
+     */
+    public ConvertOptions withFitSeconds(double v) {
+        return with(b -> b.fitSeconds = v);
+    }
+
+    /**
      * {@return these options with other calibration settings}
      *
      * @param file      plain-text calibration file, or null to let the model generate its own text
@@ -295,6 +306,7 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
         int calibSequence;
         long seed;
         int threads;
+        double fitSeconds;
 
         Fields(ConvertOptions o) {
             method = o.method();
@@ -320,10 +332,11 @@ public record ConvertOptions(Method method, boolean lossless, RopeSelect ropeSel
             calibSequence = o.calibSequence();
             seed = o.seed();
             threads = o.threads();
+            fitSeconds = o.fitSeconds();
         }
 
         ConvertOptions build() {
-            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, queryFit, attentionFit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads);
+            return new ConvertOptions(method, lossless, ropeSelect, ropeDims, svd, kvRank, whiten, refit, queryFit, attentionFit, freqFold, kvLoraRank, ropeDim, qLoraRank, pcaFromActivations, latentNorm, cacheValues, outType, calibration, calibTokens, calibSequence, seed, threads, fitSeconds);
         }
     }
 }

@@ -143,7 +143,6 @@ public final class Converter {
                 // candidate): layers below fitBelow[0] are fitted on their converted inputs and kept in `fitted`.
                 Map<Integer, Map<String, Object>> fitted = new HashMap<>();
                 int[] fitBelow = {0};
-                int fitThreads = o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors();
                 Writer writer = (p, out) -> {
                     MlaGgufOutput.LayerConverter layers = (arena, il) -> {
                         Map<String, Object> memo = fitted.get(il);
@@ -151,7 +150,7 @@ public final class Converter {
                         LayerStats ls = withConverted(arena, layerStats(arena, stats, il, hp, positions), ofConverted[il], hp);
                         Map<String, Object> m = convertLayer(arena, weights, gguf, il, p, ls, o.calibSequence());
                         if (il < fitBelow[0] && AttentionFit.applies(p) && ls.tokens() != null) {
-                            AttentionFit.fit(arena, weights, il, m, ls.tokens(), weights.thetas(), fitThreads);
+                            AttentionFit.fit(arena, weights, il, p, m, ls.tokens(), weights.thetas());
                             progress.update("attention fit", il + 1, hp.layers());
                             fitted.put(il, onHeap(m));
                         }

@@ -107,7 +107,7 @@ final class Mha2MlaLayer {
             upV = Dense.rowRange(a, f.up, hkv * n, hkv * dh);
         }
         out.put("attn_kv_a.weight", down);
-        if (n > 0 && stats.tokens() != null && plan.options().queryFit()) fitQueries(a, hp, theta, nopeRows, wq, bq, wk, bk, down, upK, qOut, bqOut, stats);
+        if (n > 0 && stats.tokens() != null && QueryFit.applies(plan)) fitQueries(a, hp, theta, nopeRows, wq, bq, wk, bk, down, upK, qOut, bqOut, stats);
         if (n > 0) {
             Matrix kb = Matrix.allocate(a, hkv * c, n);
             for (int j = 0; j < hkv; j++) {

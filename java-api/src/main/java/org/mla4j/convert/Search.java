@@ -14,8 +14,8 @@ import org.mla4j.gguf.GgmlType;
  * The choices the papers leave open, settled by measurement: candidate conversions are written to a temporary file
  * and scored by their mean KL(original || converted) on held-out text the original samples (seed + 1, so neither the
  * calibration text nor the default evaluation text). Searched: mha2mla's split of the cache budget between RoPE dims
- * and latent, then the kept frequencies of every (layer, KV head) by coordinate descent, then the key/value balance; transmla's rope dim m and
- * FreqFold F for the budget, and the key/value balance of BKV-PCA. Each candidate is a whole conversion, so the search
+ * and latent, then the kept frequencies of every (layer, KV head) by coordinate descent (small heads only), then the
+ * key/value balance; transmla's rope dim m and FreqFold F for the budget, and the key/value balance of BKV-PCA. Each candidate is a whole conversion, so the search
  * is for small models (Mode.AUTO: under {@value #AUTO_MAX_PARAMS} parameters).
  */
 public final class Search {
@@ -100,6 +100,8 @@ public final class Search {
             List<ConversionPlan> splits = new ArrayList<>();
             int maxRank = Math.min(hp.embeddingLength(), hkv * (2 * dh));
             for (int r = 2; r < dh; r += 2) {
+                // Every r on small heads; else 2, 4, 6, 8, 12, 16, 24, 32, 48, ... (each candidate is a whole conversion).
+                if (dh > 16 && r > 8 && !isRoughlyGeometric(r)) continue;
                 int c = o.cacheValues() - hkv * r;
                 if (c >= hkv && c <= Math.min(maxRank, hkv * (2 * dh - r))) splits.add(plan.withRope(r, c));
             }
@@ -107,10 +109,13 @@ public final class Search {
         }
         int r = plan.ropeDims();
         if (r == 0 || r == dh) return plan;
-        // 2. Coordinate descent over the kept frequencies of each (layer, KV head), from the rotation-aware choice.
+        // 2. Coordinate descent over the kept frequencies of each (layer, KV head), from the rotation-aware choice: only
+        // where every subset can be tried (at most 16 per KV head, small heads). At d_h 64 the single swaps alone are
+        // ~100 whole conversions per KV head and layer (it ran > 21 minutes on a 3M-parameter model).
         int[][][] kept = selection.apply(plan);
         double current = score(plan.withKeptFrequencies(kept));
-        for (int layer = 0; layer < hp.layers(); layer++) {
+        boolean descend = binomial(dh / 2, r / 2) <= 16;
+        for (int layer = 0; descend && layer < hp.layers(); layer++) {
             for (int j = 0; j < hkv; j++) {
                 int[] start = kept[layer][j];
                 for (int[] cand : neighbours(start, dh / 2)) {
@@ -131,6 +136,12 @@ public final class Search {
         for (double b : new double[] {0.5, 2.0}) balances.add(chosen.withKeyBalance(b));
         Scored b = best(balances);
         return b.kl < current ? b.plan : chosen;
+    }
+
+    /** r = 2^k or 3 x 2^k: the split candidates on large heads. */
+    static boolean isRoughlyGeometric(int r) {
+        int odd = r >> Integer.numberOfTrailingZeros(r);
+        return odd == 1 || odd == 3;
     }
 
     /** All r/2-subsets of [0, half) when there are at most 16, else the single swaps of one kept index. */
@@ -167,7 +178,7 @@ public final class Search {
         }
     }
 
-    private static long binomial(int n, int k) {
+    static long binomial(int n, int k) {
         long b = 1;
         for (int i = 1; i <= k; i++) b = b * (n - k + i) / i;
         return b;

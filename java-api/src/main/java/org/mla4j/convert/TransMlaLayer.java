@@ -171,7 +171,12 @@ final class TransMlaLayer {
     }
 
     /** Rows that feed an RMSNorm, and the norm's weight. */
-    private record Normed(Matrix rows, double[] weight) {
+    record Normed(Matrix rows, double[] weight) {
+    }
+
+    /** The latent rows w (the linear map the norm should leave unchanged) with the exact norm (see {@link #normed}). */
+    static Normed exactNorm(Arena a, Matrix w, Hyperparameters hp, float[] attnNorm) {
+        return normed(a, w, LatentNorm.EXACT, hp, attnNorm, null);
     }
 
     /**

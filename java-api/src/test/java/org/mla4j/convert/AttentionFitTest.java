@@ -63,13 +63,13 @@ class AttentionFitTest {
             pos[t] = t % T;
             for (int e = 0; e < E; e++) x[t][e] = (float) rnd.nextGaussian();
         }
-        AttentionFit.Dims d = new AttentionFit.Dims(NH, HKV, DH, 0, DH, HKV * DH, E);
+        AttentionFit.Dims d = new AttentionFit.Dims(NH, HKV, HKV, HKV, DH, 0, DH, HKV * DH, E, 1 / Math.sqrt(DH));
         double[] metric = new double[NH * DH * NH * DH];
         Matrix m = org.mla4j.linalg.Linalg.multiply(a, wo, true, wo, false);
         for (int i = 0; i < NH * DH; i++) for (int k = 0; k < NH * DH; k++) metric[i * NH * DH + k] = m.get(i, k);
         AttentionFit.Fixed fixed = new AttentionFit.Fixed(d, null, null, null, freqs, metric);
         List<AttentionFit.Sequence> data = AttentionFit.sequences(a, d,
-                new AttentionFit.Original(wq, null, wk, null, wv, null), new QueryFit.Tokens(x, x, pos), theta);
+                new AttentionFit.Original(wq, null, wk, null, wv, null, HKV), new QueryFit.Tokens(x, x, pos), theta, DH);
         return new Problem(exact(wq, wk, wv), fixed, data);
     }
 
@@ -78,9 +78,12 @@ class AttentionFitTest {
         try (Arena a = Arena.ofConfined()) {
             Problem p = problem(a, 1);
             assertEquals(2, p.data.size(), "two sequences (positions restart at 0)");
-            double loss = AttentionFit.lossAndGradient(p.exact, p.fixed, p.data, null, 2);
+            double loss;
+            try (HeapGemm blas = new HeapGemm()) {
+                loss = AttentionFit.lossAndGradient(p.exact, p.fixed, p.data, null, blas);
+            }
             double norm = 0;
-            for (AttentionFit.Sequence s : p.data) for (double[] o : s.target()) for (double v : o) norm += v * v;
+            for (AttentionFit.Sequence s : p.data) for (double v : s.target()) norm += v * v;
             assertTrue(norm > 1, "targets should not vanish: " + norm);
             assertTrue(loss < 1e-20, "the exact conversion should have no loss, got " + loss);
         }
@@ -88,15 +91,25 @@ class AttentionFitTest {
 
     @Test
     void gradientMatchesFiniteDifferences() {
-        try (Arena a = Arena.ofConfined()) {
+        // mha2mla form: a compressed layer, 4 nope dims and 4 rope dims (2 frequencies) per head, a latent of 6.
+        checkGradient(new AttentionFit.Dims(NH, HKV, HKV, HKV, DH, 4, 4, 6, E, 1 / Math.sqrt(DH)),
+                new double[][] {{1.0, 0.01}, {0.1, 0.001}});
+    }
+
+    @Test
+    void gradientMatchesFiniteDifferencesInTheDeepseek2Form() {
+        // deepseek2 form: per head all d_h dims scored through the latent, one shared rope key of 4 dims.
+        checkGradient(new AttentionFit.Dims(NH, 1, NH, NH, DH, DH, 4, 6, E, 1 / Math.sqrt(DH + 4)),
+                new double[][] {{1.0, 0.01}});
+    }
+
+    private static void checkGradient(AttentionFit.Dims d, double[][] freqs) {
+        try (Arena a = Arena.ofConfined(); HeapGemm blas = new HeapGemm()) {
             Problem exact = problem(a, 2);
-            // A compressed layer: 4 nope dims and 4 rope dims (2 frequencies) per head, a latent of 6.
-            int n = 4, r = 4, c = 6;
-            AttentionFit.Dims d = new AttentionFit.Dims(NH, HKV, DH, n, r, c, E);
-            double[][] freqs = {{1.0, 0.01}, {0.1, 0.001}};
             AttentionFit.Fixed fixed = new AttentionFit.Fixed(d, null, null, null, freqs, exact.fixed.metric());
             Random rnd = new Random(3);
-            int[] sizes = {NH * DH * E, HKV * r * E, c * E, HKV * n * c, HKV * DH * c};
+            int[] sizes = {d.nh() * d.qd() * E, d.ropeHeads() * d.r() * E, d.c() * E, d.keyHeads() * d.n() * d.c(),
+                d.valueHeads() * d.dv() * d.c()};
             double[][] w = new double[sizes.length][];
             for (int i = 0; i < sizes.length; i++) {
                 w[i] = new double[sizes[i]];
@@ -104,16 +117,16 @@ class AttentionFitTest {
             }
             AttentionFit.Params at = new AttentionFit.Params(w);
             AttentionFit.Params g = AttentionFit.Params.zerosLike(at);
-            AttentionFit.lossAndGradient(at, fixed, exact.data, g, 2);
+            AttentionFit.lossAndGradient(at, fixed, exact.data, g, blas);
             Random pick = new Random(4);
             for (int tensor = 0; tensor < sizes.length; tensor++) {
                 for (int k = 0; k < 6; k++) {
                     int i = pick.nextInt(at.w[tensor].length);
                     double keep = at.w[tensor][i], h = 1e-5 * Math.max(1, Math.abs(keep));
                     at.w[tensor][i] = keep + h;
-                    double up = AttentionFit.lossAndGradient(at, fixed, exact.data, null, 1);
+                    double up = AttentionFit.lossAndGradient(at, fixed, exact.data, null, blas);
                     at.w[tensor][i] = keep - h;
-                    double downLoss = AttentionFit.lossAndGradient(at, fixed, exact.data, null, 1);
+                    double downLoss = AttentionFit.lossAndGradient(at, fixed, exact.data, null, blas);
                     at.w[tensor][i] = keep;
                     double numeric = (up - downLoss) / (2 * h), analytic = g.w[tensor][i];
                     assertEquals(numeric, analytic, 1e-5 * Math.max(1, Math.abs(numeric)),
@@ -128,9 +141,12 @@ class AttentionFitTest {
         try (Arena a = Arena.ofConfined()) {
             Problem p = problem(a, 5);
             AttentionFit.Params start = perturbed(p.exact, new Random(6), 0.1);
-            double before = AttentionFit.lossAndGradient(start, p.fixed, p.data, null, 2);
-            AttentionFit.Params fitted = AttentionFit.adam(start, p.fixed, p.data, 2);
-            double after = AttentionFit.lossAndGradient(fitted, p.fixed, p.data, null, 2);
+            double before, after;
+            try (HeapGemm blas = new HeapGemm()) {
+                before = AttentionFit.lossAndGradient(start, p.fixed, p.data, null, blas);
+                AttentionFit.Params fitted = AttentionFit.adam(start, p.fixed, p.data, blas, new double[2], 60);
+                after = AttentionFit.lossAndGradient(fitted, p.fixed, p.data, null, blas);
+            }
             assertTrue(after < before / 20, "Adam should cut the loss 20-fold: " + before + " -> " + after);
         }
     }

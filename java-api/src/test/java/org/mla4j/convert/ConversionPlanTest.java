@@ -86,4 +86,36 @@ class ConversionPlanTest {
         assertEquals(8, t.ropeDims());
         assertEquals(8, t.latent());
     }
+
+    /** kjv-gqa-4l's shape (n_embd 256, 4 heads, 2 KV heads of 64): GQA cache 256 values per token and layer. */
+    static final Hyperparameters KJV_GQA = new Hyperparameters("llama", 260, 256, 256, 4, 4, 2, 64, 64, 688, 64, false,
+            10000f, 1f, 1e-5f, false, false);
+
+    @Test
+    void everyExpressibleCacheBudgetWorksAlone() {
+        // transmla caches rope dim m (even, dividing d_h) + latent C >= 1: every N from 3 to 2 x 2 x 64 = 256.
+        for (int n = 3; n <= 256; n++) {
+            ConversionPlan t = ConversionPlan.of(KJV_GQA, ConvertOptions.defaults(Method.TRANSMLA).withCacheValues(n));
+            assertEquals(n, t.cacheValues(), "transmla --kv-cache " + n);
+            assertTrue(t.latent() >= t.ropeDims() || t.ropeDims() == 2, "the latent keeps at least half: " + n);
+        }
+        assertEquals(32, ConversionPlan.of(KJV_GQA, ConvertOptions.defaults(Method.TRANSMLA).withCacheValues(64)).ropeDims());
+        // mha2mla caches n_kv x (r + d_kv) with d_kv >= 1: every multiple of the 2 KV heads up to 2 x (64 + 128).
+        for (int n = 2; n <= 256; n += 2) {
+            ConversionPlan p = ConversionPlan.of(KJV_GQA, ConvertOptions.defaults(Method.MHA2MLA).withCacheValues(n));
+            assertEquals(n, p.cacheValues(), "mha2mla --kv-cache " + n);
+        }
+    }
+
+    @Test
+    void tooSmallBudgetsSaySmaller() {
+        for (int n : new int[] {1, 2}) {
+            ConversionException e = assertThrows(ConversionException.class,
+                    () -> ConversionPlan.of(KJV_GQA, ConvertOptions.defaults(Method.TRANSMLA).withCacheValues(n)));
+            assertTrue(e.getMessage().contains("smaller than possible"), e.getMessage());
+        }
+        ConversionException e = assertThrows(ConversionException.class,
+                () -> ConversionPlan.of(KJV_GQA, ConvertOptions.defaults(Method.TRANSMLA).withCacheValues(257)));
+        assertTrue(e.getMessage().contains("larger than possible"), e.getMessage());
+    }
 }

@@ -12,26 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* ---- a GGUF image builder ---- */
-typedef struct img {
-    uint8_t *p;
-    size_t len, cap;
-} img;
-
-static void put(img *b, const void *src, size_t n) {
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 4096;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-static void put_u32(img *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(img *b, uint64_t v) { put(b, &v, 8); }
-static void put_str(img *b, const char *s) {
-    put_u64(b, strlen(s));
-    put(b, s, strlen(s));
-}
+#include "gguf_image.h" /* the in-memory GGUF writer (put, put_u32, put_u64, put_str) */
 
 #define MAX_T 64
 #define MAX_KV 48

@@ -1,6 +1,7 @@
 /* attention_mla_avx512.c - the AVX-512 version of the latent weighted sum (attention_mla.c has the reference).
  * Compiled with -mavx512f (CMake: *_avx512.c) and only called when the context's kernel level is AVX512. */
 #include "context.h"
+#include "kernels_impl.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -59,6 +60,46 @@ void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const f
         int64_t i = 0;
         for (; i + 4 <= n_q; i += 4) block4(rows, n_s, ld, p + i * p_stride, p_stride, acc + i * C, C, c0, m0, m1);
         for (; i < n_q; i++) block1(rows, n_s, ld, p + i * p_stride, acc + i * C, c0, m0, m1);
+    }
+}
+
+/* nq (16, 8, 4 or 1: a constant after inlining) query rows x 16 columns of one Q8_0 block half: each cache row's
+ * 16 quants are decoded in a register (q * d, exact) and used by all nq rows, so the tile is never written out as
+ * floats; 16 accumulators stay in registers. d[s] is the scale of this block in row s. */
+static inline __attribute__((always_inline)) void block_q8(const int nq, const uint8_t *col, size_t row_bytes,
+                                                           int64_t n_s, const float *d, const float *p,
+                                                           int64_t p_stride, float *acc, int64_t C) {
+    __m512 a[16];
+    for (int q = 0; q < nq; q++) a[q] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < n_s; s++) {
+        const __m128i qs = _mm_loadu_si128((const __m128i *)(col + (size_t)s * row_bytes));
+        const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(qs)), _mm512_set1_ps(d[s]));
+        for (int q = 0; q < nq; q++) a[q] = _mm512_fmadd_ps(_mm512_set1_ps(p[q * p_stride + s]), x, a[q]);
+    }
+    for (int q = 0; q < nq; q++) _mm512_storeu_ps(acc + q * C, _mm512_add_ps(_mm512_loadu_ps(acc + q * C), a[q]));
+}
+
+void mla_weighted_sum_q8_avx512(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C) {
+    const __m512i offs = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)row_bytes));
+    for (int64_t b = 0; b < C / 32; b++) {
+        const uint8_t *blk = rows + (size_t)b * sizeof(block_q8_0);
+        _Alignas(64) float d[MLA_ROW_TILE];
+        for (int64_t s0 = 0; s0 < n_s; s0 += 16) { /* this block's scales of 16 rows: one gather, one conversion */
+            const __mmask16 m = n_s - s0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n_s - s0)) - 1);
+            const __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, offs, blk + (size_t)s0 * row_bytes, 1);
+            _mm512_store_ps(d + s0, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h)));
+        }
+        for (int64_t half = 0; half < 2; half++) {
+            const uint8_t *col = blk + 2 + 16 * half;
+            float *ac = acc + b * 32 + 16 * half;
+            int64_t i = 0;
+            for (; i + 16 <= n_q; i += 16) block_q8(16, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i + 8 <= n_q; i += 8) block_q8(8, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i + 4 <= n_q; i += 4) block_q8(4, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i < n_q; i++) block_q8(1, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
  * versions in attention_mla_avx2.c, attention_mla_avx512.c and attention_mla_neon.c compute the same up to the order of float summation;
  * test_mla compares them), and the choice of a level's kernels. */
 #include "context.h"
+#include "kernels_impl.h"
 
 #include <math.h>
 
@@ -26,6 +27,18 @@ void mla_weighted_sum_ref(const float *rows, int64_t n_s, int64_t ld, const floa
             const float w = p[i * p_stride + s];
             if (w == 0.0f) continue;
             for (int64_t k = 0; k < C; k++) acc[i * C + k] += w * rows[s * ld + k];
+        }
+    }
+}
+
+void mla_weighted_sum_q8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                             int64_t n_q, float *acc, int64_t C) {
+    for (int64_t s = 0; s < n_s; s++) {
+        const block_q8_0 *blk = (const block_q8_0 *)(rows + (size_t)s * row_bytes);
+        for (int64_t i = 0; i < n_q; i++) {
+            const float w = p[i * p_stride + s];
+            if (w == 0.0f) continue;
+            for (int64_t k = 0; k < C; k++) acc[i * C + k] += w * (kern_fp16_to_fp32(blk[k / 32].d) * (float)blk[k / 32].qs[k % 32]);
         }
     }
 }
@@ -75,16 +88,18 @@ void mla_weighted_sum_bf16_ref(const uint16_t *pairs, int64_t n_pairs, const uin
     }
 }
 
-static const mla_kernels kernels_ref = {mla_dequant_rows_ref, mla_scores_ref,  mla_weighted_sum_ref,
-                                        mla_scale_max_ref,    mla_exp_sum_ref, mla_gemm_nn_ref};
+static const mla_kernels kernels_ref = {mla_dequant_rows_ref, mla_scores_ref,          mla_weighted_sum_ref,
+                                        mla_weighted_sum_q8_ref, mla_scale_max_ref, mla_exp_sum_ref,
+                                        mla_gemm_nn_ref};
 #if MLA4J_X86
-static const mla_kernels kernels_avx2 = {mla_dequant_rows_avx2, mla_scores_avx2,  mla_weighted_sum_avx2,
+static const mla_kernels kernels_avx2 = {mla_dequant_rows_avx2, mla_scores_avx2,  mla_weighted_sum_avx2, NULL,
                                          mla_scale_max_avx2,    mla_exp_sum_avx2, mla_gemm_nn_avx2};
-static const mla_kernels kernels_avx512 = {mla_dequant_rows_avx512, mla_scores_avx512,  mla_weighted_sum_avx512,
-                                           mla_scale_max_avx512,    mla_exp_sum_avx512, mla_gemm_nn_avx512};
+static const mla_kernels kernels_avx512 = {mla_dequant_rows_avx512,    mla_scores_avx512,  mla_weighted_sum_avx512,
+                                           mla_weighted_sum_q8_avx512, mla_scale_max_avx512, mla_exp_sum_avx512,
+                                           mla_gemm_nn_avx512};
 #endif
 #if MLA4J_ARM64
-static const mla_kernels kernels_neon = {mla_dequant_rows_neon, mla_scores_neon,  mla_weighted_sum_neon,
+static const mla_kernels kernels_neon = {mla_dequant_rows_neon, mla_scores_neon,  mla_weighted_sum_neon, NULL,
                                          mla_scale_max_neon,    mla_exp_sum_neon, mla_gemm_nn_neon};
 #endif
 

@@ -785,6 +785,39 @@ static void test_repack_panel8(void) {
 #endif
 }
 
+/* The AVX-512 panel repacking of 16 Q8_0 rows gives the reference's bytes, signed and offset (rows at an odd
+ * offset and stride, several blocks, starting past the first). */
+static void test_repack_panel16(void) {
+#if !MLA4J_X86
+    printf("SKIPPED: AVX-512 panel repacking (not x86-64)\n");
+    return;
+#else
+    if (kern_cpu_best_simd() < MLA4J_SIMD_AVX512) {
+        printf("SKIPPED: AVX-512 panel repacking (no AVX-512)\n");
+        return;
+    }
+    const int64_t cols = 6 * 32, rows = 19;
+    const size_t row_bytes = (size_t)(cols / 32) * sizeof(block_q8_0) + 5;
+    uint8_t *data = malloc(row_bytes * (size_t)rows + 1);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t blk = 0; blk < cols / 32; blk++) {
+            uint8_t *p = data + 1 + (size_t)r * row_bytes + (size_t)blk * sizeof(block_q8_0);
+            const uint16_t d = kern_fp32_to_fp16((float)(rand() % 1000 + 1) * 1e-4f);
+            memcpy(p, &d, 2);
+            for (int i = 0; i < 32; i++) p[2 + i] = (uint8_t)(rand() % 255 - 127);
+        }
+    }
+    const kern_matrix w = {MLA4J_TYPE_Q8_0, cols, rows, row_bytes, data + 1};
+    uint8_t a[5 * 16 * 36], b[5 * 16 * 36];
+    for (int q8_signed = 0; q8_signed <= 1; q8_signed++) {
+        kern_repack_q8_panel16_avx512(&w, 3, 1, 5, q8_signed, a);
+        kern_repack_q8_panel(&w, 3, 16, 16, 1, 5, q8_signed, b);
+        CHECK_MSG(memcmp(a, b, sizeof a) == 0, "16-row panel differs (signed %d)", q8_signed);
+    }
+    free(data);
+#endif
+}
+
 int main(void) {
     test_fp16();
     test_fp16_vs_hardware();
@@ -804,5 +837,6 @@ int main(void) {
     test_quantized_dot_error();
     test_vector_helpers();
     test_repack_panel8();
+    test_repack_panel16();
     return check_summary("test_kernels");
 }

@@ -59,6 +59,42 @@ static void test_scores_and_sums(const mla_kernels *k) {
     }
 }
 
+/* The weighted sum straight from Q8_0 rows against a double-precision sum over the decoded rows (query counts
+ * that take every register block: 16, 8, 4 and single rows; tiles of 32 and 7 rows). */
+static void test_q8_weighted_sum(const mla_kernels *k) {
+    if (k->weighted_sum_q8 == NULL) return;
+    const int64_t shapes[][3] = {{32, 32, 576}, {29, 7, 64}, {3, 32, 96}}; /* query rows, tile rows, W (C = W - 64 or W) */
+    for (int sh = 0; sh < 3; sh++) {
+        const int64_t nq = shapes[sh][0], ns = shapes[sh][1], W = shapes[sh][2], C = W > 96 ? W - 64 : W;
+        const size_t rb = (size_t)kv_row_bytes(MLA4J_TYPE_Q8_0, W);
+        uint8_t *rows = malloc(rb * (size_t)ns);
+        float *x = malloc(sizeof(float) * (size_t)W), *dec = malloc(sizeof(float) * (size_t)(ns * W));
+        float *p = malloc(sizeof(float) * (size_t)(nq * 32)), *acc = malloc(sizeof(float) * (size_t)(nq * C));
+        for (int64_t s = 0; s < ns; s++) {
+            for (int64_t i = 0; i < W; i++) x[i] = rnd() * (float)(1 + (i / 32) % 5);
+            mla_store_row(MLA4J_TYPE_Q8_0, x, W, rows + (size_t)s * rb);
+            kern_dequantize_row(MLA4J_TYPE_Q8_0, rows + (size_t)s * rb, dec + s * W, W);
+        }
+        for (int64_t i = 0; i < nq * 32; i++) p[i] = (rnd() + 1.0f) * 0.5f;
+        for (int64_t i = 0; i < nq * C; i++) acc[i] = 0.25f;
+        k->weighted_sum_q8(rows, rb, ns, p, 32, nq, acc, C);
+        int ok = 1;
+        for (int64_t i = 0; i < nq && ok; i++) {
+            for (int64_t c = 0; c < C; c++) {
+                double ref = 0.25;
+                for (int64_t s = 0; s < ns; s++) ref += (double)p[i * 32 + s] * dec[s * W + c];
+                if (fabs(acc[i * C + c] - ref) > 1e-5 * (1 + fabs(ref)) * 8) ok = 0;
+            }
+        }
+        CHECK_MSG(ok, "Q8_0 weighted sums differ for %lld queries x %lld rows", (long long)nq, (long long)ns);
+        free(rows);
+        free(x);
+        free(dec);
+        free(p);
+        free(acc);
+    }
+}
+
 static void test_softmax_pieces(const mla_kernels *k) {
     float row[37], ref[37];
     for (int i = 0; i < 37; i++) row[i] = ref[i] = rnd() * 30.0f;
@@ -172,6 +208,7 @@ int main(void) {
         printf("kernels: %s\n", kern_simd_name(level));
         test_dequant(k);
         test_scores_and_sums(k);
+        test_q8_weighted_sum(k);
         test_softmax_pieces(k);
         test_gemm(k);
     }

@@ -138,6 +138,115 @@ void mla_weighted_sum_avx2(const float *rows, int64_t n_s, int64_t ld, const flo
     }
 }
 
+/* ---- int8 weighted sum of a Q8_0 cache ------------------------------------------------------------------------- */
+
+/* mla_weighted_sum_q8_u7_ref (attention_mla_ref.c) defines the arithmetic, which this follows bit for bit: per query
+ * row i and cache block b the tile's weights p[i][s] * d[s][b] become 7-bit integers (0..127) against the bound
+ * pmax_i * dmax_b, and vpmaddubsw multiplies them with the raw signed quants (a pair sum is at most 2 x 127 x 128, no
+ * int16 saturation), vpmaddwd adds the pairs of pairs: four rows per int32 column lane, as vpdpbusd does in the VNNI
+ * version (attention_mla_avx512.c). The tile's block b is interleaved by rows first: vector k, v holds columns
+ * 8v..8v+7 with rows 4k..4k+3 as the 4 bytes of each dword. No float tile is decoded at all. */
+enum { WQ7_GROUP = 64 }; /* query rows whose normalised weights are kept at once (8 KiB) */
+
+static inline void pack_quads8(const uint8_t *blk, size_t row_bytes, int64_t n_s, __m256i quads[MLA_ROW_TILE / 4][4]) {
+    for (int k = 0; k < MLA_ROW_TILE / 4; k++) {
+        if (4 * k >= n_s) { /* the rest of the tile is absent: zero quads */
+            for (int v = 0; v < 4; v++) quads[k][v] = _mm256_setzero_si256();
+            continue;
+        }
+        __m256i r[4];
+        for (int e = 0; e < 4; e++) {
+            const int64_t s = 4 * k + e;
+            r[e] = s < n_s ? _mm256_loadu_si256((const __m256i *)(blk + (size_t)s * row_bytes + 2)) : _mm256_setzero_si256();
+        }
+        const __m256i t0 = _mm256_unpacklo_epi8(r[0], r[1]), t1 = _mm256_unpackhi_epi8(r[0], r[1]);
+        const __m256i t2 = _mm256_unpacklo_epi8(r[2], r[3]), t3 = _mm256_unpackhi_epi8(r[2], r[3]);
+        const __m256i u0 = _mm256_unpacklo_epi16(t0, t2), u1 = _mm256_unpackhi_epi16(t0, t2); /* columns 0-3|16-19, 4-7|20-23 */
+        const __m256i u2 = _mm256_unpacklo_epi16(t1, t3), u3 = _mm256_unpackhi_epi16(t1, t3); /* 8-11|24-27, 12-15|28-31 */
+        quads[k][0] = _mm256_permute2x128_si256(u0, u1, 0x20);
+        quads[k][1] = _mm256_permute2x128_si256(u2, u3, 0x20);
+        quads[k][2] = _mm256_permute2x128_si256(u0, u1, 0x31);
+        quads[k][3] = _mm256_permute2x128_si256(u2, u3, 0x31);
+    }
+}
+
+static inline float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* Query rows i0 .. i0+nq-1 (nq <= WQ7_GROUP) over the whole tile. */
+static void wsum_q8_u7_group(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                             int64_t nq, float *acc, int64_t C) {
+    enum { T = MLA_ROW_TILE };
+    _Alignas(32) float pn[WQ7_GROUP][T];
+    float pmax[WQ7_GROUP];
+    for (int64_t i = 0; i < nq; i++) { /* weights over their row maximum (0 past n_s) */
+        __m256 v[T / 8], mx = _mm256_setzero_ps();
+        for (int g = 0; g < T / 8; g++) {
+            v[g] = _mm256_maskload_ps(p + i * p_stride + 8 * g, mask8(n_s - 8 * g)); /* weights are >= 0 */
+            mx = _mm256_max_ps(mx, v[g]);
+        }
+        pmax[i] = hmax8(mx);
+        const __m256 inv = _mm256_set1_ps(pmax[i] > 0.0f ? 1.0f / pmax[i] : 0.0f);
+        for (int g = 0; g < T / 8; g++) _mm256_store_ps(pn[i] + 8 * g, _mm256_mul_ps(v[g], inv));
+    }
+    const __m256i ones16 = _mm256_set1_epi16(1), l7 = _mm256_set1_epi32(127);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < C / 32; b++) {
+        const uint8_t *blk = rows + (size_t)b * 34;
+        /* this block's scales of the tile's rows (0 past n_s), their maximum, and d scaled to 127 at that maximum */
+        _Alignas(32) uint16_t dh[T] = {0};
+        for (int64_t s = 0; s < n_s; s++) memcpy(&dh[s], blk + (size_t)s * row_bytes, 2);
+        __m256 dn[T / 8], mx = _mm256_setzero_ps();
+        for (int g = 0; g < T / 8; g++) {
+            dn[g] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(dh + 8 * g)));
+            mx = _mm256_max_ps(mx, dn[g]);
+        }
+        const float dmax = hmax8(mx);
+        if (!(dmax > 0.0f)) continue; /* an all-zero block adds nothing */
+        const __m256 sd = _mm256_set1_ps(127.0f / dmax);
+        for (int g = 0; g < T / 8; g++) dn[g] = _mm256_mul_ps(dn[g], sd);
+        const float dq = dmax / 127.0f;
+        __m256i quads[T / 4][4];
+        pack_quads8(blk, row_bytes, n_s, quads);
+        for (int64_t i = 0; i < nq; i++) {
+            if (!(pmax[i] > 0.0f)) continue;
+            __m256i w[T / 8];
+            for (int g = 0; g < T / 8; g++)
+                w[g] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_load_ps(pn[i] + 8 * g), dn[g])), l7);
+            /* the 32 weights as bytes, dword k = rows 4k..4k+3 (the packs work within 128-bit lanes) */
+            const __m256i u = _mm256_permutevar8x32_epi32(
+                _mm256_packus_epi16(_mm256_packs_epi32(w[0], w[1]), _mm256_packs_epi32(w[2], w[3])), order);
+            _Alignas(32) int32_t uk[T / 4];
+            _mm256_store_si256((__m256i *)uk, u);
+            __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+            const int64_t nk = (n_s + 3) / 4;
+#pragma GCC unroll 8
+            for (int k = 0; k < T / 4; k++) {
+                if (k >= nk) break;
+                const __m256i wk = _mm256_set1_epi32(uk[k]);
+                for (int v = 0; v < 4; v++)
+                    s[v] = _mm256_add_epi32(s[v], _mm256_madd_epi16(_mm256_maddubs_epi16(wk, quads[k][v]), ones16));
+            }
+            const __m256 e = _mm256_set1_ps(pmax[i] * dq);
+            float *o = acc + i * C + b * 32;
+            for (int v = 0; v < 4; v++)
+                _mm256_storeu_ps(o + 8 * v, _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[v]), e, _mm256_loadu_ps(o + 8 * v)));
+        }
+    }
+}
+
+void mla_weighted_sum_q8_avx2(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                              int64_t n_q, float *acc, int64_t C) {
+    for (int64_t i0 = 0; i0 < n_q; i0 += WQ7_GROUP) {
+        const int64_t nq = n_q - i0 < WQ7_GROUP ? n_q - i0 : WQ7_GROUP;
+        wsum_q8_u7_group(rows, row_bytes, n_s, p + i0 * p_stride, p_stride, nq, acc + i0 * C, C);
+    }
+}
+
 /* ---- softmax pieces --------------------------------------------------------------------------------------------- */
 
 /* e^x for x <= 0: the polynomial of the AVX-512 version (attention_mla_avx512.c), with 2^n built in the exponent

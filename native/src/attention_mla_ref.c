@@ -43,14 +43,15 @@ void mla_weighted_sum_q8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s,
     }
 }
 
-/* The int8 weighted sum's arithmetic (mla_weighted_sum_q8_vnni follows it bit for bit). Per query row i and cache
- * block b of the tile: u[s] = round(p[i][s] / pmax_i * d[s][b] * 255 / dmax_b), an integer in 0..255 (pmax_i and
- * dmax_b are the largest weight of the row and the largest scale of the block over the tile's rows, so
- * p[i][s] * d[s][b] <= pmax_i * dmax_b); then acc[i][j] += (sum_s u[s] * q[s][j]) * (pmax_i * dmax_b / 255), the sum
- * exact in integers. Each weight is rounded to 1/255 of that bound (llama.cpp's CPU attention over an F16 cache
- * keeps its accumulators in fp16, a rounding of the same order). */
-void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
-                                int64_t n_q, float *acc, int64_t C) {
+/* The int8 weighted sum's arithmetic (mla_weighted_sum_q8_vnni follows it bit for bit with L = 255,
+ * mla_weighted_sum_q8_avx2 with L = 127). Per query row i and cache block b of the tile:
+ * u[s] = round(p[i][s] / pmax_i * d[s][b] * L / dmax_b), an integer in 0..L (pmax_i and dmax_b are the largest weight
+ * of the row and the largest scale of the block over the tile's rows, so p[i][s] * d[s][b] <= pmax_i * dmax_b); then
+ * acc[i][j] += (sum_s u[s] * q[s][j]) * (pmax_i * dmax_b / L), the sum exact in integers. Each weight is rounded to
+ * 1/L of that bound (llama.cpp's CPU attention over an F16 cache keeps its accumulators in fp16, a rounding of the
+ * same order). L = 127 is for vpmaddubsw (AVX2, no VNNI), whose int16 pair sums hold 2 x 127 x 128. */
+static void weighted_sum_q8_int_ref(const float L, const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p,
+                                    int64_t p_stride, int64_t n_q, float *acc, int64_t C) {
     for (int64_t b = 0; b < C / 32; b++) {
         float d[MLA_ROW_TILE], dmax = 0.0f;
         for (int64_t s = 0; s < n_s; s++) {
@@ -58,7 +59,7 @@ void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n
             dmax = fmaxf(dmax, d[s]);
         }
         if (!(dmax > 0.0f)) continue;
-        const float sd = 255.0f / dmax, dq = dmax / 255.0f;
+        const float sd = L / dmax, dq = dmax / L;
         for (int64_t i = 0; i < n_q; i++) {
             float pmax = 0.0f;
             for (int64_t s = 0; s < n_s; s++) pmax = fmaxf(pmax, p[i * p_stride + s]);
@@ -67,7 +68,7 @@ void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n
             int32_t u[MLA_ROW_TILE];
             for (int64_t s = 0; s < n_s; s++) {
                 const float w = nearbyintf(p[i * p_stride + s] * inv * (d[s] * sd));
-                u[s] = w < 0.0f ? 0 : w > 255.0f ? 255 : (int32_t)w;
+                u[s] = w < 0.0f ? 0 : w > L ? (int32_t)L : (int32_t)w;
             }
             const float e = pmax * dq;
             for (int64_t j = 0; j < 32; j++) {
@@ -77,6 +78,16 @@ void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n
             }
         }
     }
+}
+
+void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C) {
+    weighted_sum_q8_int_ref(255.0f, rows, row_bytes, n_s, p, p_stride, n_q, acc, C);
+}
+
+void mla_weighted_sum_q8_u7_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C) {
+    weighted_sum_q8_int_ref(127.0f, rows, row_bytes, n_s, p, p_stride, n_q, acc, C);
 }
 
 float mla_scale_max_ref(float *row, int64_t n, float scale) {
@@ -128,7 +139,8 @@ static const mla_kernels kernels_ref = {mla_dequant_rows_ref, mla_scores_ref,   
                                         mla_weighted_sum_q8_ref, mla_scale_max_ref, mla_exp_sum_ref,
                                         mla_gemm_nn_ref};
 #if MLA4J_X86
-static const mla_kernels kernels_avx2 = {mla_dequant_rows_avx2, mla_scores_avx2,  mla_weighted_sum_avx2, NULL,
+/* A Q8_0 cache is summed in integers (weights rounded to 7 bits, see mla_weighted_sum_q8_u7_ref). */
+static const mla_kernels kernels_avx2 = {mla_dequant_rows_avx2, mla_scores_avx2,  mla_weighted_sum_avx2, mla_weighted_sum_q8_avx2,
                                          mla_scale_max_avx2,    mla_exp_sum_avx2, mla_gemm_nn_avx2};
 static const mla_kernels kernels_avx512 = {mla_dequant_rows_avx512,    mla_scores_avx512,  mla_weighted_sum_avx512,
                                            mla_weighted_sum_q8_avx512, mla_scale_max_avx512, mla_exp_sum_avx512,

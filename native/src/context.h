@@ -192,6 +192,10 @@ void mla_weighted_sum_q8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s,
                              int64_t n_q, float *acc, int64_t C);
 void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
                                 int64_t n_q, float *acc, int64_t C);
+void mla_weighted_sum_q8_u7_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C);
+void mla_weighted_sum_q8_avx2(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                              int64_t n_q, float *acc, int64_t C);
 void mla_weighted_sum_q8_vnni(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
                               int64_t n_q, float *acc, int64_t C);
 void mla_weighted_sum_q8_avx512(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,

@@ -249,36 +249,86 @@ static inline __m256i block_dot_i32(const int32_t type, const uint8_t *q, __m256
 }
 
 /* Matrix-vector product (token generation), one row at a time: a single linear stream per thread, which the
- * hardware prefetchers follow best. The scales dw*da of 8 blocks are computed together. */
+ * hardware prefetchers follow best. The per-block work is kept small so that the cores keep up with memory
+ * (without VNNI a block costs several more operations than on AVX-512, see matvec_row_vnni in kernels_avx512.c):
+ *   - Q4_0: the 16 quant bytes are loaded into both 128-bit halves and shifted by 0 / 4 bits per half, so one
+ *     vpmaddubsw gives the block's 16 int16 pair sums; 8 blocks are reduced with three levels of vphaddw (a
+ *     lane then holds the sum of 16 products, at most 16 x 15 x 127 = 30480: no int16 overflow), the two halves
+ *     are widened to int32 and added, so 8 block sums are converted and scaled by one FMA;
+ *   - Q8_0 (products up to 2 x 127 x 127 per pair): vpmaddwd per block, then two levels of vphaddd;
+ *   - the activation corrections of 8 blocks are one vector, the 8 fp16 weight scales are assembled in general
+ *     registers (which the vector ports do not share on Zen) and converted together;
+ *   - Q4_0 rows are prefetched by software MATVEC_PREFETCH bytes ahead: the hardware prefetchers stop at 4 KiB page
+ *     boundaries (the weights of a memory-mapped file), as in the AVX-512 and K-quant row kernels. */
+#define MATVEC_PREFETCH 3072
+
+/* The 8 fp16 scales of the blocks starting at blk0 (ts bytes apart) as floats. */
+static inline __m256 block_scales8(const int64_t ts, const uint8_t *blk0) {
+    uint64_t lo = 0, hi = 0;
+    for (int k = 0; k < 4; k++) {
+        uint16_t d0, d1;
+        memcpy(&d0, blk0 + k * ts, 2);
+        memcpy(&d1, blk0 + (k + 4) * ts, 2);
+        lo |= (uint64_t)d0 << (16 * k);
+        hi |= (uint64_t)d1 << (16 * k);
+    }
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
 static inline __attribute__((always_inline)) float matvec_row(const int32_t type, const uint8_t *row,
                                                               const kern_q8_act *a, int64_t nb) {
     const int64_t ts = type == MLA4J_TYPE_Q8_0 ? (int64_t)sizeof(block_q8_0) : (int64_t)sizeof(block_q4_0);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0f), shift = _mm256_setr_epi64x(0, 0, 4, 4), ones16 = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
-        uint16_t d[8];
-        for (int k = 0; k < 8; k++) memcpy(&d[k], row + (b + k) * ts, 2);
-        _Alignas(32) float sc[8];
-        _mm256_store_ps(sc, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d)), _mm256_loadu_ps(a->d + b)));
+        const uint8_t *blk0 = row + b * ts;
+        __m256i tot;
+        if (type == MLA4J_TYPE_Q4_0) {
+            const char *pf = (const char *)((uintptr_t)blk0 + MATVEC_PREFETCH); /* may lie past the matrix */
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0);
+            __m256i p[8];
 #pragma GCC unroll 8
-        for (int k = 0; k < 8; k++) {
-            const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + (b + k) * QK8_0));
-            __m256i ia = block_dot_i32(type, row + (b + k) * ts + 2, av);
-            /* the 8 lanes are summed at the end: each gets an eighth of the correction (a multiple of 8) */
-            if (type == MLA4J_TYPE_Q4_0) ia = _mm256_add_epi32(ia, _mm256_set1_epi32(a->corr[b + k] / 8));
-            if (k & 1) acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(sc[k]), acc1);
-            else acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(sc[k]), acc0);
+            for (int k = 0; k < 8; k++) {
+                const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk0 + k * ts + 2)));
+                const __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(q, shift), m4);
+                p[k] = _mm256_maddubs_epi16(nib, _mm256_loadu_si256((const __m256i *)(a->qs + (b + k) * QK8_0)));
+            }
+            /* per 128-bit half, lane k ends up with block k's sum over that half */
+            const __m256i h = _mm256_hadd_epi16(
+                _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3])),
+                _mm256_hadd_epi16(_mm256_hadd_epi16(p[4], p[5]), _mm256_hadd_epi16(p[6], p[7])));
+            tot = _mm256_add_epi32(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(h)),
+                                   _mm256_cvtepi16_epi32(_mm256_extracti128_si256(h, 1)));
+            tot = _mm256_add_epi32(tot, _mm256_loadu_si256((const __m256i *)(a->corr + b)));
+        } else {
+            __m256i s[8];
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                const __m256i wv = _mm256_loadu_si256((const __m256i *)(blk0 + k * ts + 2));
+                const __m256i av = _mm256_loadu_si256((const __m256i *)(a->qs + (b + k) * QK8_0));
+                s[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv)), ones16);
+            }
+            /* vphaddd keeps 128-bit halves apart: lanes 0-3 hold the first-half sums of blocks 0-3 and lanes 4-7
+             * their second-half sums (likewise for blocks 4-7) */
+            const __m256i s03 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+            const __m256i s47 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
+            tot = _mm256_add_epi32(_mm256_permute2x128_si256(s03, s47, 0x20), _mm256_permute2x128_si256(s03, s47, 0x31));
         }
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_mul_ps(block_scales8(ts, blk0), _mm256_loadu_ps(a->d + b)), acc);
     }
+    __m256 acc_tail = _mm256_setzero_ps();
     for (; b < nb; b++) {
         const uint8_t *blk = row + b * ts;
         __m256i ia = block_dot_i32(type, blk + 2, _mm256_loadu_si256((const __m256i *)(a->qs + b * QK8_0)));
         if (type == MLA4J_TYPE_Q4_0) ia = _mm256_add_epi32(ia, _mm256_set1_epi32(a->corr[b] / 8));
         uint16_t dh;
         memcpy(&dh, blk, 2);
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(_cvtsh_ss(dh) * a->d[b]), acc0);
+        acc_tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(_cvtsh_ss(dh) * a->d[b]), acc_tail);
     }
-    return hsum256(_mm256_add_ps(acc0, acc1));
+    return hsum256(_mm256_add_ps(acc, acc_tail));
 }
 
 void kern_matvec_q8_avx2(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1) {

@@ -157,10 +157,12 @@ static void test_gemm(const mla_kernels *k) {
     }
 }
 
-/* The int8 weighted sum: its reference against the exact float sum (each weight rounded to 1/255 of the bound
- * pmax * dmax: the error of a sum is at most n_s * 0.5 * bound * 127 per column) and, with VNNI, the AVX-512
- * kernel against its reference bit for bit (shapes with short tiles, every register path, a query group split). */
-static void test_q8_u8_weighted_sum(void) {
+/* The int8 weighted sums: their references against the exact float sum (each weight rounded to 1/L of the bound
+ * pmax * dmax, L = 255 for VNNI and 127 for AVX2: the error of a sum is at most n_s * 0.5 * bound * 127 per column)
+ * and the kernels against their references bit for bit (shapes with short tiles, every register path, a query group
+ * split): with VNNI the AVX-512 kernel (8 bits), with AVX2 the vpmaddubsw kernel (7 bits). */
+static void test_q8_int_weighted_sum(int bits) {
+    const double L = bits == 8 ? 255.0 : 127.0;
     const int64_t shapes[][3] = {{16, 32, 512}, {29, 7, 64}, {70, 17, 96}, {3, 32, 32}}; /* query rows, tile rows, C */
     for (int sh = 0; sh < 4; sh++) {
         const int64_t nq = shapes[sh][0], ns = shapes[sh][1], C = shapes[sh][2], W = C + 64;
@@ -178,7 +180,8 @@ static void test_q8_u8_weighted_sum(void) {
         for (int64_t i = 0; i < nq; i += 5) p[i * 32 + ns / 2] = 0.0f;
         for (int64_t s = 0; s < ns; s++) p[1 * 32 + s] = 0.0f; /* a row with no weight in this tile */
         for (int64_t i = 0; i < nq * C; i++) a1[i] = a2[i] = 0.5f;
-        mla_weighted_sum_q8_u8_ref(rows, rb, ns, p, 32, nq, a1, C);
+        if (bits == 8) mla_weighted_sum_q8_u8_ref(rows, rb, ns, p, 32, nq, a1, C);
+        else mla_weighted_sum_q8_u7_ref(rows, rb, ns, p, 32, nq, a1, C);
         int ok = 1;
         for (int64_t i = 0; i < nq && ok; i++) {
             double pmax = 0;
@@ -189,14 +192,18 @@ static void test_q8_u8_weighted_sum(void) {
                     ref += (double)p[i * 32 + s] * dec[s * W + c];
                     dmax = fmax(dmax, kern_fp16_to_fp32(((const block_q8_0 *)(rows + (size_t)s * rb))[c / 32].d));
                 }
-                /* each weight off by at most half a step of pmax * dmax / 255, times a quant of at most 127 */
-                const double bound = (double)ns * 0.5 * (pmax * dmax / 255.0) * 127.0 * 1.001;
+                /* each weight off by at most half a step of pmax * dmax / L, times a quant of at most 127 */
+                const double bound = (double)ns * 0.5 * (pmax * dmax / L) * 127.0 * 1.001;
                 if (fabs(a1[i * C + c] - ref) > bound + 1e-6 * (1 + fabs(ref))) ok = 0;
             }
         }
-        CHECK_MSG(ok, "int8 weighted sum reference off the exact sum (shape %d)", sh);
+        CHECK_MSG(ok, "int8 weighted sum reference (%d bits) off the exact sum (shape %d)", bits, sh);
 #if MLA4J_X86
-        if (kern_cpu_best_simd() >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512vnni()) {
+        if (bits == 7 && kern_cpu_best_simd() >= MLA4J_SIMD_AVX2) {
+            mla_weighted_sum_q8_avx2(rows, rb, ns, p, 32, nq, a2, C);
+            CHECK_MSG(memcmp(a1, a2, sizeof(float) * (size_t)(nq * C)) == 0, "AVX2 int8 weighted sum differs from its reference (shape %d)", sh);
+        }
+        if (bits == 8 && kern_cpu_best_simd() >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512vnni()) {
             mla_weighted_sum_q8_vnni(rows, rb, ns, p, 32, nq, a2, C);
             CHECK_MSG(memcmp(a1, a2, sizeof(float) * (size_t)(nq * C)) == 0, "VNNI int8 weighted sum differs from its reference (shape %d)", sh);
         }
@@ -270,7 +277,8 @@ int main(void) {
 #if MLA4J_X86
     if (kern_cpu_best_simd() >= MLA4J_SIMD_AVX512) test_q8_weighted_sum(mla_weighted_sum_q8_avx512);
 #endif
-    test_q8_u8_weighted_sum();
+    test_q8_int_weighted_sum(8);
+    test_q8_int_weighted_sum(7);
 #if MLA4J_X86
     if (!kern_cpu_has_avx512bf16()) {
         printf("SKIPPED: bf16 kernels (no AVX512-BF16)\n");

@@ -135,18 +135,23 @@ public final class LoadClient {
                 "toward", "market", "where", "bread", "and", "honey", "waited", "under", "green", "awnings", "while",
                 "old", "men", "argued", "about", "weather", "boats", "distant", "hills", "story", "began", "again"};
         StringBuilder sb = new StringBuilder(prefix);
-        int n = Math.max(1, (int) ((target - sharedPrefixTokens(http, prefix)) * 0.9));
+        int n = Math.max(1, (target - sharedPrefixTokens(http, prefix)) / 2); // a word is one token or more
         for (int i = 0; i < n; i++) sb.append(sb.isEmpty() ? "" : " ").append(words[random.nextInt(words.length)]);
         int count = tokenCount(http, sb.toString());
-        while (count > 0 && count < target) {
+        while (count > 0 && count < target - 8) {
             int add = Math.max(1, (int) ((target - count) * 0.7));
             for (int i = 0; i < add; i++) sb.append(' ').append(words[random.nextInt(words.length)]);
             count = tokenCount(http, sb.toString());
         }
-        while (count > target && sb.length() > prefix.length()) {
-            sb.setLength(sb.lastIndexOf(" "));
+        // Then one word at a time: added below the target, removed above it; a word of several tokens that jumps
+        // over the target is taken back and another tried, so the count ends exact.
+        for (int tries = 0; count > 0 && count != target && tries < 400; tries++) {
+            if (count < target) sb.append(' ').append(words[random.nextInt(words.length)]);
+            else if (sb.length() > prefix.length() && sb.lastIndexOf(" ") > 0) sb.setLength(sb.lastIndexOf(" "));
+            else break;
             count = tokenCount(http, sb.toString());
         }
+        if (count > 0 && count != target) System.err.println("prompt of " + count + " tokens, not " + target);
         return sb.toString();
     }
 

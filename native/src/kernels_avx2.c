@@ -456,5 +456,12 @@ void kern_matmul_avx2(const kern_matrix *w, const void *act, int64_t n_tok, floa
     if (kern_type_is_quants(w->type)) kern_matmul_quants_avx2(w, act, n_tok, y, ldy, r0, r1);
     else if (!kern_act_is_q8(w->type)) matmul_float(w, act, n_tok, y, ldy, r0, r1);
     else if (n_tok == 1) kern_matvec_q8_avx2(w, act, y, r0, r1);
-    else gemm(w, act, n_tok, y, ldy, r0, r1);
+    else if (n_tok <= KERN_FEW_TOKENS) {
+        const int64_t stride = kern_act_stride(MLA4J_TYPE_Q8_0, w->cols);
+        for (int64_t b0 = r0; b0 < r1; b0 += KERN_FEW_ROWS) {
+            const int64_t b1 = r1 - b0 < KERN_FEW_ROWS ? r1 : b0 + KERN_FEW_ROWS;
+            for (int64_t t = 0; t < n_tok; t++)
+                kern_matvec_q8_avx2(w, (const uint8_t *)act + t * stride, y + t * ldy, b0, b1);
+        }
+    } else gemm(w, act, n_tok, y, ldy, r0, r1);
 }

@@ -376,9 +376,16 @@ void kern_matmul_avx512(int vnni, const kern_matrix *w, const void *act, int64_t
         kern_matmul_quants_avx512(vnni, w, act, n_tok, y, ldy, r0, r1);
     } else if (!kern_act_is_q8(w->type)) {
         matmul_float(w, act, n_tok, y, ldy, r0, r1);
-    } else if (n_tok == 1) {
-        if (vnni) matvec_vnni(w, act, y, r0, r1);
-        else kern_matvec_q8_avx2(w, act, y, r0, r1);
+    } else if (n_tok <= KERN_FEW_TOKENS) {
+        const int64_t stride = kern_act_stride(MLA4J_TYPE_Q8_0, w->cols);
+        for (int64_t b0 = r0; b0 < r1; b0 += n_tok == 1 ? r1 - r0 : KERN_FEW_ROWS) {
+            const int64_t b1 = n_tok == 1 || r1 - b0 < KERN_FEW_ROWS ? r1 : b0 + KERN_FEW_ROWS;
+            for (int64_t t = 0; t < n_tok; t++) {
+                const void *at = (const uint8_t *)act + t * stride;
+                if (vnni) matvec_vnni(w, at, y + t * ldy, b0, b1);
+                else kern_matvec_q8_avx2(w, at, y + t * ldy, b0, b1);
+            }
+        }
     } else {
         if (vnni) gemm_vnni(w, act, n_tok, y, ldy, r0, r1);
         else gemm_bw(w, act, n_tok, y, ldy, r0, r1);

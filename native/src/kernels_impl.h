@@ -174,6 +174,13 @@ static inline int64_t kern_act_stride(int32_t type, int64_t cols) {
     return 2 * kern_align64(nb * 4) + kern_align64(cols);
 }
 
+/* A batch of at most this many tokens (decode steps of several sequences) runs as matrix-vector products over
+ * blocks of KERN_FEW_ROWS weight rows, each block read from memory once and from cache for the other tokens, instead
+ * of the prompt GEMM, whose per-call repacking of every weight panel cost more than the products themselves at these
+ * sizes (deepseek2 1B Q4_0, 2 threads: a step of 2 rows took 6x a step of 1). */
+#define KERN_FEW_TOKENS 8
+#define KERN_FEW_ROWS 32
+
 typedef struct {
     const float *d;
     const int32_t *corr;

@@ -526,7 +526,7 @@ static void test_levels(void) {
     const int32_t types[] = {MLA4J_TYPE_F32,  MLA4J_TYPE_F16,  MLA4J_TYPE_BF16,   MLA4J_TYPE_Q4_0, MLA4J_TYPE_Q8_0,
                              MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K, MLA4J_TYPE_Q4_1,   MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1,
                              MLA4J_TYPE_IQ4_NL, MLA4J_TYPE_Q2_K, MLA4J_TYPE_Q3_K, MLA4J_TYPE_Q5_K, MLA4J_TYPE_IQ4_XS};
-    const int64_t ntoks[] = {1, 3, 17, 64};
+    const int64_t ntoks[] = {1, 3, 8, 9, 17, 64}; /* 3 and 8: the few-token path (KERN_FEW_TOKENS), 9 on: the GEMM */
     const int64_t rows = 37, r0 = 3, r1 = 37, ldy = 41;
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int32_t type = types[ti];

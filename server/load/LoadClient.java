@@ -21,8 +21,9 @@ import java.util.regex.Pattern;
 /**
  * Load client for OpenAI-compatible servers (mla4j serve, llama-server, ...), JDK only, one file:
  *
- *   java server/load/LoadClient.java --url http://127.0.0.1:8080 --clients 8 --requests 16 \
- *        --prompt-tokens 512 --max-tokens 128 [--chat] [--api-key KEY] [--metric mla4j_kv_cache_bytes_used] [--json]
+ *   java server/load/LoadClient.java --url http://127.0.0.1:8080 --clients 8 [--requests 16] \
+ *        --prompt-tokens 512 --max-tokens 128 [--shared-prefix TOKENS] [--chat] [--api-key KEY] \
+ *        [--metric mla4j_kv_cache_bytes_used] [--slots-bytes-per-token BYTES] [--json]
  *
  * N clients each send streamed /v1/completions (or /v1/chat/completions with --chat) requests one after the other
  * until --requests in all are done. Every request has its own random prompt of about --prompt-tokens tokens (exact
@@ -31,7 +32,15 @@ import java.util.regex.Pattern;
  * --no-ignore-eos for servers that refuse it) at temperature 0. Reported: aggregate generated tokens/s (all
  * completion tokens over the wall time of the run), time to first token p50/p99 (request sent to first text), and
  * inter-token latency p50/p99 (gaps between successive text chunks), plus the largest value seen of a /metrics
- * series when --metric is given (polled every 200 ms).
+ * series when --metric is given (polled every 200 ms). --shared-prefix T makes the first T tokens of every prompt the
+ * same (a system prompt), to measure prefix caching; without it no two prompts share more than a token or two.
+ *
+ * Cache bytes in use: mla4j reports the bytes its running requests hold (--metric mla4j_kv_cache_bytes_used: the
+ * paged blocks in use, prefix blocks shared between requests counted once). llama-server has no such series; its
+ * cache is allocated whole at start (the "llama_kv_cache: size = ... MiB (N cells ...)" line of its log: that size
+ * over N cells is its bytes per token). --slots-bytes-per-token B polls llama-server's /slots and reports the
+ * largest sum over slots of n_prompt_tokens (the tokens each slot's cache holds, prompt and reply so far) times B:
+ * the cache cells in use, in bytes.
  */
 public final class LoadClient {
     static String url = "http://127.0.0.1:8080";
@@ -46,6 +55,8 @@ public final class LoadClient {
     static boolean json;
     static String model = "default";
     static long seed = 42;
+    static int sharedPrefix;
+    static long slotsBytesPerToken;
 
     record Result(long ttftNanos, List<Long> gaps, int tokens, int promptTokens, String error) {
     }
@@ -65,6 +76,8 @@ public final class LoadClient {
                 case "--model" -> model = args[++i];
                 case "--seed" -> seed = Long.parseLong(args[++i]);
                 case "--json" -> json = true;
+                case "--shared-prefix" -> sharedPrefix = Integer.parseInt(args[++i]);
+                case "--slots-bytes-per-token" -> slotsBytesPerToken = Long.parseLong(args[++i]);
                 default -> {
                     System.err.println("unknown option " + args[i] + " (see the comment at the top of LoadClient.java)");
                     System.exit(2);
@@ -76,14 +89,15 @@ public final class LoadClient {
                 .connectTimeout(Duration.ofSeconds(10)).build();
         Random random = new Random(seed);
         List<String> prompts = new ArrayList<>();
-        for (int r = 0; r < requests; r++) prompts.add(prompt(http, random));
+        String prefix = sharedPrefix > 0 ? prompt(http, new Random(seed ^ 0x5eed), "", sharedPrefix) : "";
+        for (int r = 0; r < requests; r++) prompts.add(prompt(http, random, prefix, promptTokens));
         AtomicLong metricMax = new AtomicLong(-1);
         Thread poller = null;
-        if (metric != null) {
+        if (metric != null || slotsBytesPerToken > 0) {
             poller = Thread.ofVirtual().start(() -> {
                 while (!Thread.currentThread().isInterrupted()) {
                     try {
-                        long v = scrape(http, metric);
+                        long v = metric != null ? scrape(http, metric) : slotTokens(http) * slotsBytesPerToken;
                         metricMax.accumulateAndGet(v, Math::max);
                         Thread.sleep(200);
                     } catch (InterruptedException e) {
@@ -112,24 +126,47 @@ public final class LoadClient {
         report(results, wall, metricMax.get());
     }
 
-    /** Random words; trimmed or extended with /tokenize to promptTokens tokens when the server offers it. */
-    static String prompt(HttpClient http, Random random) throws Exception {
+    /**
+     * The prefix and random words; trimmed or extended with /tokenize to exactly target tokens when the server offers
+     * it (words are added in bunches of about the missing count, then one by one, then removed one by one).
+     */
+    static String prompt(HttpClient http, Random random, String prefix, int target) throws Exception {
         String[] words = {"the", "river", "quiet", "morning", "light", "over", "stone", "bridge", "children", "ran",
                 "toward", "market", "where", "bread", "and", "honey", "waited", "under", "green", "awnings", "while",
                 "old", "men", "argued", "about", "weather", "boats", "distant", "hills", "story", "began", "again"};
-        StringBuilder sb = new StringBuilder();
-        int n = Math.max(1, (int) (promptTokens * 0.9));
-        for (int i = 0; i < n; i++) sb.append(i == 0 ? "" : " ").append(words[random.nextInt(words.length)]);
+        StringBuilder sb = new StringBuilder(prefix);
+        int n = Math.max(1, (target - sharedPrefixTokens(http, prefix)) / 2); // a word is one token or more
+        for (int i = 0; i < n; i++) sb.append(sb.isEmpty() ? "" : " ").append(words[random.nextInt(words.length)]);
         int count = tokenCount(http, sb.toString());
-        while (count > 0 && count < promptTokens) {
-            sb.append(' ').append(words[random.nextInt(words.length)]);
+        while (count > 0 && count < target - 8) {
+            int add = Math.max(1, (int) ((target - count) * 0.7));
+            for (int i = 0; i < add; i++) sb.append(' ').append(words[random.nextInt(words.length)]);
             count = tokenCount(http, sb.toString());
         }
-        while (count > promptTokens) {
-            sb.setLength(sb.lastIndexOf(" "));
+        // Then one word at a time: added below the target, removed above it; a word of several tokens that jumps
+        // over the target is taken back and another tried, so the count ends exact.
+        for (int tries = 0; count > 0 && count != target && tries < 400; tries++) {
+            if (count < target) sb.append(' ').append(words[random.nextInt(words.length)]);
+            else if (sb.length() > prefix.length() && sb.lastIndexOf(" ") > 0) sb.setLength(sb.lastIndexOf(" "));
+            else break;
             count = tokenCount(http, sb.toString());
         }
+        if (count > 0 && count != target) System.err.println("prompt of " + count + " tokens, not " + target);
         return sb.toString();
+    }
+
+    static int sharedPrefixTokens(HttpClient http, String prefix) {
+        return prefix.isEmpty() ? 0 : Math.max(0, tokenCount(http, prefix));
+    }
+
+    /** llama-server's /slots: the tokens all slots' caches hold. */
+    static long slotTokens(HttpClient http) throws Exception {
+        HttpResponse<String> r = http.send(request("/slots").GET().build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) throw new IllegalStateException("/slots: HTTP " + r.statusCode());
+        Matcher m = Pattern.compile("\"n_prompt_tokens\"\\s*:\\s*(\\d+)").matcher(r.body());
+        long sum = 0;
+        while (m.find()) sum += Long.parseLong(m.group(1));
+        return sum;
     }
 
     /** Tokens of the text by the server's /tokenize (BOS included as the completion would add it); -1 without. */
@@ -237,8 +274,10 @@ public final class LoadClient {
                     + "\"completion_tokens\": %d, \"wall_s\": %.3f, \"tokens_per_s\": %.2f, \"ttft_p50_ms\": %.1f, "
                     + "\"ttft_p99_ms\": %.1f, \"itl_p50_ms\": %.2f, \"itl_p99_ms\": %.2f%s}%n", clients, results.size(),
                     errors, ok == 0 ? 0.0 : (double) prompt / ok, tokens, wall, tps, ms(pct(ttft, 50)), ms(pct(ttft, 99)),
-                    ms(pct(gaps, 50)), ms(pct(gaps, 99)), metric == null ? ""
-                            : String.format(Locale.ROOT, ", \"%s_max\": %d", metric, metricMax));
+                    ms(pct(gaps, 50)), ms(pct(gaps, 99)), metric != null
+                            ? String.format(Locale.ROOT, ", \"%s_max\": %d", metric, metricMax)
+                            : slotsBytesPerToken > 0
+                            ? String.format(Locale.ROOT, ", \"slots_cache_bytes_max\": %d", metricMax) : "");
         } else {
             System.out.printf(Locale.ROOT, "%s  clients %d  requests %d (errors %d)  prompt ~%.0f tokens  generated %d "
                     + "tokens in %.2f s%n", url, clients, results.size(), errors, ok == 0 ? 0.0 : (double) prompt / ok,
@@ -246,6 +285,7 @@ public final class LoadClient {
             System.out.printf(Locale.ROOT, "aggregate %.2f tokens/s  TTFT p50 %.1f ms p99 %.1f ms  inter-token p50 %.2f ms "
                     + "p99 %.2f ms%n", tps, ms(pct(ttft, 50)), ms(pct(ttft, 99)), ms(pct(gaps, 50)), ms(pct(gaps, 99)));
             if (metric != null) System.out.println("max " + metric + " " + metricMax);
+            if (metric == null && slotsBytesPerToken > 0) System.out.println("max cache bytes in use (/slots) " + metricMax);
         }
         if (firstError != null) System.err.println("first error: " + firstError);
         if (errors > 0) System.exit(1);

@@ -230,7 +230,9 @@ final class AttentionFit {
      * seconds of the first step}.
      */
     static Params adam(Params start, Fixed f, List<Sequence> data, HeapGemm blas, double[] losses, double seconds) {
-        Params p = start.copy(), m = Params.zerosLike(p), v = Params.zerosLike(p), best = p.copy();
+        // Every buffer is allocated once: a step makes no garbage the size of the parameters (on a 1B model they are
+        // ~100 MB each, and a heap grown to hold that garbage would double the conversion's memory).
+        Params p = start.copy(), m = Params.zerosLike(p), v = Params.zerosLike(p), best = p.copy(), g = Params.zerosLike(p);
         double[] lr = new double[p.w.length];
         for (int i = 0; i < lr.length; i++) {
             double ss = 0;
@@ -241,7 +243,7 @@ final class AttentionFit {
         int steps = STEPS;
         long t0 = System.nanoTime();
         for (int step = 0; step < steps; step++) {
-            Params g = Params.zerosLike(p);
+            for (double[] gi : g.w) java.util.Arrays.fill(gi, 0);
             double loss = lossAndGradient(p, f, data, g, blas);
             if (step == 0) {
                 losses[0] = loss;
@@ -254,7 +256,7 @@ final class AttentionFit {
             }
             if (loss < bestLoss) {
                 bestLoss = loss;
-                best = p.copy();
+                for (int i = 0; i < p.w.length; i++) System.arraycopy(p.w[i], 0, best.w[i], 0, p.w[i].length);
             }
             double schedule = 0.5 * (1 + Math.cos(Math.PI * step / steps));
             double c1 = 1 - Math.pow(b1, step + 1), c2 = 1 - Math.pow(b2, step + 1);

@@ -99,10 +99,7 @@ final class Mha2MlaLayer {
             double balance = plan.keyBalance();
             if (n > 0 && balance != 1.0) keys = Dense.scaled(a, keys, 1.0 / balance);
             Matrix joint = n > 0 ? Dense.stack(a, keys, wv) : wv;
-            int k = EXPERIMENT_RANKS != null ? EXPERIMENT_RANKS[layer] : c;
-            if (SPECTRA != null) SPECTRA[layer] = whitenedSpectrum(a, joint, stats);
-            Factor f = factor(a, joint, k, stats, plan.options());
-            if (k < c) f = new Factor(padRows(a, f.down, c), padColumns(a, f.up, 0, c));
+            Factor f = factor(a, joint, c, stats, plan.options());
             down = f.down;
             upK = n > 0 ? Dense.rowRange(a, f.up, 0, hkv * n) : null;
             if (n > 0 && balance != 1.0) upK = Dense.scaled(a, upK, balance);
@@ -152,28 +149,6 @@ final class Mha2MlaLayer {
         }
         Dense.damp(gm, 0.01);
         return Dense.metricRoots(a, gm);
-    }
-
-    static int[] EXPERIMENT_RANKS;
-    static double[][] SPECTRA;
-
-    /** Singular values of W L (L L^T = S, the input covariance): the spectrum the whitened factorisation truncates. */
-    static double[] whitenedSpectrum(Arena a, Matrix w, LayerStats stats) {
-        Matrix s = Dense.inputCovariance(a, stats.moment());
-        int e = s.rows();
-        Linalg.Eigen eig = Linalg.eigh(a, s, e);
-        Matrix l = eig.vectors().copy(a);
-        for (int r = 0; r < e; r++) {
-            for (int cc = 0; cc < e; cc++) l.set(r, cc, l.get(r, cc) * Math.sqrt(Math.max(eig.values()[cc], 0)));
-        }
-        Matrix wl = Linalg.multiply(a, w, false, l, false);
-        return Linalg.svd(a, wl, Math.min(wl.rows(), wl.cols())).s();
-    }
-
-    private static Matrix padRows(Arena a, Matrix m, int rows) {
-        Matrix out = Matrix.allocate(a, rows, m.cols());
-        for (int r = 0; r < m.rows(); r++) for (int cc = 0; cc < m.cols(); cc++) out.set(r, cc, m.get(r, cc));
-        return out;
     }
 
     /** W ~ up * down with down (rank x E) and up (rows x rank). */

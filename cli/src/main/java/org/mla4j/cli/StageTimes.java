@@ -13,6 +13,8 @@ import java.util.Map;
  * (every thread, native work included), which is the honest figure on a machine shared with other jobs.
  */
 final class StageTimes {
+    /** The converter's logger, held so that its level and handler are not collected with it. */
+    private static java.util.logging.Logger converterLog;
     private final PrintStream err;
     private final Map<String, long[]> totals = new LinkedHashMap<>();
     private String stage;
@@ -61,10 +63,8 @@ final class StageTimes {
         log.setLevel(java.util.logging.Level.FINE);
         log.setUseParentHandlers(false);
         log.addHandler(h);
-        LOGGER = log; // a logger only weakly referenced may be collected with its settings
+        converterLog = log;
     }
-
-    private static java.util.logging.Logger LOGGER;
 
     /** Process CPU time (user + system, all threads), or 0 where the platform does not report it. */
     static long cpuNanos() {

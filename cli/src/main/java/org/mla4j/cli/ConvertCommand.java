@@ -30,6 +30,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "convert", description = "Convert a llama/qwen2 model (MHA or GQA) to Multi-head Latent Attention: "
         + "MHA2MLA (arch mha2mla) or TransMLA (arch deepseek2, runs in llama.cpp too).")
 final class ConvertCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "INPUT", description = "A GGUF file (llama, qwen2) or "
             + "a Hugging Face directory; for --dry-run also a config.json alone (default: the embedded stories260K "
@@ -166,9 +168,19 @@ final class ConvertCommand implements Callable<Integer> {
             case "off" -> Search.Mode.OFF;
             default -> throw new Main.UsageException("--search must be on, off or auto, not '" + search + "'");
         };
-        Converter.Result r = Converter.convert(input, output, o, mode,
-                (stage, done, total) -> bar.update(done, total > 0 ? total : done + 1, stage));
+        // --verbose (the global option) prints each stage's wall and CPU time, to set against --dry-run's estimate.
+        StageTimes times = spec.commandLine().getParseResult().hasMatchedOption("--verbose") ? new StageTimes(System.err) : null;
+        if (times != null) StageTimes.showConverterLog();
+        long cpu0 = StageTimes.cpuNanos();
+        Converter.Result r = Converter.convert(input, output, o, mode, (stage, done, total) -> {
+            if (times != null) times.update(stage);
+            bar.update(done, total > 0 ? total : done + 1, stage);
+        });
         bar.finish();
+        if (times != null) {
+            times.finish();
+            System.err.printf(Locale.ROOT, "cpu %.1f s in all%n", (StageTimes.cpuNanos() - cpu0) / 1e9);
+        }
         ConversionPlan p = r.plan();
         System.err.printf(Locale.ROOT, "wrote %s: %s, KV cache %d -> %d values per token per layer (%.2f%% removed), "
                 + "%d calibration tokens, %.1f s%n", output, p.arch(), p.sourceCacheValues(), p.cacheValues(),

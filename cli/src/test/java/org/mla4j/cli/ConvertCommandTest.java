@@ -26,7 +26,8 @@ class ConvertCommandTest {
         assertTrue(r.out().contains("KV cache values per token per layer: 64 -> 32 (50.00% removed)"), r.out());
         // The cost of the measured steps (stories260K is small: the search and the fit run).
         assertTrue(r.out().contains("measured steps (models under 50M parameters: yes): search "), r.out());
-        assertTrue(r.out().contains("attention fit ~"), r.out());
+        assertTrue(r.out().contains("attention fit on the converted inputs"), r.out());
+        assertTrue(r.out().contains("estimated time on 2 cores: ~"), r.out());
         r = CliTest.run("convert", stories, "--method", "mha2mla", "--dry-run", "--rope-dims", "2", "--kv-rank", "2");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("64 -> 16 (75.00% removed)"), r.out());

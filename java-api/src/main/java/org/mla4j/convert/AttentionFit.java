@@ -34,11 +34,18 @@ import org.mla4j.linalg.Matrix;
  * The parameters with the lowest loss seen are kept, so it never makes the calibration loss worse than the closed form.
  */
 final class AttentionFit {
+    private static final System.Logger LOG = System.getLogger("org.mla4j.convert");
     static final int STEPS = 300;
     /** Default time budget of one layer's fit, in seconds (the steps are cut to fit it, the schedule follows). */
     static final double SECONDS_PER_LAYER = 25;
     /** Adam's step, relative to each tensor's root mean square at the start. */
     static final double LEARNING_RATE = 0.01;
+    /** Double-precision flop rate the estimates assume: BLAS products on two cores, the Java softmax and copies included. */
+    static final double FLOPS = 4e9;
+    /** Steps a layer's budget should hold on models too large for the search (sets their token sample). */
+    static final int MIN_STEPS_LARGE = 40;
+    /** Most calibration tokens kept for the fit of a model too large for the search. */
+    static final long MAX_TOKENS_LARGE = 2048;
 
     private AttentionFit() {
     }
@@ -67,14 +74,31 @@ final class AttentionFit {
 
     /** Estimated seconds of one layer's fit for a plan, tokens kept for it and sequence length (the --dry-run cost). */
     static double estimatedSeconds(ConversionPlan plan, long tokens, int sequence) {
+        return Math.min(plan.options().fitSeconds(), STEPS * stepFlops(plan, tokens, sequence) / FLOPS);
+    }
+
+    /** Double-precision work of one step (forward and backward over every kept token). */
+    static double stepFlops(ConversionPlan plan, long tokens, int sequence) {
         Hyperparameters hp = plan.source();
         Dims d = dims(plan);
-        double flops = 6.0 * tokens * ((double) hp.embeddingLength() * (d.nh * d.qd() + d.ropeHeads * d.r + d.c)
+        return 6.0 * tokens * ((double) hp.embeddingLength() * (d.nh * d.qd() + d.ropeHeads * d.r + d.c)
                 + (double) d.c * (d.keyHeads * d.n + d.valueHeads * d.dv)
                 + (double) d.nh * Math.min(sequence, tokens) * (2.0 * d.qd() + 2.0 * d.dv))
                 + 2.0 * tokens * (double) (d.nh * d.dv) * (d.nh * d.dv);
-        // About 4 GFLOP/s in double precision on one or two cores, the Java softmax and copies included.
-        return Math.min(plan.options().fitSeconds(), STEPS * flops / 4e9);
+    }
+
+    /**
+     * Calibration tokens kept for the fit of a model too large for the search (whole sequences, at least one): as many
+     * as let about {@link #MIN_STEPS_LARGE} steps run within the time budget of a layer, at most {@link
+     * #MAX_TOKENS_LARGE}. More tokens per step would leave too few steps to move the parameters.
+     */
+    static long tokensForLargeModel(ConversionPlan plan, long calibTokens, int sequence) {
+        long tokens = Math.max(1, Math.min(sequence, calibTokens));
+        while (tokens + sequence <= Math.min(calibTokens, MAX_TOKENS_LARGE)
+                && MIN_STEPS_LARGE * stepFlops(plan, tokens + sequence, sequence) / FLOPS <= plan.options().fitSeconds()) {
+            tokens += sequence;
+        }
+        return tokens;
     }
 
     static Dims dims(ConversionPlan plan) {
@@ -174,12 +198,15 @@ final class AttentionFit {
         for (Sequence s : data) for (int i = 0; i < s.t; i++) norm += quadratic(metric, s.target, i * od, od);
         norm /= tokens.positions().length;
 
-        double[] losses = new double[2];
+        double[] losses = new double[4];
         Params best;
         try (HeapGemm blas = new HeapGemm()) {
             best = adam(p, f, data, blas, losses, plan.options().fitSeconds());
         }
         double before = losses[0] / norm, after = losses[1] / norm;
+        LOG.log(System.Logger.Level.DEBUG, () -> String.format(java.util.Locale.ROOT,
+                "attention fit, layer %d: %d tokens, %d steps of %.2f s, relative loss %.5f -> %.5f", layer,
+                tokens.positions().length, (int) losses[2], losses[3], before, after));
         if (after < before) {
             unflat(q, best.w[0]);
             for (int j = 0; j < keyHeads; j++) {
@@ -199,10 +226,13 @@ final class AttentionFit {
 
     /**
      * Adam on the full batch with a cosine schedule over as many steps as the time budget allows; returns the
-     * parameters of the lowest loss seen. losses: set to {loss at the start, loss of the returned parameters}.
+     * parameters of the lowest loss seen. losses: set to {loss at the start, loss of the returned parameters, steps,
+     * seconds of the first step}.
      */
     static Params adam(Params start, Fixed f, List<Sequence> data, HeapGemm blas, double[] losses, double seconds) {
-        Params p = start.copy(), m = Params.zerosLike(p), v = Params.zerosLike(p), best = p.copy();
+        // Every buffer is allocated once: a step makes no garbage the size of the parameters (on a 1B model they are
+        // ~100 MB each, and a heap grown to hold that garbage would double the conversion's memory).
+        Params p = start.copy(), m = Params.zerosLike(p), v = Params.zerosLike(p), best = p.copy(), g = Params.zerosLike(p);
         double[] lr = new double[p.w.length];
         for (int i = 0; i < lr.length; i++) {
             double ss = 0;
@@ -213,16 +243,20 @@ final class AttentionFit {
         int steps = STEPS;
         long t0 = System.nanoTime();
         for (int step = 0; step < steps; step++) {
-            Params g = Params.zerosLike(p);
+            for (double[] gi : g.w) java.util.Arrays.fill(gi, 0);
             double loss = lossAndGradient(p, f, data, g, blas);
             if (step == 0) {
                 losses[0] = loss;
                 double perStep = (System.nanoTime() - t0) / 1e9;
                 steps = (int) Math.max(10, Math.min(STEPS, seconds / Math.max(perStep, 1e-6)));
+                if (losses.length > 3) {
+                    losses[2] = steps;
+                    losses[3] = perStep;
+                }
             }
             if (loss < bestLoss) {
                 bestLoss = loss;
-                best = p.copy();
+                for (int i = 0; i < p.w.length; i++) System.arraycopy(p.w[i], 0, best.w[i], 0, p.w[i].length);
             }
             double schedule = 0.5 * (1 + Math.cos(Math.PI * step / steps));
             double c1 = 1 - Math.pow(b1, step + 1), c2 = 1 - Math.pow(b2, step + 1);

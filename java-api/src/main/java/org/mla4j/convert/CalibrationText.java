@@ -20,7 +20,13 @@ final class CalibrationText {
         if (o.calibration() != null) {
             return TextSequences.fromFile(model, o.calibration(), length, o.calibTokens());
         }
-        return SampledText.generate(model, o.calibTokens(), o.seed(), length, o.threads(),
-                done -> progress.update("calibration text", done, o.calibTokens()));
+        java.util.function.LongConsumer report = done -> progress.update("calibration text", done, o.calibTokens());
+        // Models too large for the search write their sequences in parallel (decoding them one at a time would
+        // read every weight once per token: minutes for a 1B model); small ones keep the sequential text their
+        // measured results were made with.
+        if (!Search.enabled(Search.Mode.AUTO, model.hparams())) {
+            return SampledText.generateParallel(model, o.calibTokens(), o.seed(), length, o.threads(), report);
+        }
+        return SampledText.generate(model, o.calibTokens(), o.seed(), length, o.threads(), report);
     }
 }

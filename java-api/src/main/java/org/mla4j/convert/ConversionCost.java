@@ -55,22 +55,93 @@ final class ConversionCost {
         return 0.3 + 2.0 * 2 * parameters(hp) * Search.HELD_OUT_TOKENS / 15e9;
     }
 
+    /**
+     * The estimated seconds of each stage of a conversion on two cores (--dry-run; --verbose prints the measured ones
+     * under the same names).
+     *
+     * @param text the calibration text the model writes itself (0 with a calibration file)
+     * @param calibration the calibration pass: forward over the tokens and the input moments of every layer
+     * @param search candidate conversions of the search and the in-order refit (small models)
+     * @param layers the closed-form conversion of every layer, and writing them
+     * @param fit the attention fit of every layer
+     */
+    record Estimate(double text, double calibration, double search, double layers, double fit) {
+        double total() {
+            return text + calibration + search + layers + fit;
+        }
+    }
+
+    // Rates on two cores of the machine the estimates were measured on (docs/BENCHMARKS.md, "Conversion cost"):
+    /** Weight bytes a decoding forward pass streams per second. */
+    static final double DECODE_BYTES_PER_S = 8e9;
+    /** Flops per second of the native forward pass over many rows (calibration, and parallel text per row). */
+    static final double FORWARD_FLOPS = 40e9;
+    /** Flops per second of the double-precision linear algebra of the closed-form steps and the moments. */
+    static final double LINALG_FLOPS = 20e9;
+
+    /** The estimate for a plan (the source's weights taken as one byte each, as Q8_0; F16 streams twice that). */
+    static Estimate estimate(ConversionPlan plan) {
+        Hyperparameters hp = plan.source();
+        ConvertOptions o = plan.options();
+        long params = parameters(hp);
+        double bytes = params * bytesPerWeight(o);
+        long tokens = o.calibTokens();
+        int length = Math.min(o.calibSequence(), hp.contextLength());
+        boolean measured = Search.enabled(Search.Mode.AUTO, hp);
+        double text = 0;
+        if (o.calibration() == null) {
+            // Small models write one sequence at a time; large ones up to 8 at once (one weight pass per position).
+            double passes = measured ? tokens : Math.ceil((double) tokens / length / 8) * length;
+            text = passes * bytes / DECODE_BYTES_PER_S + tokens * 2.0 * params / FORWARD_FLOPS;
+        }
+        long e1 = hp.embeddingLength() + 1L;
+        double calibration = tokens * 2.0 * params / FORWARD_FLOPS + hp.layers() * (double) e1 * e1 * tokens / LINALG_FLOPS;
+        int candidates = searchCandidates(plan);
+        double search = candidates * candidateSeconds(hp) + (measured && !plan.identity() ? (hp.layers() - 1)
+                * (candidateSeconds(hp) + calibration) : 0);
+        double layers = hp.layers() * layerFlops(plan) / LINALG_FLOPS + bytes / DECODE_BYTES_PER_S;
+        double fit = 0;
+        if (AttentionFit.applies(plan)) {
+            long kept = measured ? Math.min(tokens, QueryFit.MAX_TOKENS) : AttentionFit.tokensForLargeModel(plan, tokens, length);
+            fit = hp.layers() * AttentionFit.estimatedSeconds(plan, kept, length);
+        }
+        return new Estimate(text, calibration, search, layers, fit);
+    }
+
+    /** Double-precision work of one layer's closed form: the moments seen through the projections, eigen/SVDs. */
+    static double layerFlops(ConversionPlan plan) {
+        Hyperparameters hp = plan.source();
+        double e = hp.embeddingLength(), dh = hp.headDimK();
+        double rows = hp.heads() * dh + 2.0 * hp.kvHeads() * dh;
+        // W M W^T for the queries and keys (2 rows E^2), and an eigendecomposition of an E x E moment (~10 E^3).
+        return 2.0 * rows * e * e + 10.0 * e * e * e;
+    }
+
+    private static double bytesPerWeight(ConvertOptions o) {
+        if (o.outType() == null) return 1.0625;
+        return switch (o.outType()) {
+            case F32 -> 4;
+            case F16, BF16 -> 2;
+            case Q4_0 -> 0.5625;
+            default -> 1.0625;
+        };
+    }
+
     /** The --dry-run lines. */
     static String describe(ConversionPlan plan) {
         Hyperparameters hp = plan.source();
         StringBuilder b = new StringBuilder();
         boolean measured = Search.enabled(Search.Mode.AUTO, hp);
         int candidates = searchCandidates(plan);
-        double search = candidates * candidateSeconds(hp);
-        double fit = 0;
-        if (measured && AttentionFit.applies(plan)) {
-            long tokens = Math.min(plan.options().calibTokens(), QueryFit.MAX_TOKENS);
-            fit = hp.layers() * AttentionFit.estimatedSeconds(plan, tokens, plan.options().calibSequence());
-        }
+        Estimate est = estimate(plan);
         b.append(String.format(Locale.ROOT, "measured steps (models under 50M parameters: %s): search %d candidate "
-                + "conversions (~%.0f s), attention fit ~%.0f s (%d layers, at most %.0f s each), in-order refit %d "
-                + "conversions%n", measured ? "yes" : "no", candidates, search, fit, hp.layers(),
-                plan.options().fitSeconds(), measured && !plan.identity() ? hp.layers() - 1 : 0));
+                + "conversions, in-order refit %d conversions, attention fit on %s (%d layers, at most %.0f s each)%n",
+                measured ? "yes" : "no", candidates, measured && !plan.identity() ? hp.layers() - 1 : 0,
+                !AttentionFit.applies(plan) ? "none" : measured ? "the converted inputs" : "the original inputs",
+                hp.layers(), plan.options().fitSeconds()));
+        b.append(String.format(Locale.ROOT, "estimated time on 2 cores: ~%.0f s (calibration text %.0f s, calibration "
+                + "%.0f s, search and refit %.0f s, layers %.0f s, attention fit %.0f s)%n", est.total(), est.text(),
+                est.calibration(), est.search(), est.layers(), est.fit()));
         return b.toString();
     }
 }

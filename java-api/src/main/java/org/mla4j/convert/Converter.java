@@ -132,8 +132,12 @@ public final class Converter {
             List<int[]> sequences = CalibrationText.sequences(model, o, progress);
             long calibTokens = TextSequences.totalTokens(sequences);
             boolean measured = Search.enabled(search, hp);
+            // Models too large for the search get the attention fit on their original inputs (no whole-model
+            // conversions to measure the converted inputs), on a token sample sized to the time budget per layer.
+            boolean fitLarge = largeModelFit(search, plan);
             boolean keep = QueryFit.applies(plan) || AttentionFit.applies(plan);
-            long kept = measured && keep ? Math.min(calibTokens, QueryFit.MAX_TOKENS) : 0;
+            long kept = measured && keep ? Math.min(calibTokens, QueryFit.MAX_TOKENS)
+                    : fitLarge ? AttentionFit.tokensForLargeModel(plan, calibTokens, o.calibSequence()) : 0;
             try (CalibrationStats stats = CalibrationStats.collect(model, sequences, o.threads(), kept,
                     done -> progress.update("calibration", done, calibTokens))) {
                 SourceWeights weights = new SourceWeights(gguf, hp);
@@ -142,17 +146,20 @@ public final class Converter {
                 // The attention fit is made once per layer, in order, after the search (it is too slow for every
                 // candidate): layers below fitBelow[0] are fitted on their converted inputs and kept in `fitted`.
                 Map<Integer, Map<String, Object>> fitted = new HashMap<>();
-                int[] fitBelow = {0};
+                int[] fitBelow = {fitLarge ? hp.layers() : 0};
                 Writer writer = (p, out) -> {
                     MlaGgufOutput.LayerConverter layers = (arena, il) -> {
                         Map<String, Object> memo = fitted.get(il);
                         if (memo != null) return onArena(arena, memo);
+                        progress.update("layers", il, hp.layers());
                         LayerStats ls = withConverted(arena, layerStats(arena, stats, il, hp, positions), ofConverted[il], hp);
                         Map<String, Object> m = convertLayer(arena, weights, gguf, il, p, ls, o.calibSequence());
                         if (il < fitBelow[0] && AttentionFit.applies(p) && ls.tokens() != null) {
+                            progress.update("attention fit", il, hp.layers());
                             AttentionFit.fit(arena, weights, il, p, m, ls.tokens(), weights.thetas());
                             progress.update("attention fit", il + 1, hp.layers());
-                            fitted.put(il, onHeap(m));
+                            // Kept for the candidates written after it; the large-model path writes once.
+                            if (!fitLarge) fitted.put(il, onHeap(m));
                         }
                         return m;
                     };
@@ -173,6 +180,14 @@ public final class Converter {
                 return new Result(resolved, stats.tokens());
             }
         }
+    }
+
+    /**
+     * Whether the attention fit runs on the original model's inputs, without search or in-order refit: models too
+     * large for the search (Mode.AUTO), where the plan gets the fit.
+     */
+    static boolean largeModelFit(Search.Mode search, ConversionPlan plan) {
+        return search == Search.Mode.AUTO && !Search.enabled(search, plan.source()) && AttentionFit.applies(plan);
     }
 
     /** What the in-order refit measures of one layer of the converted model: its input moment and kept inputs. */

@@ -101,6 +101,93 @@ public final class SampledText {
         return sequences;
     }
 
+    /** Sequences written at once by {@link #generateParallel}. */
+    public static final int PARALLEL_SEQUENCES = 8;
+
+    /**
+     * As {@link #generate(Model, int, long, int, int, LongConsumer)}, but up to {@value #PARALLEL_SEQUENCES} sequences
+     * are written at once, one row each per forward pass of a {@link org.mla4j.BatchContext}: the weights are read once
+     * for all of them, which is what decoding a large model costs (several times faster than one sequence at a time).
+     * Each sequence of a wave has its own sampler, seeded with seed + its index, so the text differs from
+     * {@link #generate}'s for the same seed (the same for the same seed, model and kernels).
+     *
+     * @param model the model that writes the text
+     * @param nTokens tokens in all, BOS tokens included
+     * @param seed the first sampler's seed
+     * @param maxLength the most tokens of one sequence, BOS included (at least 2)
+     * @param threads compute threads, 0 = all CPUs
+     * @param progress told the number of tokens produced so far (BOS included), may be null
+     * @return the sequences, each starting with BOS
+     */
+    public static List<int[]> generateParallel(Model model, int nTokens, long seed, int maxLength, int threads,
+            LongConsumer progress) {
+        Objects.requireNonNull(model, "model");
+        if (nTokens < 1) throw new IllegalArgumentException("nTokens must be >= 1, got " + nTokens);
+        if (maxLength < 2) throw new IllegalArgumentException("maxLength must be >= 2, got " + maxLength);
+        Tokenizer tokenizer = model.tokenizer();
+        int bos = bosOf(model);
+        List<int[]> sequences = new ArrayList<>();
+        long produced = 0;
+        int context = (maxLength + 63) / 64 * 64;
+        org.mla4j.BatchContext.Options options = org.mla4j.BatchContext.Options.defaults(PARALLEL_SEQUENCES)
+                .withContextSize(context).withThreads(threads);
+        try (org.mla4j.BatchContext batch = model.newBatchContext(options)) {
+            long index = 0;
+            while (produced < nTokens) {
+                // A wave: as many sequences as the tokens still wanted need, at most PARALLEL_SEQUENCES.
+                int count = (int) Math.min(PARALLEL_SEQUENCES, (nTokens - produced + maxLength - 1) / maxLength);
+                int[][] seq = new int[count][];
+                int[] n = new int[count], ids = new int[count];
+                Sampler[] samplers = new Sampler[count];
+                long left = nTokens - produced;
+                for (int i = 0; i < count; i++) {
+                    seq[i] = new int[(int) Math.min(maxLength, left - (long) i * maxLength)];
+                    seq[i][0] = bos;
+                    n[i] = 1;
+                    ids[i] = batch.add().id();
+                    samplers[i] = new Sampler(new SamplerConfig(1.0f, 0, 1.0f, 0.0f, 1.0f, 0, seed + index++));
+                    produced++;
+                }
+                report(progress, produced);
+                boolean[] done = new boolean[count];
+                int[] last = new int[count];
+                for (int i = 0; i < count; i++) {
+                    last[i] = bos;
+                    done[i] = seq[i].length == 1;
+                }
+                while (true) {
+                    int rows = 0;
+                    for (int i = 0; i < count; i++) if (!done[i]) rows++;
+                    if (rows == 0) break;
+                    int[] rid = new int[rows], rpos = new int[rows], rtok = new int[rows], which = new int[rows];
+                    for (int i = 0, k = 0; i < count; i++) {
+                        if (done[i]) continue;
+                        rid[k] = ids[i];
+                        rpos[k] = n[i] - 1;
+                        rtok[k] = last[i];
+                        which[k++] = i;
+                    }
+                    batch.decode(rid, rpos, rtok, null);
+                    for (int k = 0; k < rows; k++) {
+                        int i = which[k];
+                        int token = samplers[i].sample(batch.logits(k));
+                        seq[i][n[i]++] = token;
+                        last[i] = token;
+                        produced++;
+                        if (n[i] == seq[i].length || tokenizer.isEndOfGeneration(token)) done[i] = true;
+                    }
+                    report(progress, produced);
+                }
+                for (int i = 0; i < count; i++) {
+                    batch.remove(ids[i]);
+                    // An early end leaves tokens unwritten: produced counts only those written, the next wave adds them.
+                    sequences.add(n[i] == seq[i].length ? seq[i] : Arrays.copyOf(seq[i], n[i]));
+                }
+            }
+        }
+        return sequences;
+    }
+
     /** The model's BOS id, or a clear error when its vocabulary has none. */
     static int bosOf(Model model) {
         int bos = model.tokenizer().bos();

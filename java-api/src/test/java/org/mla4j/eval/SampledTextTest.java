@@ -53,6 +53,32 @@ class SampledTextTest {
     }
 
     @Test
+    void parallelSequencesAreEachTheTextOneSequenceAloneGives() {
+        // Batched decoding (several sequences per forward pass) must write the same text as decoding each sequence
+        // alone with its sampler: sequence i of a wave is generate()'s first sequence with seed + i.
+        try (Model m = Model.load(stories)) {
+            Tokenizer tok = m.tokenizer();
+            for (int n : new int[] {1, 63, 64, 65, 300, 600}) {
+                List<Long> progress = new ArrayList<>();
+                List<int[]> seqs = SampledText.generateParallel(m, n, 7, 64, 2, progress::add);
+                assertEquals(n, TextSequences.totalTokens(seqs), "n = " + n);
+                assertEquals(n, progress.getLast());
+                for (int[] s : seqs) {
+                    assertEquals(tok.bos(), s[0]);
+                    assertTrue(s.length >= 1 && s.length <= 64);
+                    for (int t = 1; t < s.length - 1; t++) assertFalse(tok.isEndOfGeneration(s[t]), "EOS ends a sequence");
+                }
+                int wave = (int) Math.min(SampledText.PARALLEL_SEQUENCES, (n + 63) / 64);
+                for (int i = 0; i < wave; i++) {
+                    int planned = Math.min(64, n - i * 64);
+                    int[] alone = SampledText.generate(m, planned, 7 + i, 64, 1, null).getFirst();
+                    assertArrayEquals(alone, seqs.get(i), "n = " + n + ", sequence " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void aSeedGivesTheSameSequencesAnotherSeedOthers() {
         try (Model m = Model.load(stories)) {
             List<int[]> a = SampledText.generate(m, 200, SampledText.CALIBRATION_SEED, 1, null);

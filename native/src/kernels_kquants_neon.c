@@ -8,9 +8,9 @@
  * scales (MLA), and one SMULL/SMLAL of the minimums with the activation's 16-element sums. The super-block's exact
  * integer totals are scaled in the reference's order (kern_vec_dot_quants_ref: d_act * d * isum - d_act * dmin *
  * msum, added block by block), so every NEON level gives the reference's bits (test_kernels checks equality).
- * Rows are taken one at a time; a prompt's tokens 8 at a time per decoded super-block (the decode is shared, the
- * weights stream once per 8 tokens). The i8mm level uses the SDOT kernels: SMMLA pairs 2 rows x 2 tokens in 8-byte
- * halves, which the 16-element scale groups would have to undo lane by lane. */
+ * Baseline and SDOT take rows one at a time, a prompt's tokens 8 at a time per decoded super-block (the decode is
+ * shared, the weights stream once per 8 tokens); i8mm takes 2 rows x 8 tokens with SMMLA (2 x 2 per instruction,
+ * the groups' scales applied to its 4 lanes by one MLA), and one token with SDOT. */
 #include "kernels_neon.h"
 
 #include <math.h>
@@ -239,9 +239,95 @@ INLINE void decode_iq4_xs(const uint8_t *p, ksb *s) {
         }                                                                                                             \
     }
 
+/* i8mm, several tokens: 2 rows x 2 tokens per SMMLA. Operand A holds 8 quants of row r then the same 8 of row r+1
+ * (16-element group g: two SMMLA, its low and high halves), operand B those of tokens t and t+1; the result lanes
+ * (r,t), (r,t+1), (r+1,t), (r+1,t+1) are multiplied by the rows' group scales and summed into the exact integer
+ * totals, then scaled as the reference does. A missing second row or token repeats the first; its lanes are
+ * dropped. One token (decode) runs the SDOT kernel. */
+INLINE int8x16_t zip_lo64(int8x16_t a, int8x16_t b) {
+    return vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
+}
+INLINE int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
+    return vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
+}
+
+/* sum over the 16 groups of minimum x activation group sum */
+INLINE int min_dot(const int16_t *mn, const int16_t *bsums) {
+    const int16x8_t m0 = vld1q_s16(mn), m1 = vld1q_s16(mn + 8), b0 = vld1q_s16(bsums), b1 = vld1q_s16(bsums + 8);
+    int32x4_t p = vmlal_high_s16(vmull_s16(vget_low_s16(m0), vget_low_s16(b0)), m0, b0);
+    return vaddvq_s32(vmlal_high_s16(vmlal_s16(p, vget_low_s16(m1), vget_low_s16(b1)), m1, b1));
+}
+
+#define KQ_I8MM(NAME, DECODE, HAS_MIN, BLOCK)                                                                         \
+    TARGET_I8MM static void kq_##NAME##_i8mm(const kern_matrix *w, const void *act, int64_t n_tok, float *y,          \
+                                             int64_t ldy, int64_t r0, int64_t r1) {                                   \
+        if (n_tok == 1) {                                                                                             \
+            kq_##NAME##_sdot(w, act, n_tok, y, ldy, r0, r1);                                                          \
+            return;                                                                                                   \
+        }                                                                                                             \
+        const int64_t nb = w->cols / QK_K, stride = kern_act_stride(w->type, w->cols);                                \
+        for (int64_t r = r0; r < r1; r += 2) {                                                                        \
+            const int nr = r1 - r < 2 ? 1 : 2;                                                                        \
+            const uint8_t *row0 = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                                \
+            const uint8_t *row1 = nr == 2 ? row0 + w->row_bytes : row0;                                               \
+            for (int64_t t = 0; t < n_tok; t += KT) {                                                                 \
+                const int nt = n_tok - t < KT ? (int)(n_tok - t) : KT;                                                \
+                const block_q8_K *at[KT];                                                                             \
+                for (int j = 0; j < KT; j++)                                                                          \
+                    at[j] = (const block_q8_K *)((const uint8_t *)act + (t + (j < nt ? j : nt - 1)) * stride);        \
+                float32x4_t acc[KT / 2];                                                                              \
+                for (int p = 0; p < KT / 2; p++) acc[p] = vdupq_n_f32(0.0f);                                          \
+                for (int64_t b = 0; b < nb; b++) {                                                                    \
+                    ksb s0, s1;                                                                                       \
+                    DECODE(row0 + b * (int64_t)sizeof(BLOCK), &s0);                                                   \
+                    DECODE(row1 + b * (int64_t)sizeof(BLOCK), &s1);                                                   \
+                    int8x16_t wl[16], wh[16];                                                                         \
+                    int32x4_t scv[16];                                                                                \
+                    for (int g = 0; g < 16; g++) {                                                                    \
+                        wl[g] = zip_lo64(s0.q[g], s1.q[g]);                                                           \
+                        wh[g] = zip_hi64(s0.q[g], s1.q[g]);                                                           \
+                        const int32_t sg[4] = {s0.sc[g], s0.sc[g], s1.sc[g], s1.sc[g]};                               \
+                        scv[g] = vld1q_s32(sg);                                                                       \
+                    }                                                                                                 \
+                    for (int p = 0; 2 * p < nt; p++) {                                                                \
+                        const block_q8_K *a0 = at[2 * p] + b, *a1 = at[2 * p + 1] + b;                                \
+                        int32x4_t isum = vdupq_n_s32(0);                                                              \
+                        for (int g = 0; g < 16; g++) {                                                                \
+                            const int8x16_t y0 = vld1q_s8(a0->qs + 16 * g), y1 = vld1q_s8(a1->qs + 16 * g);           \
+                            int32x4_t vr = vmmlaq_s32(vdupq_n_s32(0), wl[g], zip_lo64(y0, y1));                       \
+                            vr = vmmlaq_s32(vr, wh[g], zip_hi64(y0, y1));                                             \
+                            isum = vmlaq_s32(isum, vr, scv[g]);                                                       \
+                        }                                                                                             \
+                        int32_t ms[4] = {0, 0, 0, 0};                                                                 \
+                        if (HAS_MIN) {                                                                                \
+                            ms[0] = min_dot(s0.mn, a0->bsums);                                                        \
+                            ms[1] = min_dot(s0.mn, a1->bsums);                                                        \
+                            ms[2] = min_dot(s1.mn, a0->bsums);                                                        \
+                            ms[3] = min_dot(s1.mn, a1->bsums);                                                        \
+                        }                                                                                             \
+                        const float sc[4] = {a0->d * s0.d, a1->d * s0.d, a0->d * s1.d, a1->d * s1.d};                 \
+                        const float mc[4] = {a0->d * s0.dmin, a1->d * s0.dmin, a0->d * s1.dmin, a1->d * s1.dmin};     \
+                        const float32x4_t term = vsubq_f32(vmulq_f32(vld1q_f32(sc), vcvtq_f32_s32(isum)),             \
+                                                           vmulq_f32(vld1q_f32(mc), vcvtq_f32_s32(vld1q_s32(ms))));   \
+                        acc[p] = vaddq_f32(acc[p], term);                                                             \
+                    }                                                                                                 \
+                }                                                                                                     \
+                for (int p = 0; 2 * p < nt; p++) {                                                                    \
+                    float out[4];                                                                                     \
+                    vst1q_f32(out, acc[p]);                                                                           \
+                    for (int e = 0; e < 4; e++) {                                                                     \
+                        const int i = e / 2, j = 2 * p + e % 2;                                                       \
+                        if (i < nr && j < nt) y[(t + j) * ldy + r + i] = out[e];                                      \
+                    }                                                                                                 \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    }
+
 #define KQ_LEVELS(NAME, DECODE, HAS_MIN, BLOCK)                                                                       \
     KQ_KERNEL(NAME, DECODE, HAS_MIN, BLOCK, base, dot16_base, )                                                       \
-    KQ_KERNEL(NAME, DECODE, HAS_MIN, BLOCK, sdot, dot16_sdot, TARGET_DOTPROD)
+    KQ_KERNEL(NAME, DECODE, HAS_MIN, BLOCK, sdot, dot16_sdot, TARGET_DOTPROD)                                         \
+    KQ_I8MM(NAME, DECODE, HAS_MIN, BLOCK)
 
 KQ_LEVELS(q2_K, decode_q2_K, 1, block_q2_K)
 KQ_LEVELS(q3_K, decode_q3_K, 0, block_q3_K)
@@ -253,10 +339,10 @@ KQ_LEVELS(iq4_xs, decode_iq4_xs, 0, block_iq4_xs)
 typedef void (*kq_fn)(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,
                       int64_t r1);
 
-#define KQ_ENTRY(T, NAME) {T, kq_##NAME##_base, kq_##NAME##_sdot}
+#define KQ_ENTRY(T, NAME) {T, kq_##NAME##_base, kq_##NAME##_sdot, kq_##NAME##_i8mm}
 static const struct {
     int32_t type;
-    kq_fn base, sdot;
+    kq_fn base, sdot, i8mm;
 } kq_types[] = {
     KQ_ENTRY(MLA4J_TYPE_Q2_K, q2_K), KQ_ENTRY(MLA4J_TYPE_Q3_K, q3_K), KQ_ENTRY(MLA4J_TYPE_Q4_K, q4_K),
     KQ_ENTRY(MLA4J_TYPE_Q5_K, q5_K), KQ_ENTRY(MLA4J_TYPE_Q6_K, q6_K), KQ_ENTRY(MLA4J_TYPE_IQ4_XS, iq4_xs),
@@ -267,7 +353,8 @@ int kern_matmul_kquants_neon(int level, const kern_matrix *w, const void *act, i
                              int64_t r0, int64_t r1) {
     for (size_t i = 0; i < sizeof kq_types / sizeof kq_types[0]; i++) {
         if (kq_types[i].type != w->type) continue;
-        if (level >= MLA4J_SIMD_NEON_DOTPROD) kq_types[i].sdot(w, act, n_tok, y, ldy, r0, r1);
+        if (level >= MLA4J_SIMD_NEON_I8MM) kq_types[i].i8mm(w, act, n_tok, y, ldy, r0, r1);
+        else if (level >= MLA4J_SIMD_NEON_DOTPROD) kq_types[i].sdot(w, act, n_tok, y, ldy, r0, r1);
         else kq_types[i].base(w, act, n_tok, y, ldy, r0, r1);
         return 1;
     }

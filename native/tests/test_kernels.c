@@ -532,7 +532,7 @@ static void test_levels(void) {
                              MLA4J_TYPE_Q4_K, MLA4J_TYPE_Q6_K, MLA4J_TYPE_Q4_1,   MLA4J_TYPE_Q5_0, MLA4J_TYPE_Q5_1,
                              MLA4J_TYPE_IQ4_NL, MLA4J_TYPE_Q2_K, MLA4J_TYPE_Q3_K, MLA4J_TYPE_Q5_K, MLA4J_TYPE_IQ4_XS};
     const int64_t ntoks[] = {1, 3, 17, 64};
-    const int64_t rows = 37, r0 = 3, r1 = 37, ldy = 41;
+    const int64_t rows = 37, r0 = 2, r1 = 37, ldy = 41; /* 35 rows: odd tails of 4- and 2-row tiles */
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int32_t type = types[ti];
         const kern_type_traits *tr = kern_type_traits_of(type);

@@ -81,8 +81,8 @@ for t in f32 q4_0; do synth mha2mla tiny "$t"; done
 synth deepseek2 small q8_0 # latent rows of 160 values: Q8_0 and Q4_0 caches need a multiple of 32
 synth mha2mla small q4_0
 # The further weight types (widths 256 and 768: K-quant rows; the other matrices get llama-quantize's fallback, so
-# together they cover all eight: Q4_K+Q5_0, Q5_K+Q5_1, Q2_K/Q3_K+Q4_0, IQ4_XS+IQ4_NL, Q4_1).
-for t in q4_k q5_k q2_k q3_k iq4_xs q4_1; do synth deepseek2 small "$t"; done
+# together they cover all eight: Q4_K+Q5_0, Q5_K+Q5_1, Q2_K/Q3_K+Q4_0, IQ4_XS+IQ4_NL, Q4_1; Q6_K+Q8_0).
+for t in q4_k q5_k q6_k q2_k q3_k iq4_xs q4_1; do synth deepseek2 small "$t"; done
 # The largest relative logit difference per token between two logit files (model_trace compare).
 diff_of() { "$host" compare "$1" "$2" 1 | awk '{print $5}'; }
 status=0
@@ -100,7 +100,8 @@ jobs=("deepseek2-tiny-f32:40 1 f32,40 7 f16,80 80 f32" "deepseek2-tiny-q8_0:40 1
       "mha2mla-small-q4_0:24 1 q8_0,24 4 q4_0"
       "deepseek2-small-q4_k:24 1 f32,24 24 f32" "deepseek2-small-q5_k:24 1 f32,24 24 f32"
       "deepseek2-small-q2_k:24 1 f32,24 24 f32" "deepseek2-small-q3_k:24 1 f32,24 24 f32"
-      "deepseek2-small-iq4_xs:24 1 f32,24 24 f32" "deepseek2-small-q4_1:24 1 f32,24 24 f32")
+      "deepseek2-small-iq4_xs:24 1 f32,24 24 f32" "deepseek2-small-q4_1:24 1 f32,24 24 f32"
+      "deepseek2-small-q6_k:24 1 f32,24 24 f32")
 for job in "${jobs[@]}"; do
   model="${job%%:*}" f="$models/${job%%:*}.gguf"
   IFS=, read -r -a runs <<<"${job#*:}"

@@ -216,10 +216,11 @@ INLINE void decode_iq4_xs(const uint8_t *p, ksb *s) {
 
 #define KT 8 /* tokens per decoded super-block */
 
-/* Rows r0..r1 times n_tok tokens of one type at one level. */
+/* Rows r0..r1 times n_tok tokens of one type at one level. The body is inlined twice, once for a single token
+ * (decode: the decoded super-block then stays in registers, about 15% fewer instructions) and once for several. */
 #define KQ_KERNEL(NAME, DECODE, HAS_MIN, BLOCK, SFX, DOT16, ATTR)                                                     \
-    ATTR static void kq_##NAME##_##SFX(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,   \
-                                        int64_t r0, int64_t r1) {                                                     \
+    ATTR INLINE void kq_##NAME##_##SFX##_body(const kern_matrix *w, const void *act, int64_t n_tok, float *y,         \
+                                              int64_t ldy, int64_t r0, int64_t r1) {                                  \
         const int64_t nb = w->cols / QK_K, stride = kern_act_stride(w->type, w->cols);                                \
         for (int64_t r = r0; r < r1; r++) {                                                                           \
             const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;                                 \
@@ -237,6 +238,11 @@ INLINE void decode_iq4_xs(const uint8_t *p, ksb *s) {
                 for (int j = 0; j < nt; j++) y[(t + j) * ldy + r] = sum[j];                                           \
             }                                                                                                         \
         }                                                                                                             \
+    }                                                                                                                 \
+    ATTR static void kq_##NAME##_##SFX(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,   \
+                                        int64_t r0, int64_t r1) {                                                     \
+        if (n_tok == 1) kq_##NAME##_##SFX##_body(w, act, 1, y, ldy, r0, r1);                                          \
+        else kq_##NAME##_##SFX##_body(w, act, n_tok, y, ldy, r0, r1);                                                 \
     }
 
 /* i8mm, several tokens: 2 rows x 2 tokens per SMMLA. Operand A holds 8 quants of row r then the same 8 of row r+1

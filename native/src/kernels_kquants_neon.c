@@ -249,7 +249,7 @@ INLINE void decode_iq4_xs(const uint8_t *p, ksb *s) {
  * (16-element group g: two SMMLA, its low and high halves), operand B those of tokens t and t+1; the result lanes
  * (r,t), (r,t+1), (r+1,t), (r+1,t+1) are multiplied by the rows' group scales and summed into the exact integer
  * totals, then scaled as the reference does. A missing second row or token repeats the first; its lanes are
- * dropped. One token (decode) runs the SDOT kernel. */
+ * dropped. One token (decode) runs the SDOT kernel (kern_matmul_kquants_neon). */
 INLINE int8x16_t zip_lo64(int8x16_t a, int8x16_t b) {
     return vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
 }
@@ -267,10 +267,6 @@ INLINE int min_dot(const int16_t *mn, const int16_t *bsums) {
 #define KQ_I8MM(NAME, DECODE, HAS_MIN, BLOCK)                                                                         \
     TARGET_I8MM static void kq_##NAME##_i8mm(const kern_matrix *w, const void *act, int64_t n_tok, float *y,          \
                                              int64_t ldy, int64_t r0, int64_t r1) {                                   \
-        if (n_tok == 1) {                                                                                             \
-            kq_##NAME##_sdot(w, act, n_tok, y, ldy, r0, r1);                                                          \
-            return;                                                                                                   \
-        }                                                                                                             \
         const int64_t nb = w->cols / QK_K, stride = kern_act_stride(w->type, w->cols);                                \
         for (int64_t r = r0; r < r1; r += 2) {                                                                        \
             const int nr = r1 - r < 2 ? 1 : 2;                                                                        \
@@ -359,7 +355,7 @@ int kern_matmul_kquants_neon(int level, const kern_matrix *w, const void *act, i
                              int64_t r0, int64_t r1) {
     for (size_t i = 0; i < sizeof kq_types / sizeof kq_types[0]; i++) {
         if (kq_types[i].type != w->type) continue;
-        if (level >= MLA4J_SIMD_NEON_I8MM) kq_types[i].i8mm(w, act, n_tok, y, ldy, r0, r1);
+        if (level >= MLA4J_SIMD_NEON_I8MM && n_tok > 1) kq_types[i].i8mm(w, act, n_tok, y, ldy, r0, r1);
         else if (level >= MLA4J_SIMD_NEON_DOTPROD) kq_types[i].sdot(w, act, n_tok, y, ldy, r0, r1);
         else kq_types[i].base(w, act, n_tok, y, ldy, r0, r1);
         return 1;

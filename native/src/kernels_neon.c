@@ -187,7 +187,7 @@ static void matmul_float(row_decoder decode, const kern_matrix *w, const void *a
     }
 }
 
-/* ---- Q8_0-activation weights (32-element blocks: an fp16 scale, then the quants) ----------------------------------
+/* ---- Q8_0-activation weights (32-element blocks: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) -----------------------------
  * A block is unpacked into its 32 signed quants (q.lo: elements 0-15, q.hi: 16-31) and multiplied with the
  * activation's int8 quants: the baseline widens (SMULL/SMLAL2: two products per int16 lane, at most
  * 2 * 128 * 127 < 2^15, then SADALP), dotprod uses SDOT, and i8mm multiplies 2 rows x 2 tokens with SMMLA. The
@@ -474,7 +474,8 @@ static const struct {
     {MLA4J_TYPE_BF16, decode_bf16},
 };
 
-#define Q8_ENTRY(T, name) {T, matvec_##name, matvec_##name##_dotprod, gemm_##name, gemm_##name##_dotprod, gemm_##name##_i8mm}
+#define Q8_ENTRY(T, name)                                                                                             \
+    {T, matvec_##name, matvec_##name##_dotprod, gemm_##name, gemm_##name##_dotprod, gemm_##name##_i8mm}
 static const struct {
     int32_t type;
     q8_matvec_fn matvec, matvec_dotprod;

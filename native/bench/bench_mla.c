@@ -3,7 +3,8 @@
  * values), so long contexts can be profiled in seconds. Not a test; run by hand:
  *   build/native/bench_mla MODEL DEPTH [threads] [cache type: 0 F32, 1 F16, 8 Q8_0, 2 Q4_0] [tokens] [batch] [form]
  * With a batch size, it times `tokens` evaluations of one batch of that many tokens at the depth instead
- * (prompt processing), in the attention form given (0 by batch size, 1 absorbed, 2 MHA): the crossover. */
+ * (prompt processing), in the attention form given (0 by batch size, 1 absorbed, 2 MHA): the crossover.
+ * BENCH_SIMD=N in the environment forces a kernel level (MLA4J_SIMD_*: 2 AVX2, 3 AVX-512). */
 #include "context.h"
 
 #include <stdio.h>
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
     const long rss_model = rss_bytes();
     mla4j_context_params p;
     mla4j_context_params_init(&p);
+    if (getenv("BENCH_SIMD") != NULL) p.simd = atoi(getenv("BENCH_SIMD")); /* e.g. 2: the AVX2 kernels on an AVX-512 CPU */
     p.n_ctx = depth + (batch > 0 ? batch : n + 1);
     if (batch > p.n_batch) p.n_batch = batch;
     p.n_threads = threads;

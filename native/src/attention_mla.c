@@ -204,6 +204,9 @@ static void flash_task(void *arg, int ith, int nth) {
     float *sc = st->scores + (size_t)ith * rows_cap * MLA_ROW_TILE;
     float *tile = st->row_f32 + (size_t)ith * MLA_ROW_TILE * (size_t)W;
     const size_t q_stride = st->q_act != NULL ? kern_act_size(c->params.kv_type, W, 1) : 0;
+    /* A Q8_0 cache is scored by the int8 product of its raw rows and summed straight from them where the level
+     * has that kernel (and no bf16 pairs are wanted): no tile of floats at all. */
+    const int fused = c->params.kv_type == MLA4J_TYPE_Q8_0 && k->weighted_sum_q8 != NULL && st->pairs == NULL && C % 32 == 0;
     for (int64_t item = ith; item < (int64_t)st->grp_chunks * a->parts; item += nth) {
         const mla_chunk *ch = &st->chunks[item / a->parts];
         const int p = (int)(item % a->parts);
@@ -224,7 +227,7 @@ static void flash_task(void *arg, int ith, int nth) {
         for (int64_t b = s0; b < s1; b += MLA_ROW_TILE) {
             const int64_t n = s1 - b < MLA_ROW_TILE ? s1 - b : MLA_ROW_TILE;
             const uint8_t *rows = kv_k_row(&c->kv, ch->seq, a->il, b);
-            k->dequant_rows(c->params.kv_type, rows, st->row_bytes, n, W, tile);
+            if (!fused) k->dequant_rows(c->params.kv_type, rows, st->row_bytes, n, W, tile);
             if (qa != NULL) { /* quantized cache: int8 products of the raw rows with the Q8_0 queries */
                 const kern_matrix rows_m = {c->params.kv_type, W, n, st->row_bytes, rows};
                 kern_matmul(c->simd, &rows_m, qa, n_rows, sc, MLA_ROW_TILE, 0, n);
@@ -263,7 +266,8 @@ static void flash_task(void *arg, int ith, int nth) {
                 continue;
             }
 #endif
-            k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
+            if (fused) k->weighted_sum_q8(rows, st->row_bytes, n, sc, MLA_ROW_TILE, n_rows, acc, C);
+            else k->weighted_sum(tile, n, W, sc, MLA_ROW_TILE, n_rows, acc, C);
         }
     }
 }

@@ -1,6 +1,7 @@
 /* attention_mla_avx512.c - the AVX-512 version of the latent weighted sum (attention_mla.c has the reference).
  * Compiled with -mavx512f (CMake: *_avx512.c) and only called when the context's kernel level is AVX512. */
 #include "context.h"
+#include "kernels_impl.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -61,6 +62,140 @@ void mla_weighted_sum_avx512(const float *rows, int64_t n_s, int64_t ld, const f
         for (; i < n_q; i++) block1(rows, n_s, ld, p + i * p_stride, acc + i * C, c0, m0, m1);
     }
 }
+
+/* nq (16, 8, 4 or 1: a constant after inlining) query rows x 16 columns of one Q8_0 block half: each cache row's
+ * 16 quants are decoded in a register (q * d, exact) and used by all nq rows, so the tile is never written out as
+ * floats; 16 accumulators stay in registers. d[s] is the scale of this block in row s. */
+static inline __attribute__((always_inline)) void block_q8(const int nq, const uint8_t *col, size_t row_bytes,
+                                                           int64_t n_s, const float *d, const float *p,
+                                                           int64_t p_stride, float *acc, int64_t C) {
+    __m512 a[16];
+    for (int q = 0; q < nq; q++) a[q] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < n_s; s++) {
+        const __m128i qs = _mm_loadu_si128((const __m128i *)(col + (size_t)s * row_bytes));
+        const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(qs)), _mm512_set1_ps(d[s]));
+        for (int q = 0; q < nq; q++) a[q] = _mm512_fmadd_ps(_mm512_set1_ps(p[q * p_stride + s]), x, a[q]);
+    }
+    for (int q = 0; q < nq; q++) _mm512_storeu_ps(acc + q * C, _mm512_add_ps(_mm512_loadu_ps(acc + q * C), a[q]));
+}
+
+void mla_weighted_sum_q8_avx512(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C) {
+    const __m512i offs = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)row_bytes));
+    for (int64_t b = 0; b < C / 32; b++) {
+        const uint8_t *blk = rows + (size_t)b * sizeof(block_q8_0);
+        _Alignas(64) float d[MLA_ROW_TILE];
+        for (int64_t s0 = 0; s0 < n_s; s0 += 16) { /* this block's scales of 16 rows: one gather, one conversion */
+            const __mmask16 m = n_s - s0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n_s - s0)) - 1);
+            const __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, offs, blk + (size_t)s0 * row_bytes, 1);
+            _mm512_store_ps(d + s0, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h)));
+        }
+        for (int64_t half = 0; half < 2; half++) {
+            const uint8_t *col = blk + 2 + 16 * half;
+            float *ac = acc + b * 32 + 16 * half;
+            int64_t i = 0;
+            for (; i + 16 <= n_q; i += 16) block_q8(16, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i + 8 <= n_q; i += 8) block_q8(8, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i + 4 <= n_q; i += 4) block_q8(4, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i < n_q; i++) block_q8(1, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+        }
+    }
+}
+
+/* ---- int8 weighted sum of a Q8_0 cache (VNNI) ------------------------------------------------------------------ */
+
+/* mla_weighted_sum_q8_u8_ref (attention_mla_ref.c) defines the arithmetic, which this follows bit for bit: per query
+ * row i and cache block b the tile's weights p[i][s] * d[s][b] become unsigned 8-bit integers against the bound
+ * pmax_i * dmax_b, vpdpbusd multiplies them with the raw signed quants four rows at a time (the tile's block b is
+ * interleaved by rows first: dword k, column j = rows 4k..4k+3 of column j), and the exact int32 sums are scaled
+ * back into the float accumulators. About a third of the instructions of the float sum. */
+static inline void pack_quads(const uint8_t *blk, size_t row_bytes, int64_t n_s, __m512i *out) {
+    for (int k = 0; k < MLA_ROW_TILE / 4; k++) {
+        __m256i r[4];
+        for (int e = 0; e < 4; e++) {
+            const int64_t s = 4 * k + e;
+            r[e] = s < n_s ? _mm256_loadu_si256((const __m256i *)(blk + (size_t)s * row_bytes + 2)) : _mm256_setzero_si256();
+        }
+        const __m256i t0 = _mm256_unpacklo_epi8(r[0], r[1]), t1 = _mm256_unpackhi_epi8(r[0], r[1]);
+        const __m256i t2 = _mm256_unpacklo_epi8(r[2], r[3]), t3 = _mm256_unpackhi_epi8(r[2], r[3]);
+        const __m256i u0 = _mm256_unpacklo_epi16(t0, t2), u1 = _mm256_unpackhi_epi16(t0, t2); /* columns 0-3|16-19, 4-7|20-23 */
+        const __m256i u2 = _mm256_unpacklo_epi16(t1, t3), u3 = _mm256_unpackhi_epi16(t1, t3); /* 8-11|24-27, 12-15|28-31 */
+        out[2 * k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_permute2x128_si256(u0, u1, 0x20)),
+                                        _mm256_permute2x128_si256(u2, u3, 0x20), 1);
+        out[2 * k + 1] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_permute2x128_si256(u0, u1, 0x31)),
+                                            _mm256_permute2x128_si256(u2, u3, 0x31), 1);
+        if (4 * k + 4 >= n_s) { /* the rest of the tile is absent: zero quads */
+            for (int k2 = k + 1; k2 < MLA_ROW_TILE / 4; k2++) out[2 * k2] = out[2 * k2 + 1] = _mm512_setzero_si512();
+            return;
+        }
+    }
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512vnni")
+enum { WQ_GROUP = 64 }; /* query rows whose normalised weights are kept at once (8 KiB) */
+
+/* Query rows i0 .. i0+nq-1 (nq <= WQ_GROUP) over the whole tile. */
+static void wsum_q8_vnni_group(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                               int64_t nq, float *acc, int64_t C) {
+    enum { T = MLA_ROW_TILE };
+    _Alignas(64) float pn[WQ_GROUP][T];
+    float pmax[WQ_GROUP];
+    const __mmask16 m0 = n_s >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n_s) - 1);
+    const __mmask16 m1 = n_s >= 32 ? (__mmask16)0xFFFF : n_s > 16 ? (__mmask16)((1u << (n_s - 16)) - 1) : 0;
+    for (int64_t i = 0; i < nq; i++) { /* weights over their row maximum */
+        const __m512 a = _mm512_maskz_loadu_ps(m0, p + i * p_stride), b = _mm512_maskz_loadu_ps(m1, p + i * p_stride + 16);
+        pmax[i] = _mm512_reduce_max_ps(_mm512_max_ps(a, b)); /* weights are >= 0; masked lanes read 0 */
+        const __m512 inv = _mm512_set1_ps(pmax[i] > 0.0f ? 1.0f / pmax[i] : 0.0f);
+        _mm512_store_ps(pn[i], _mm512_mul_ps(a, inv));
+        _mm512_store_ps(pn[i] + 16, _mm512_mul_ps(b, inv));
+    }
+    const __m512i offs = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)row_bytes));
+    for (int64_t b = 0; b < C / 32; b++) {
+        const uint8_t *blk = rows + (size_t)b * 34;
+        /* this block's scales of the tile's rows (0 past n_s), their maximum, and d scaled to 255 at that maximum */
+        const __m512 d0 = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m0, offs, blk, 1)));
+        const __m512 d1 = _mm512_cvtph_ps(
+            _mm512_cvtepi32_epi16(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m1, offs, blk + 16 * row_bytes, 1)));
+        const float dmax = _mm512_reduce_max_ps(_mm512_max_ps(d0, d1));
+        if (!(dmax > 0.0f)) continue; /* an all-zero block adds nothing */
+        const __m512 sd = _mm512_set1_ps(255.0f / dmax);
+        const __m512 dn0 = _mm512_mul_ps(d0, sd), dn1 = _mm512_mul_ps(d1, sd);
+        const float dq = dmax / 255.0f;
+        __m512i quads[T / 2];
+        pack_quads(blk, row_bytes, n_s, quads);
+        for (int64_t i = 0; i < nq; i++) {
+            if (!(pmax[i] > 0.0f)) continue;
+            const __m512i w0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_load_ps(pn[i]), dn0));
+            const __m512i w1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_load_ps(pn[i] + 16), dn1));
+            _Alignas(32) uint32_t u[T / 4]; /* the 32 weights as bytes: dword k = rows 4k..4k+3 */
+            _mm_store_si128((__m128i *)u, _mm512_cvtusepi32_epi8(w0));
+            _mm_store_si128((__m128i *)(u + 4), _mm512_cvtusepi32_epi8(w1));
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int k = 0; k < T / 4; k++) {
+                const __m512i wk = _mm512_set1_epi32((int)u[k]);
+                s0 = _mm512_dpbusd_epi32(s0, wk, quads[2 * k]);
+                s1 = _mm512_dpbusd_epi32(s1, wk, quads[2 * k + 1]);
+            }
+            const __m512 e = _mm512_set1_ps(pmax[i] * dq);
+            float *o = acc + i * C + b * 32;
+            _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), e, _mm512_loadu_ps(o)));
+            _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), e, _mm512_loadu_ps(o + 16)));
+        }
+    }
+}
+
+void mla_weighted_sum_q8_vnni(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                              int64_t n_q, float *acc, int64_t C) {
+    for (int64_t i0 = 0; i0 < n_q; i0 += WQ_GROUP) {
+        const int64_t nq = n_q - i0 < WQ_GROUP ? n_q - i0 : WQ_GROUP;
+        wsum_q8_vnni_group(rows, row_bytes, n_s, p + i0 * p_stride, p_stride, nq, acc + i0 * C, C);
+    }
+}
+#pragma GCC pop_options
 
 static inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 

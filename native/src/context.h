@@ -160,6 +160,10 @@ typedef struct mla_kernels {
     /* acc[i][0..C) += sum_s p[i*p_stride + s] * rows[s*ld + 0..C), i < n_q, s < n_s. */
     void (*weighted_sum)(const float *rows, int64_t n_s, int64_t ld, const float *p, int64_t p_stride, int64_t n_q,
                          float *acc, int64_t C);
+    /* The same straight from n Q8_0 cache rows (row_bytes apart; C a multiple of 32): the rows are decoded in
+     * registers, q * d exactly as dequant_rows does, never stored. NULL where a level has none (decode, then sum). */
+    void (*weighted_sum_q8)(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                            int64_t n_q, float *acc, int64_t C);
     /* row[s] *= scale, returning the maximum; row[s] = e^(row[s] - max), returning the sum. */
     float (*scale_max)(float *row, int64_t n, float scale);
     float (*exp_sum)(float *row, int64_t n, float max);
@@ -184,6 +188,14 @@ MLA_KERNEL_DECLS(avx2)
 MLA_KERNEL_DECLS(avx512)
 MLA_KERNEL_DECLS(neon)
 #undef MLA_KERNEL_DECLS
+void mla_weighted_sum_q8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                             int64_t n_q, float *acc, int64_t C);
+void mla_weighted_sum_q8_u8_ref(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C);
+void mla_weighted_sum_q8_vnni(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                              int64_t n_q, float *acc, int64_t C);
+void mla_weighted_sum_q8_avx512(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                                int64_t n_q, float *acc, int64_t C);
 /* attention_mla_avx512.c, bf16 weighted sum of quantized caches: rows (n x C floats, ld apart) into bf16 row
  * pairs out[(j*C + c)*2 + e] = rows[2j+e][c]; a weight row into bf16 (odd n padded with a zero); and
  * acc[i][0..C) += sum_j pp[i*pp_stride + j] . pairs[j] in f32. */

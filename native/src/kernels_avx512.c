@@ -217,6 +217,29 @@ static void matmul_float(const kern_matrix *w, const void *act, int64_t n_tok, f
 
 /* ---- Q4_0 / Q8_0 weights with Q8_0 activations ---------------------------------------------------------- */
 
+/* kern_repack_q8_panel for 16 whole Q8_0 rows (pr = nr = 16), with the same bytes: each 4-byte group of the 16 rows
+ * is one gather (row_bytes apart), and the scales one more, converted from fp16 in one instruction. The absorbed
+ * attention repacks every cache tile it scores (a cache row is the "weight" of that product), so this runs once
+ * per cached token, layer and generated token: the scalar loop cost as much as the products themselves. */
+void kern_repack_q8_panel16_avx512(const kern_matrix *w, int64_t r, int64_t b0, int64_t nblk, int q8_signed,
+                                   uint8_t *panel) {
+    const __m512i offs = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)w->row_bytes));
+    const __m512i flip = _mm512_set1_epi32(q8_signed ? 0 : (int)0x80808080u);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)r * w->row_bytes + (size_t)b0 * sizeof(block_q8_0);
+    for (int64_t bi = 0; bi < nblk; bi++, base += sizeof(block_q8_0)) {
+        uint8_t *pb = panel + bi * kern_panel_block_bytes(16);
+        const __m512i dh = _mm512_i32gather_epi32(offs, base, 1); /* the fp16 scale and two quants, per row */
+        _mm512_storeu_ps(pb, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            const __m512i q = _mm512_i32gather_epi32(offs, base + 2 + 4 * g, 1);
+            _mm512_storeu_si512(pb + 64 + 64 * g, _mm512_xor_si512(q, flip));
+        }
+    }
+}
+
+
 #define GEMM_TT 8         /* tokens per register tile */
 #define GEMM_KC_BLOCKS 16   /* blocks per repacked panel: 16 rows x 512 elements, 9 KiB */
 #define GEMM_GROUP_PANELS 4 /* panels repacked together: 64 rows */

@@ -235,6 +235,9 @@ void kern_repack_q8_panel(const kern_matrix *w, int64_t r, int nr, int pr, int64
                           uint8_t *panel);
 /* The same for pr = nr = 8 rows of Q8_0 kept signed, with AVX2 (kernels_avx2.c; identical bytes). */
 void kern_repack_q8_panel8_avx2(const kern_matrix *w, int64_t r, int64_t b0, int64_t nblk, uint8_t *panel);
+/* The same for pr = nr = 16 rows of Q8_0 with AVX-512 (kernels_avx512.c; identical bytes, signed or not). */
+void kern_repack_q8_panel16_avx512(const kern_matrix *w, int64_t r, int64_t b0, int64_t nblk, int q8_signed,
+                                   uint8_t *panel);
 
 /* ---- Per-level implementations (kernels.h documents the semantics) ---------------------------------- */
 

@@ -759,19 +759,10 @@ static void test_simd_levels(void) {
     printf("cpu: best simd %d (%s), features: %s\n", best, kern_simd_name(best), f);
 }
 
-/* The AVX2 panel repacking of 8 Q8_0 rows gives the reference's bytes (rows at an odd offset and stride, several
- * blocks, starting past the first). */
-static void test_repack_panel8(void) {
-#if !MLA4J_X86
-    printf("SKIPPED: AVX2 panel repacking (not x86-64)\n");
-    return;
-#else
-    if (kern_cpu_best_simd() < MLA4J_SIMD_AVX2) {
-        printf("SKIPPED: AVX2 panel repacking (no AVX2)\n");
-        return;
-    }
-    const int64_t cols = 5 * 32, rows = 11;
-    const size_t row_bytes = (size_t)(cols / 32) * sizeof(block_q8_0) + 3;
+#if MLA4J_X86
+/* Random Q8_0 rows of `cols` values at an odd offset and stride (freed with free(*base)). */
+static kern_matrix random_q8_rows(int64_t cols, int64_t rows, size_t pad, uint8_t **base) {
+    const size_t row_bytes = (size_t)(cols / 32) * sizeof(block_q8_0) + pad;
     uint8_t *data = malloc(row_bytes * (size_t)rows + 1);
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t blk = 0; blk < cols / 32; blk++) {
@@ -781,12 +772,40 @@ static void test_repack_panel8(void) {
             for (int i = 0; i < 32; i++) p[2 + i] = (uint8_t)(rand() % 255 - 127);
         }
     }
-    const kern_matrix w = {MLA4J_TYPE_Q8_0, cols, rows, row_bytes, data + 1};
-    uint8_t a[4 * 8 * 36], b[4 * 8 * 36];
-    kern_repack_q8_panel8_avx2(&w, 2, 1, 4, a);
-    kern_repack_q8_panel(&w, 2, 8, 8, 1, 4, 1, b);
-    CHECK(memcmp(a, b, sizeof a) == 0);
-    free(data);
+    *base = data;
+    return (kern_matrix){MLA4J_TYPE_Q8_0, cols, rows, row_bytes, data + 1};
+}
+#endif
+
+/* The AVX2 panel repacking of 8 Q8_0 rows and the AVX-512 one of 16 (signed and offset) give the reference's bytes
+ * (rows at an odd offset and stride, several blocks, starting past the first). */
+static void test_repack_panels(void) {
+#if !MLA4J_X86
+    printf("SKIPPED: x86 panel repacking (not x86-64)\n");
+#else
+    uint8_t *base;
+    if (kern_cpu_best_simd() < MLA4J_SIMD_AVX2) {
+        printf("SKIPPED: AVX2 panel repacking (no AVX2)\n");
+    } else {
+        const kern_matrix w = random_q8_rows(5 * 32, 11, 3, &base);
+        uint8_t a[4 * 8 * 36], b[4 * 8 * 36];
+        kern_repack_q8_panel8_avx2(&w, 2, 1, 4, a);
+        kern_repack_q8_panel(&w, 2, 8, 8, 1, 4, 1, b);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+        free(base);
+    }
+    if (kern_cpu_best_simd() < MLA4J_SIMD_AVX512) {
+        printf("SKIPPED: AVX-512 panel repacking (no AVX-512)\n");
+    } else {
+        const kern_matrix w = random_q8_rows(6 * 32, 19, 5, &base);
+        uint8_t a[5 * 16 * 36], b[5 * 16 * 36];
+        for (int q8_signed = 0; q8_signed <= 1; q8_signed++) {
+            kern_repack_q8_panel16_avx512(&w, 3, 1, 5, q8_signed, a);
+            kern_repack_q8_panel(&w, 3, 16, 16, 1, 5, q8_signed, b);
+            CHECK_MSG(memcmp(a, b, sizeof a) == 0, "16-row panel differs (signed %d)", q8_signed);
+        }
+        free(base);
+    }
 #endif
 }
 
@@ -808,6 +827,6 @@ int main(void) {
     test_decode_exact();
     test_quantized_dot_error();
     test_vector_helpers();
-    test_repack_panel8();
+    test_repack_panels();
     return check_summary("test_kernels");
 }

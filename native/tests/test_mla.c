@@ -4,6 +4,7 @@
  * double-precision loop, on shapes with tails; and the AVX-512 bf16 kernels where the CPU has them. */
 #include "check.h"
 #include "context.h"
+#include "kernels_impl.h"
 
 static float rnd(void) { return (float)rand() / RAND_MAX * 2.0f - 1.0f; }
 
@@ -55,6 +56,43 @@ static void test_scores_and_sums(const mla_kernels *k) {
         free(q);
         free(tile);
         free(sa);
+        free(acc);
+    }
+}
+
+/* The weighted sum straight from Q8_0 rows against a double-precision sum over the decoded rows (query counts
+ * that take every register block: 16, 8, 4 and single rows; tiles of 32 and 7 rows). */
+typedef void (*wsum_q8_fn)(const uint8_t *, size_t, int64_t, const float *, int64_t, int64_t, float *, int64_t);
+
+static void test_q8_weighted_sum(wsum_q8_fn f) {
+    const int64_t shapes[][3] = {{32, 32, 576}, {29, 7, 64}, {3, 32, 96}}; /* query rows, tile rows, W (C = W - 64 or W) */
+    for (int sh = 0; sh < 3; sh++) {
+        const int64_t nq = shapes[sh][0], ns = shapes[sh][1], W = shapes[sh][2], C = W > 96 ? W - 64 : W;
+        const size_t rb = (size_t)kv_row_bytes(MLA4J_TYPE_Q8_0, W);
+        uint8_t *rows = malloc(rb * (size_t)ns);
+        float *x = malloc(sizeof(float) * (size_t)W), *dec = malloc(sizeof(float) * (size_t)(ns * W));
+        float *p = malloc(sizeof(float) * (size_t)(nq * 32)), *acc = malloc(sizeof(float) * (size_t)(nq * C));
+        for (int64_t s = 0; s < ns; s++) {
+            for (int64_t i = 0; i < W; i++) x[i] = rnd() * (float)(1 + (i / 32) % 5);
+            mla_store_row(MLA4J_TYPE_Q8_0, x, W, rows + (size_t)s * rb);
+            kern_dequantize_row(MLA4J_TYPE_Q8_0, rows + (size_t)s * rb, dec + s * W, W);
+        }
+        for (int64_t i = 0; i < nq * 32; i++) p[i] = (rnd() + 1.0f) * 0.5f;
+        for (int64_t i = 0; i < nq * C; i++) acc[i] = 0.25f;
+        f(rows, rb, ns, p, 32, nq, acc, C);
+        int ok = 1;
+        for (int64_t i = 0; i < nq && ok; i++) {
+            for (int64_t c = 0; c < C; c++) {
+                double ref = 0.25;
+                for (int64_t s = 0; s < ns; s++) ref += (double)p[i * 32 + s] * dec[s * W + c];
+                if (fabs(acc[i * C + c] - ref) > 1e-5 * (1 + fabs(ref)) * 8) ok = 0;
+            }
+        }
+        CHECK_MSG(ok, "Q8_0 weighted sums differ for %lld queries x %lld rows", (long long)nq, (long long)ns);
+        free(rows);
+        free(x);
+        free(dec);
+        free(p);
         free(acc);
     }
 }
@@ -119,6 +157,59 @@ static void test_gemm(const mla_kernels *k) {
     }
 }
 
+/* The int8 weighted sum: its reference against the exact float sum (each weight rounded to 1/255 of the bound
+ * pmax * dmax: the error of a sum is at most n_s * 0.5 * bound * 127 per column) and, with VNNI, the AVX-512
+ * kernel against its reference bit for bit (shapes with short tiles, every register path, a query group split). */
+static void test_q8_u8_weighted_sum(void) {
+    const int64_t shapes[][3] = {{16, 32, 512}, {29, 7, 64}, {70, 17, 96}, {3, 32, 32}}; /* query rows, tile rows, C */
+    for (int sh = 0; sh < 4; sh++) {
+        const int64_t nq = shapes[sh][0], ns = shapes[sh][1], C = shapes[sh][2], W = C + 64;
+        const size_t rb = (size_t)kv_row_bytes(MLA4J_TYPE_Q8_0, W);
+        uint8_t *rows = malloc(rb * (size_t)ns);
+        float *x = malloc(sizeof(float) * (size_t)W), *dec = malloc(sizeof(float) * (size_t)(ns * W));
+        float *p = malloc(sizeof(float) * (size_t)(nq * 32));
+        float *a1 = malloc(sizeof(float) * (size_t)(nq * C)), *a2 = malloc(sizeof(float) * (size_t)(nq * C));
+        for (int64_t s = 0; s < ns; s++) {
+            for (int64_t i = 0; i < W; i++) x[i] = rnd() * (float)(1 + (i / 32 + s) % 7);
+            mla_store_row(MLA4J_TYPE_Q8_0, x, W, rows + (size_t)s * rb);
+            kern_dequantize_row(MLA4J_TYPE_Q8_0, rows + (size_t)s * rb, dec + s * W, W);
+        }
+        for (int64_t i = 0; i < nq * 32; i++) p[i] = expf(-8.0f * (rnd() + 1.0f)); /* softmax-like: 1 .. e^-16 */
+        for (int64_t i = 0; i < nq; i += 5) p[i * 32 + ns / 2] = 0.0f;
+        for (int64_t s = 0; s < ns; s++) p[1 * 32 + s] = 0.0f; /* a row with no weight in this tile */
+        for (int64_t i = 0; i < nq * C; i++) a1[i] = a2[i] = 0.5f;
+        mla_weighted_sum_q8_u8_ref(rows, rb, ns, p, 32, nq, a1, C);
+        int ok = 1;
+        for (int64_t i = 0; i < nq && ok; i++) {
+            double pmax = 0;
+            for (int64_t s = 0; s < ns; s++) pmax = fmax(pmax, p[i * 32 + s]);
+            for (int64_t c = 0; c < C; c++) {
+                double ref = 0.5, dmax = 0;
+                for (int64_t s = 0; s < ns; s++) {
+                    ref += (double)p[i * 32 + s] * dec[s * W + c];
+                    dmax = fmax(dmax, kern_fp16_to_fp32(((const block_q8_0 *)(rows + (size_t)s * rb))[c / 32].d));
+                }
+                /* each weight off by at most half a step of pmax * dmax / 255, times a quant of at most 127 */
+                const double bound = (double)ns * 0.5 * (pmax * dmax / 255.0) * 127.0 * 1.001;
+                if (fabs(a1[i * C + c] - ref) > bound + 1e-6 * (1 + fabs(ref))) ok = 0;
+            }
+        }
+        CHECK_MSG(ok, "int8 weighted sum reference off the exact sum (shape %d)", sh);
+#if MLA4J_X86
+        if (kern_cpu_best_simd() >= MLA4J_SIMD_AVX512 && kern_cpu_has_avx512vnni()) {
+            mla_weighted_sum_q8_vnni(rows, rb, ns, p, 32, nq, a2, C);
+            CHECK_MSG(memcmp(a1, a2, sizeof(float) * (size_t)(nq * C)) == 0, "VNNI int8 weighted sum differs from its reference (shape %d)", sh);
+        }
+#endif
+        free(rows);
+        free(x);
+        free(dec);
+        free(p);
+        free(a1);
+        free(a2);
+    }
+}
+
 #if MLA4J_X86
 /* bf16 packing against kern_fp32_to_bf16, and the bf16 weighted sum against its reference (same roundings). */
 static void test_bf16_weighted_sum(void) {
@@ -175,6 +266,11 @@ int main(void) {
         test_softmax_pieces(k);
         test_gemm(k);
     }
+    test_q8_weighted_sum(mla_weighted_sum_q8_ref);
+#if MLA4J_X86
+    if (kern_cpu_best_simd() >= MLA4J_SIMD_AVX512) test_q8_weighted_sum(mla_weighted_sum_q8_avx512);
+#endif
+    test_q8_u8_weighted_sum();
 #if MLA4J_X86
     if (!kern_cpu_has_avx512bf16()) {
         printf("SKIPPED: bf16 kernels (no AVX512-BF16)\n");

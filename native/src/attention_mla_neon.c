@@ -134,6 +134,56 @@ void mla_weighted_sum_neon(const float *rows, int64_t n_s, int64_t ld, const flo
     }
 }
 
+/* The weighted sum straight from Q8_0 cache rows (C a multiple of 32; n_s <= MLA_ROW_TILE): wsum_block16's
+ * arithmetic on 16 quants of each row decoded in registers (q * d exact, as mla_dequant_rows_neon), so the result
+ * has the bits of decoding the tile first and summing it with mla_weighted_sum_neon (test_mla checks it). */
+INLINE void wsum_q8_block16(const int nq, const uint8_t *col, size_t row_bytes, int64_t n_s, const float *d,
+                            const float *p, int64_t p_stride, float *acc, int64_t C) {
+    float32x4_t a[6][4];
+    for (int q = 0; q < nq; q++)
+        for (int v = 0; v < 4; v++) a[q][v] = vdupq_n_f32(0.0f);
+    for (int64_t s = 0; s < n_s; s++) {
+        const int8x16_t qs = vld1q_s8((const int8_t *)(col + (size_t)s * row_bytes));
+        const int16x8_t w0 = vmovl_s8(vget_low_s8(qs)), w1 = vmovl_high_s8(qs);
+        const float32x4_t dv = vdupq_n_f32(d[s]);
+        const float32x4_t x0 = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(w0))), dv);
+        const float32x4_t x1 = vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(w0)), dv);
+        const float32x4_t x2 = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(w1))), dv);
+        const float32x4_t x3 = vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(w1)), dv);
+        for (int q = 0; q < nq; q++) {
+            const float w = p[q * p_stride + s];
+            a[q][0] = vfmaq_n_f32(a[q][0], x0, w);
+            a[q][1] = vfmaq_n_f32(a[q][1], x1, w);
+            a[q][2] = vfmaq_n_f32(a[q][2], x2, w);
+            a[q][3] = vfmaq_n_f32(a[q][3], x3, w);
+        }
+    }
+    for (int q = 0; q < nq; q++) {
+        float *o = acc + q * C;
+        for (int v = 0; v < 4; v++) vst1q_f32(o + 4 * v, vaddq_f32(vld1q_f32(o + 4 * v), a[q][v]));
+    }
+}
+
+void mla_weighted_sum_q8_neon(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                              int64_t n_q, float *acc, int64_t C) {
+    for (int64_t b = 0; b < C / 32; b++) {
+        const uint8_t *blk = rows + (size_t)b * 34;
+        float d[MLA_ROW_TILE];
+        for (int64_t s = 0; s < n_s; s++) {
+            const uint8_t *h = blk + (size_t)s * row_bytes;
+            d[s] = kern_fp16_to_fp32((uint16_t)(h[0] | h[1] << 8));
+        }
+        for (int64_t half = 0; half < 2; half++) {
+            const uint8_t *col = blk + 2 + 16 * half;
+            float *ac = acc + b * 32 + 16 * half;
+            int64_t i = 0;
+            for (; i + 6 <= n_q; i += 6)
+                wsum_q8_block16(6, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+            for (; i < n_q; i++) wsum_q8_block16(1, col, row_bytes, n_s, d, p + i * p_stride, p_stride, ac + i * C, C);
+        }
+    }
+}
+
 /* ---- softmax pieces --------------------------------------------------------------------------------------------- */
 
 /* e^x for x <= 0: the polynomial of the AVX2/AVX-512 versions, 2^n built in the exponent field (n >= -126 after the

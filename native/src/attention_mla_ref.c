@@ -151,8 +151,9 @@ static const mla_kernels kernels_avx512_vnni = {mla_dequant_rows_avx512,  mla_sc
                                                 mla_gemm_nn_avx512};
 #endif
 #if MLA4J_ARM64
-static const mla_kernels kernels_neon = {mla_dequant_rows_neon, mla_scores_neon,  mla_weighted_sum_neon, NULL,
-                                         mla_scale_max_neon,    mla_exp_sum_neon, mla_gemm_nn_neon};
+static const mla_kernels kernels_neon = {mla_dequant_rows_neon,    mla_scores_neon,  mla_weighted_sum_neon,
+                                         mla_weighted_sum_q8_neon, mla_scale_max_neon, mla_exp_sum_neon,
+                                         mla_gemm_nn_neon};
 #endif
 
 const mla_kernels *mla_kernels_for(int simd) {

@@ -198,6 +198,8 @@ void mla_weighted_sum_q8_avx2(const uint8_t *rows, size_t row_bytes, int64_t n_s
                               int64_t n_q, float *acc, int64_t C);
 void mla_weighted_sum_q8_vnni(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
                               int64_t n_q, float *acc, int64_t C);
+void mla_weighted_sum_q8_neon(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
+                              int64_t n_q, float *acc, int64_t C);
 void mla_weighted_sum_q8_avx512(const uint8_t *rows, size_t row_bytes, int64_t n_s, const float *p, int64_t p_stride,
                                 int64_t n_q, float *acc, int64_t C);
 /* attention_mla_avx512.c, bf16 weighted sum of quantized caches: rows (n x C floats, ld apart) into bf16 row

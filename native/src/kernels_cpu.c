@@ -54,7 +54,10 @@ void kern_act_convert(int32_t type, const float *x, int64_t cols, int64_t t0, in
         else if (kern_act_is_q8k(type) && best == MLA4J_SIMD_AVX512) kern_quantize_act_q8k_avx512(src, cols, dst);
         else if (kern_act_is_q8k(type) && best == MLA4J_SIMD_AVX2) kern_quantize_act_q8k_avx2(src, cols, dst);
 #endif
-        else if (kern_act_is_q8k(type)) kern_quantize_act_q8k_ref(src, cols, dst); /* ARM64: no NEON version yet */
+#if MLA4J_ARM64
+        else if (kern_act_is_q8k(type) && best >= MLA4J_SIMD_NEON) kern_quantize_act_q8k_neon(src, cols, dst);
+#endif
+        else if (kern_act_is_q8k(type)) kern_quantize_act_q8k_ref(src, cols, dst);
 #if MLA4J_X86
         else if (best == MLA4J_SIMD_AVX512) kern_quantize_act_q8_avx512(type, src, cols, dst);
         else if (best == MLA4J_SIMD_AVX2) kern_quantize_act_q8_avx2(type, src, cols, dst);

@@ -8,6 +8,7 @@
 #include "mla4j.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Block layouts, in file order (llama.cpp ggml-common.h). */
 #define QK4_0 32
@@ -123,6 +124,18 @@ static inline void kern_q4_k_scale_min(int j, const uint8_t *q, int *sc, int *m)
         *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
         *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
     }
+}
+
+/* The 16 signed 6-bit scales of a Q3_K block (ggml's kmask shuffle of the 12 bytes), still biased by 32. */
+static inline void kern_q3_k_scales(const uint8_t *s, int8_t out[16]) {
+    uint32_t aux[4];
+    memcpy(aux, s, 12);
+    const uint32_t tmp = aux[2], kmask1 = 0x03030303u, kmask2 = 0x0f0f0f0fu;
+    aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+    aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+    aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+    aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+    memcpy(out, aux, 16);
 }
 
 /* ---- Converted activations ------------------------------------------------------------------------
@@ -250,6 +263,9 @@ void kern_matmul_avx2(const kern_matrix *w, const void *act, int64_t n_tok, floa
 void kern_matvec_q8_avx2(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1);
 /* level: MLA4J_SIMD_NEON, _NEON_DOTPROD (SDOT) or _NEON_I8MM (SMMLA for several tokens), at most the CPU's
  * best. Types without a NEON version fall back to kern_matmul_ref (kernels_neon.c, "Types"). */
+/* The NEON products of the super-block types (kernels_kquants_neon.c); 0 when w's type is not one of them. */
+int kern_matmul_kquants_neon(int level, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
+                             int64_t r0, int64_t r1);
 void kern_matmul_neon(int level, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
                       int64_t r0, int64_t r1);
 /* vnni selects the AVX512-VNNI integer kernels (only when the CPU has them), else the AVX-512BW ones. */
@@ -281,6 +297,7 @@ void kern_dequantize_quants_ref(int32_t type, const void *src, float *dst, int64
 void kern_quantize_act_q8k_ref(const float *x, int64_t cols, void *act_token);
 void kern_quantize_act_q8k_avx2(const float *x, int64_t cols, void *act_token);
 void kern_quantize_act_q8k_avx512(const float *x, int64_t cols, void *act_token);
+void kern_quantize_act_q8k_neon(const float *x, int64_t cols, void *act_token);
 /* Reference dot product of one row with one token's activation (kern_q8_act, or block_q8_K array). */
 float kern_vec_dot_quants_ref(int32_t type, const void *row, const void *act_token, int64_t cols);
 void kern_matmul_quants_ref(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,

@@ -7,29 +7,11 @@
  *
  * Types: the tables at the end say how each weight type is multiplied. A float-activation type needs a row decoder
  * (float_types), a Q8_0-activation type with 32-element blocks an unpacker of one block into 32 signed quants
- * (Q8_TYPE + q8_types); Q4_K and Q6_K (Q8_K activations) have their own row kernels; any other type runs the
- * reference kernel, so a new type works at once and gets NEON speed with one entry. */
-#include "kernels_impl.h"
+ * (Q8_TYPE + q8_types); the super-block types (Q8_K activations) live in kernels_kquants_neon.c; any other type runs
+ * the reference kernel, so a new type works at once and gets NEON speed with one entry. */
+#include "kernels_neon.h"
 
-#include <arm_neon.h>
 #include <string.h>
-
-/* GCC declares the SDOT and SMMLA intrinsics for "arch=armv8.2-a+dotprod" and "arch=armv8.2-a+i8mm", and inlines
- * them only into functions whose target includes that (FEAT_DotProd exists from ARMv8.2 on, so a CPU with it
- * has all of ARMv8.2-A); clang (macOS) names the features alone. */
-#if defined(__clang__)
-#define TARGET_DOTPROD __attribute__((target("dotprod")))
-#define TARGET_I8MM __attribute__((target("dotprod,i8mm")))
-#else
-#define TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
-#define TARGET_I8MM __attribute__((target("arch=armv8.2-a+dotprod+i8mm")))
-#endif
-#define INLINE static inline __attribute__((always_inline))
-
-/* IEEE half to float with the FCVT instruction: exact, like kern_fp16_to_fp32. */
-INLINE float fp16_to_f32(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
-
-INLINE float32x4_t load_f16x4(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
 /* ---- Q8_0 activations (identical bytes to kern_quantize_act_q8_ref) -------------------------------------------- */
 
@@ -205,7 +187,7 @@ static void matmul_float(row_decoder decode, const kern_matrix *w, const void *a
     }
 }
 
-/* ---- Q8_0-activation weights (32-element blocks: an fp16 scale, then the quants) ----------------------------------
+/* ---- Q8_0-activation weights (32-element blocks: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) -----------------------------
  * A block is unpacked into its 32 signed quants (q.lo: elements 0-15, q.hi: 16-31) and multiplied with the
  * activation's int8 quants: the baseline widens (SMULL/SMLAL2: two products per int16 lane, at most
  * 2 * 128 * 127 < 2^15, then SADALP), dotprod uses SDOT, and i8mm multiplies 2 rows x 2 tokens with SMMLA. The
@@ -229,11 +211,49 @@ INLINE q8x32 unpack_q4_0(const uint8_t *blk) {
     return q;
 }
 
+/* Q4_1: x = d * nibble + m; the nibbles as they are (0..15), qs after d and m */
+INLINE q8x32 unpack_q4_1(const uint8_t *blk) {
+    const uint8x16_t b = vld1q_u8(blk + 4);
+    q8x32 q = {vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0f))), vreinterpretq_s8_u8(vshrq_n_u8(b, 4))};
+    return q;
+}
+
+/* IQ4_NL: the nibbles index the 16 signed values (TBL) */
+INLINE q8x32 unpack_iq4_nl(const uint8_t *blk) {
+    const uint8x16_t b = vld1q_u8(blk + 2);
+    const int8x16_t values = vld1q_s8(kern_iq4nl_values);
+    q8x32 q = {vqtbl1q_s8(values, vandq_u8(b, vdupq_n_u8(0x0f))), vqtbl1q_s8(values, vshrq_n_u8(b, 4))};
+    return q;
+}
+
+/* Q5_0/Q5_1: nibble + 16 x (bit j of the 32-bit qh for element j); the bytes of qh are spread over 8 lanes each
+ * (TBL) and tested against the lane's bit. Q5_0 subtracts 16 (signed -16..15), Q5_1 keeps 0..31 (x = d * q + m). */
+INLINE q8x32 unpack_q5(const uint8_t *qh_p, const uint8_t *qs, int bias) {
+    static const uint8_t idx[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                    2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+    static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint32_t qh;
+    memcpy(&qh, qh_p, 4);
+    const uint8x16_t hv = vreinterpretq_u8_u32(vdupq_n_u32(qh)), bv = vld1q_u8(bits), sixteen = vdupq_n_u8(16);
+    const uint8x16_t h0 = vandq_u8(vtstq_u8(vqtbl1q_u8(hv, vld1q_u8(idx)), bv), sixteen);
+    const uint8x16_t h1 = vandq_u8(vtstq_u8(vqtbl1q_u8(hv, vld1q_u8(idx + 16)), bv), sixteen);
+    const uint8x16_t b = vld1q_u8(qs);
+    const int8x16_t off = vdupq_n_s8((int8_t)bias);
+    q8x32 q = {vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(b, vdupq_n_u8(0x0f)), h0)), off),
+               vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(b, 4), h1)), off)};
+    return q;
+}
+INLINE q8x32 unpack_q5_0(const uint8_t *blk) { return unpack_q5(blk + 2, blk + 6, 16); }
+INLINE q8x32 unpack_q5_1(const uint8_t *blk) { return unpack_q5(blk + 4, blk + 8, 0); }
+
 INLINE float block_scale(const uint8_t *blk) {
     uint16_t d;
     memcpy(&d, blk, 2);
     return fp16_to_f32(d);
 }
+
+/* The minimum m of Q4_1/Q5_1 blocks (after d). */
+INLINE float block_min(const uint8_t *blk) { return block_scale(blk + 2); }
 
 INLINE int32x4_t dot32_base(q8x32 w, const int8_t *a) {
     const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
@@ -254,6 +274,8 @@ INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
 /* 4 rows at a time, lane i of a float vector = row i: per block, the rows' exact integer totals are converted,
  * multiplied by dw * da and added in block order - the reference's arithmetic (kern_vec_dot_q8_0_ref: sum +=
  * (float)sumi * (dw * da), two roundings), so every NEON level gives the reference's bits for these types.
+ * AFFINE types (Q4_1, Q5_1: x = d * q + m) add the block's activation sum (corr, kernels_impl.h) times m * da to
+ * that term before it joins the sum, as kern_vec_dot_quants_ref does (sumi * (d * da) + suma * (m * da)).
  * A last group of fewer than 4 rows repeats its last row and drops the copies. */
 #define ROWS4_SETUP                                                                                                   \
     const uint8_t *row[4];                                                                                            \
@@ -264,7 +286,7 @@ INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
     const int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
 
 /* One token (decode: memory-bound; 4 linear streams per thread). */
-#define MATVEC_BODY(UNPACK, DOT)                                                                                      \
+#define MATVEC_BODY(UNPACK, DOT, AFFINE)                                                                              \
     const kern_q8_act a = kern_q8_act_of(act, w->cols, 0);                                                            \
     const int64_t nb = w->cols / QK8_0;                                                                               \
     for (int64_t r = r0; r < r1; r += 4) {                                                                            \
@@ -272,14 +294,17 @@ INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
         float32x4_t acc = vdupq_n_f32(0.0f);                                                                          \
         for (int64_t b = 0; b < nb; b++) {                                                                            \
             int32x4_t s[4];                                                                                           \
-            float dw[4];                                                                                              \
+            float dw[4], mw[4];                                                                                       \
             for (int i = 0; i < 4; i++) {                                                                             \
                 const uint8_t *blk = row[i] + b * block_bytes;                                                        \
                 s[i] = DOT(UNPACK(blk), a.qs + b * QK8_0);                                                            \
                 dw[i] = block_scale(blk);                                                                             \
+                mw[i] = AFFINE ? block_min(blk) : 0.0f;                                                               \
             }                                                                                                         \
             const float32x4_t sc = vmulq_n_f32(vld1q_f32(dw), a.d[b]);                                                \
-            acc = vaddq_f32(acc, vmulq_f32(vcvtq_f32_s32(block_totals4(s)), sc));                                     \
+            float32x4_t term = vmulq_f32(vcvtq_f32_s32(block_totals4(s)), sc);                                        \
+            if (AFFINE) term = vaddq_f32(term, vmulq_n_f32(vmulq_n_f32(vld1q_f32(mw), a.d[b]), (float)a.corr[b]));    \
+            acc = vaddq_f32(acc, term);                                                                               \
         }                                                                                                             \
         float out[4];                                                                                                 \
         vst1q_f32(out, acc);                                                                                          \
@@ -287,7 +312,7 @@ INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
     }
 
 /* Several tokens, SDOT or widening products: 4 rows x up to 4 tokens, each unpacked block used by every token. */
-#define GEMM_BODY(UNPACK, DOT)                                                                                        \
+#define GEMM_BODY(UNPACK, DOT, AFFINE)                                                                                \
     const int64_t nb = w->cols / QK8_0;                                                                               \
     for (int64_t r = r0; r < r1; r += 4) {                                                                            \
         ROWS4_SETUP                                                                                                   \
@@ -298,17 +323,21 @@ INLINE int32x4_t block_totals4(const int32x4_t s[4]) {
             float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};        \
             for (int64_t b = 0; b < nb; b++) {                                                                        \
                 q8x32 q[4];                                                                                           \
-                float dw[4];                                                                                          \
+                float dw[4], mw[4];                                                                                   \
                 for (int i = 0; i < 4; i++) {                                                                         \
                     const uint8_t *blk = row[i] + b * block_bytes;                                                    \
                     q[i] = UNPACK(blk);                                                                               \
                     dw[i] = block_scale(blk);                                                                         \
+                    mw[i] = AFFINE ? block_min(blk) : 0.0f;                                                           \
                 }                                                                                                     \
-                const float32x4_t dwv = vld1q_f32(dw);                                                                \
+                const float32x4_t dwv = vld1q_f32(dw), mwv = vld1q_f32(mw);                                           \
                 for (int j = 0; j < nt; j++) {                                                                        \
                     int32x4_t s[4];                                                                                   \
                     for (int i = 0; i < 4; i++) s[i] = DOT(q[i], a[j].qs + b * QK8_0);                                \
-                    acc[j] = vaddq_f32(acc[j], vmulq_f32(vcvtq_f32_s32(block_totals4(s)), vmulq_n_f32(dwv, a[j].d[b])));\
+                    float32x4_t term = vmulq_f32(vcvtq_f32_s32(block_totals4(s)), vmulq_n_f32(dwv, a[j].d[b]));       \
+                    if (AFFINE)                                                                                       \
+                        term = vaddq_f32(term, vmulq_n_f32(vmulq_n_f32(mwv, a[j].d[b]), (float)a[j].corr[b]));        \
+                    acc[j] = vaddq_f32(acc[j], term);                                                                 \
                 }                                                                                                     \
             }                                                                                                         \
             for (int j = 0; j < nt; j++) {                                                                            \
@@ -330,7 +359,7 @@ INLINE int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
     return vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
 }
 
-#define GEMM_I8MM_BODY(UNPACK)                                                                                        \
+#define GEMM_I8MM_BODY(UNPACK, AFFINE)                                                                                \
     const int64_t nb = w->cols / QK8_0;                                                                               \
     for (int64_t r = r0; r < r1; r += 4) {                                                                            \
         ROWS4_SETUP                                                                                                   \
@@ -341,12 +370,16 @@ INLINE int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
             float32x4_t acc[2][2] = {{vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}, {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}}; \
             for (int64_t b = 0; b < nb; b++) {                                                                        \
                 int8x16_t wz[2][4], xz[2][4];                                                                         \
-                float dw[4], da[4];                                                                                   \
+                float dw[4], da[4], mw[4], sa[4];                                                                     \
                 for (int p = 0; p < 2; p++) {                                                                         \
                     const uint8_t *b0 = row[2 * p] + b * block_bytes, *b1 = row[2 * p + 1] + b * block_bytes;         \
                     const q8x32 q0 = UNPACK(b0), q1 = UNPACK(b1);                                                     \
                     dw[2 * p] = block_scale(b0);                                                                      \
                     dw[2 * p + 1] = block_scale(b1);                                                                  \
+                    mw[2 * p] = AFFINE ? block_min(b0) : 0.0f;                                                        \
+                    mw[2 * p + 1] = AFFINE ? block_min(b1) : 0.0f;                                                    \
+                    sa[2 * p] = (float)a[2 * p].corr[b];                                                              \
+                    sa[2 * p + 1] = (float)a[2 * p + 1].corr[b];                                                      \
                     wz[p][0] = zip_lo64(q0.lo, q1.lo);                                                                \
                     wz[p][1] = zip_hi64(q0.lo, q1.lo);                                                                \
                     wz[p][2] = zip_lo64(q0.hi, q1.hi);                                                                \
@@ -369,7 +402,14 @@ INLINE int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
                         sv = vmmlaq_s32(sv, wz[p][3], xz[k][3]);                                                      \
                         const float sc[4] = {dw[2 * p] * da[2 * k], dw[2 * p] * da[2 * k + 1],                        \
                                              dw[2 * p + 1] * da[2 * k], dw[2 * p + 1] * da[2 * k + 1]};               \
-                        acc[p][k] = vaddq_f32(acc[p][k], vmulq_f32(vcvtq_f32_s32(sv), vld1q_f32(sc)));                \
+                        float32x4_t term = vmulq_f32(vcvtq_f32_s32(sv), vld1q_f32(sc));                               \
+                        if (AFFINE) {                                                                                 \
+                            const float mc[4] = {mw[2 * p] * da[2 * k], mw[2 * p] * da[2 * k + 1],                    \
+                                                 mw[2 * p + 1] * da[2 * k], mw[2 * p + 1] * da[2 * k + 1]};           \
+                            const float sv4[4] = {sa[2 * k], sa[2 * k + 1], sa[2 * k], sa[2 * k + 1]};                \
+                            term = vaddq_f32(term, vmulq_f32(vld1q_f32(mc), vld1q_f32(sv4)));                         \
+                        }                                                                                             \
+                        acc[p][k] = vaddq_f32(acc[p][k], term);                                                       \
                     }                                                                                                 \
             }                                                                                                         \
             for (int p = 0; p < 2; p++)                                                                               \
@@ -390,122 +430,38 @@ typedef void (*q8_gemm_fn)(const kern_matrix *w, const void *act, int64_t n_tok,
 
 /* The five kernels of one Q8_0-activation type: matrix-vector (baseline, SDOT) and matrix-matrix (baseline, SDOT,
  * SMMLA), from the type's block unpacker. */
-#define Q8_TYPE(name, UNPACK, BLOCK_BYTES)                                                                            \
+#define Q8_TYPE(name, UNPACK, BLOCK_BYTES, AFFINE)                                                                    \
     static void matvec_##name(const kern_matrix *w, const void *act, float *y, int64_t r0, int64_t r1) {              \
         const int64_t block_bytes = BLOCK_BYTES;                                                                      \
-        MATVEC_BODY(UNPACK, dot32_base)                                                                               \
+        MATVEC_BODY(UNPACK, dot32_base, AFFINE)                                                                       \
     }                                                                                                                 \
-    TARGET_DOTPROD static void matvec_##name##_dotprod(const kern_matrix *w, const void *act, float *y, int64_t r0,    \
+    TARGET_DOTPROD static void matvec_##name##_dotprod(const kern_matrix *w, const void *act, float *y, int64_t r0,   \
                                                        int64_t r1) {                                                  \
         const int64_t block_bytes = BLOCK_BYTES;                                                                      \
-        MATVEC_BODY(UNPACK, dot32_sdot)                                                                               \
+        MATVEC_BODY(UNPACK, dot32_sdot, AFFINE)                                                                       \
     }                                                                                                                 \
     static void gemm_##name(const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy, int64_t r0,  \
                             int64_t r1) {                                                                             \
         const int64_t block_bytes = BLOCK_BYTES;                                                                      \
-        GEMM_BODY(UNPACK, dot32_base)                                                                                 \
+        GEMM_BODY(UNPACK, dot32_base, AFFINE)                                                                         \
     }                                                                                                                 \
-    TARGET_DOTPROD static void gemm_##name##_dotprod(const kern_matrix *w, const void *act, int64_t n_tok, float *y,   \
+    TARGET_DOTPROD static void gemm_##name##_dotprod(const kern_matrix *w, const void *act, int64_t n_tok, float *y,  \
                                                      int64_t ldy, int64_t r0, int64_t r1) {                           \
         const int64_t block_bytes = BLOCK_BYTES;                                                                      \
-        GEMM_BODY(UNPACK, dot32_sdot)                                                                                 \
+        GEMM_BODY(UNPACK, dot32_sdot, AFFINE)                                                                         \
     }                                                                                                                 \
     TARGET_I8MM static void gemm_##name##_i8mm(const kern_matrix *w, const void *act, int64_t n_tok, float *y,        \
                                                int64_t ldy, int64_t r0, int64_t r1) {                                 \
         const int64_t block_bytes = BLOCK_BYTES;                                                                      \
-        GEMM_I8MM_BODY(UNPACK)                                                                                        \
+        GEMM_I8MM_BODY(UNPACK, AFFINE)                                                                                \
     }
 
-Q8_TYPE(q8_0, unpack_q8_0, (int64_t)sizeof(block_q8_0))
-Q8_TYPE(q4_0, unpack_q4_0, (int64_t)sizeof(block_q4_0))
-
-/* ---- Q4_K and Q6_K with Q8_K activations (the bulk of Q4_K_M files) --------------------------------------------------
- * One row times one token per call, as llama.cpp's vec_dot_q4_K_q8_K / q6_K: a super-block's quants are unpacked
- * into signed bytes 16 at a time, each 16 multiplied with the activation bytes into 4 int32 lanes (baseline:
- * SMULL/SMLAL2, at most 2 x 63 x 127 per int16 lane, then SADDLP; dotprod: SDOT), the lanes scaled by the
- * sub-block's integer scale (MLA), and the super-block's exact integer total scaled as the reference does
- * (kern_vec_dot_quants_ref: d_act * d * isum - d_act * dmin * msum). The other K-quant types run the reference. */
-INLINE int32x4_t dot16_base(int8x16_t w, const int8_t *a) {
-    const int8x16_t av = vld1q_s8(a);
-    return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(av)), w, av));
-}
-
-TARGET_DOTPROD INLINE int32x4_t dot16_sdot(int8x16_t w, const int8_t *a) {
-    return vdotq_s32(vdupq_n_s32(0), w, vld1q_s8(a));
-}
-
-#define KQ_ROWS(SFX, DOT16, ATTR)                                                                                      \
-    ATTR static float q4k_row_##SFX(const uint8_t *row, int64_t nb, const block_q8_K *a) {                            \
-        const uint8x16_t m4 = vdupq_n_u8(0x0f);                                                                       \
-        float sum = 0.0f;                                                                                             \
-        for (int64_t i = 0; i < nb; i++) {                                                                            \
-            const block_q4_K *x = (const block_q4_K *)row + i;                                                        \
-            const block_q8_K *y = &a[i];                                                                              \
-            int msum = 0;                                                                                             \
-            int32x4_t acc = vdupq_n_s32(0);                                                                           \
-            for (int g = 0; g < 4; g++) {                                                                             \
-                int sc0, m0, sc1, m1;                                                                                 \
-                kern_q4_k_scale_min(2 * g, x->scales, &sc0, &m0);                                                     \
-                kern_q4_k_scale_min(2 * g + 1, x->scales, &sc1, &m1);                                                 \
-                msum += m0 * (y->bsums[4 * g] + y->bsums[4 * g + 1]) + m1 * (y->bsums[4 * g + 2] + y->bsums[4 * g + 3]); \
-                const uint8x16_t b0 = vld1q_u8(x->qs + 32 * g), b1 = vld1q_u8(x->qs + 32 * g + 16);                   \
-                const int8_t *q8 = y->qs + 64 * g;                                                                    \
-                const int32x4_t lo = vaddq_s32(DOT16(vreinterpretq_s8_u8(vandq_u8(b0, m4)), q8),                      \
-                                               DOT16(vreinterpretq_s8_u8(vandq_u8(b1, m4)), q8 + 16));                \
-                const int32x4_t hi = vaddq_s32(DOT16(vreinterpretq_s8_u8(vshrq_n_u8(b0, 4)), q8 + 32),                \
-                                               DOT16(vreinterpretq_s8_u8(vshrq_n_u8(b1, 4)), q8 + 48));               \
-                acc = vmlaq_n_s32(vmlaq_n_s32(acc, lo, sc0), hi, sc1);                                                \
-            }                                                                                                         \
-            sum += y->d * fp16_to_f32(x->d) * (float)vaddvq_s32(acc) - y->d * fp16_to_f32(x->dmin) * (float)msum;    \
-        }                                                                                                             \
-        return sum;                                                                                                   \
-    }                                                                                                                 \
-    ATTR static float q6k_row_##SFX(const uint8_t *row, int64_t nb, const block_q8_K *a) {                            \
-        const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);                                                   \
-        const int8x16_t off = vdupq_n_s8(32);                                                                         \
-        float sum = 0.0f;                                                                                             \
-        for (int64_t i = 0; i < nb; i++) {                                                                            \
-            const block_q6_K *x = (const block_q6_K *)row + i;                                                        \
-            const block_q8_K *y = &a[i];                                                                              \
-            int32x4_t acc = vdupq_n_s32(0);                                                                           \
-            for (int n = 0; n < 2; n++) {                                                                             \
-                const uint8_t *ql = x->ql + 64 * n, *qh = x->qh + 32 * n;                                             \
-                const int8_t *sc = x->scales + 8 * n, *q8 = y->qs + 128 * n;                                          \
-                for (int h = 0; h < 2; h++) { /* elements 16h..16h+15 of each 32: scale 2k + h */                   \
-                    const int l = 16 * h;                                                                             \
-                    const uint8x16_t l0 = vld1q_u8(ql + l), l1 = vld1q_u8(ql + 32 + l), hb = vld1q_u8(qh + l);        \
-                    const uint8x16_t u0 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(hb, m3), 4));                \
-                    const uint8x16_t u1 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4)); \
-                    const uint8x16_t u2 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4)); \
-                    const uint8x16_t u3 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4));              \
-                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u0), off), q8 + l), sc[h]);             \
-                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u1), off), q8 + 32 + l), sc[2 + h]);    \
-                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u2), off), q8 + 64 + l), sc[4 + h]);    \
-                    acc = vmlaq_n_s32(acc, DOT16(vsubq_s8(vreinterpretq_s8_u8(u3), off), q8 + 96 + l), sc[6 + h]);    \
-                }                                                                                                     \
-            }                                                                                                         \
-            sum += y->d * fp16_to_f32(x->d) * (float)vaddvq_s32(acc);                                                 \
-        }                                                                                                             \
-        return sum;                                                                                                   \
-    }
-
-KQ_ROWS(base, dot16_base, )
-KQ_ROWS(sdot, dot16_sdot, TARGET_DOTPROD)
-#undef KQ_ROWS
-
-static void matmul_q4k_q6k(int level, const kern_matrix *w, const void *act, int64_t n_tok, float *y, int64_t ldy,
-                           int64_t r0, int64_t r1) {
-    const int64_t nb = w->cols / QK_K, stride = kern_act_stride(w->type, w->cols);
-    const int q6 = w->type == MLA4J_TYPE_Q6_K, sdot = level >= MLA4J_SIMD_NEON_DOTPROD;
-    for (int64_t t = 0; t < n_tok; t++) {
-        const block_q8_K *a = (const block_q8_K *)((const uint8_t *)act + t * stride);
-        for (int64_t r = r0; r < r1; r++) {
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            y[t * ldy + r] = q6 ? (sdot ? q6k_row_sdot(row, nb, a) : q6k_row_base(row, nb, a))
-                                : (sdot ? q4k_row_sdot(row, nb, a) : q4k_row_base(row, nb, a));
-        }
-    }
-}
+Q8_TYPE(q8_0, unpack_q8_0, (int64_t)sizeof(block_q8_0), 0)
+Q8_TYPE(q4_0, unpack_q4_0, (int64_t)sizeof(block_q4_0), 0)
+Q8_TYPE(q4_1, unpack_q4_1, (int64_t)sizeof(block_q4_1), 1)
+Q8_TYPE(q5_0, unpack_q5_0, (int64_t)sizeof(block_q5_0), 0)
+Q8_TYPE(q5_1, unpack_q5_1, (int64_t)sizeof(block_q5_1), 1)
+Q8_TYPE(iq4_nl, unpack_iq4_nl, (int64_t)sizeof(block_iq4_nl), 0)
 
 /* ---- Types ------------------------------------------------------------------------------------------------------ */
 
@@ -518,7 +474,8 @@ static const struct {
     {MLA4J_TYPE_BF16, decode_bf16},
 };
 
-#define Q8_ENTRY(T, name) {T, matvec_##name, matvec_##name##_dotprod, gemm_##name, gemm_##name##_dotprod, gemm_##name##_i8mm}
+#define Q8_ENTRY(T, name)                                                                                             \
+    {T, matvec_##name, matvec_##name##_dotprod, gemm_##name, gemm_##name##_dotprod, gemm_##name##_i8mm}
 static const struct {
     int32_t type;
     q8_matvec_fn matvec, matvec_dotprod;
@@ -526,6 +483,10 @@ static const struct {
 } q8_types[] = {
     Q8_ENTRY(MLA4J_TYPE_Q8_0, q8_0),
     Q8_ENTRY(MLA4J_TYPE_Q4_0, q4_0),
+    Q8_ENTRY(MLA4J_TYPE_Q4_1, q4_1),
+    Q8_ENTRY(MLA4J_TYPE_Q5_0, q5_0),
+    Q8_ENTRY(MLA4J_TYPE_Q5_1, q5_1),
+    Q8_ENTRY(MLA4J_TYPE_IQ4_NL, iq4_nl),
 };
 #undef Q8_ENTRY
 
@@ -546,9 +507,8 @@ void kern_matmul_neon(int level, const kern_matrix *w, const void *act, int64_t 
             }
             return;
         }
-    } else if (w->type == MLA4J_TYPE_Q4_K || w->type == MLA4J_TYPE_Q6_K) {
-        matmul_q4k_q6k(level, w, act, n_tok, y, ldy, r0, r1);
-        return;
+    } else if (kern_act_is_q8k(w->type)) {
+        if (kern_matmul_kquants_neon(level, w, act, n_tok, y, ldy, r0, r1)) return;
     } else if (!kern_act_is_q8k(w->type)) {
         for (size_t i = 0; i < sizeof float_types / sizeof float_types[0]; i++) {
             if (float_types[i].type != w->type) continue;

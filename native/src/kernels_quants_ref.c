@@ -82,23 +82,11 @@ static void dequantize_q2_k(const block_q2_K *x, float *y, int64_t nb) {
     }
 }
 
-/* The 16 signed 6-bit scales of a Q3_K block (ggml's kmask shuffle of the 12 bytes), still biased by 32. */
-static void q3_k_scales(const uint8_t *s, int8_t out[16]) {
-    uint32_t aux[4];
-    memcpy(aux, s, 12);
-    const uint32_t tmp = aux[2], kmask1 = 0x03030303u, kmask2 = 0x0f0f0f0fu;
-    aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
-    aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
-    aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
-    aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
-    memcpy(out, aux, 16);
-}
-
 static void dequantize_q3_k(const block_q3_K *x, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++) {
         const float d_all = kern_fp16_to_fp32(x[i].d);
         int8_t scales[16];
-        q3_k_scales(x[i].scales, scales);
+        kern_q3_k_scales(x[i].scales, scales);
         const uint8_t *q = x[i].qs, *hm = x[i].hmask;
         uint8_t m = 1;
         int is = 0;
@@ -258,7 +246,7 @@ static void decode_superblock(int32_t type, const uint8_t *blk, int_block *o) {
     case MLA4J_TYPE_Q3_K: {
         const block_q3_K *x = (const block_q3_K *)blk;
         int8_t sc[16];
-        q3_k_scales(x->scales, sc);
+        kern_q3_k_scales(x->scales, sc);
         o->d = kern_fp16_to_fp32(x->d);
         o->dmin = 0.0f;
         for (int e = 0; e < QK_K; e++) {

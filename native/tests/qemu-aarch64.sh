@@ -7,7 +7,8 @@
 #      with the scalar reference (the tests force each level like the x86 `simd` override);
 #   3. compares models between this machine and the emulated ones: the stories260K greedy continuation (ids and
 #      text identical) and the logits of tiny deepseek2 and mha2mla files written by `mla4j synth` (F32, Q8_0 and
-#      Q4_0 weights; F32, F16 and Q8_0 latent caches; decode, small batches and the MHA-form prefill), within 1e-4.
+#      Q4_0 weights; F32, F16 and Q8_0 latent caches; decode, small batches and the MHA-form prefill), within 1e-4,
+#      and of small deepseek2 files in the K-quant, IQ4 and Q4_1/Q5 types (decode and a 24-token batch).
 # Usage: native/tests/qemu-aarch64.sh [OUT_DIR]  (default build-aarch64; needs MLA4J_FIXTURES, the mla4j launcher's
 # JDK/Maven for `synth`, cmake, gcc, gcc-aarch64-linux-gnu, qemu-user). Speed means nothing under emulation.
 # About 10 minutes on 2 cores.
@@ -79,6 +80,9 @@ for t in f32 q8_0 q4_0; do synth deepseek2 tiny "$t"; done
 for t in f32 q4_0; do synth mha2mla tiny "$t"; done
 synth deepseek2 small q8_0 # latent rows of 160 values: Q8_0 and Q4_0 caches need a multiple of 32
 synth mha2mla small q4_0
+# The further weight types (widths 256 and 768: K-quant rows; the other matrices get llama-quantize's fallback, so
+# together they cover all eight: Q4_K+Q5_0, Q5_K+Q5_1, Q2_K/Q3_K+Q4_0, IQ4_XS+IQ4_NL, Q4_1; Q6_K+Q8_0).
+for t in q4_k q5_k q6_k q2_k q3_k iq4_xs q4_1; do synth deepseek2 small "$t"; done
 # The largest relative logit difference per token between two logit files (model_trace compare).
 diff_of() { "$host" compare "$1" "$2" 1 | awk '{print $5}'; }
 status=0
@@ -93,7 +97,11 @@ check() { # name, ARM file, x86 file, tolerance
 jobs=("deepseek2-tiny-f32:40 1 f32,40 7 f16,80 80 f32" "deepseek2-tiny-q8_0:40 1 f32,40 7 f16,80 80 f32"
       "deepseek2-tiny-q4_0:40 1 f32,80 80 f32" "mha2mla-tiny-f32:40 1 f32,40 7 f16,80 80 f32"
       "mha2mla-tiny-q4_0:40 1 f32,80 80 f32" "deepseek2-small-q8_0:24 1 q8_0,24 4 q4_0"
-      "mha2mla-small-q4_0:24 1 q8_0,24 4 q4_0")
+      "mha2mla-small-q4_0:24 1 q8_0,24 4 q4_0"
+      "deepseek2-small-q4_k:24 1 f32,24 24 f32" "deepseek2-small-q5_k:24 1 f32,24 24 f32"
+      "deepseek2-small-q2_k:24 1 f32,24 24 f32" "deepseek2-small-q3_k:24 1 f32,24 24 f32"
+      "deepseek2-small-iq4_xs:24 1 f32,24 24 f32" "deepseek2-small-q4_1:24 1 f32,24 24 f32"
+      "deepseek2-small-q6_k:24 1 f32,24 24 f32")
 for job in "${jobs[@]}"; do
   model="${job%%:*}" f="$models/${job%%:*}.gguf"
   IFS=, read -r -a runs <<<"${job#*:}"

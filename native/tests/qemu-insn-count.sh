@@ -36,7 +36,9 @@ echo "|---|---|---|---|---|---|---|"
 for spec in "stories260K:$MLA4J_FIXTURES/models/stories260K.gguf:F32" \
             "deepseek2 small:$models/deepseek2-small-q8_0.gguf:Q8_0" \
             "mha2mla small:$models/mha2mla-small-q4_0.gguf:Q4_0" \
-            "llama small:$models/llama-small-q4_0.gguf:Q4_0"; do
+            "llama small:$models/llama-small-q4_0.gguf:Q4_0" \
+            "deepseek2 small:$models/deepseek2-small-q4_k.gguf:Q4_K (+Q5_0)" \
+            "deepseek2 small:$models/deepseek2-small-q2_k.gguf:Q2_K (+Q4_0)"; do
   IFS=: read -r name file wtype <<<"$spec"
   for phase in decode prompt; do
     row="| $name | $wtype | $phase"

@@ -97,6 +97,35 @@ static void test_q8_weighted_sum(wsum_q8_fn f) {
     }
 }
 
+#if MLA4J_ARM64
+/* NEON sums a Q8_0 tile straight from its rows with the bits of decoding it first (mla_dequant_rows_neon) and
+ * summing the floats (mla_weighted_sum_neon): the fused path changes no ARM result. */
+static void test_q8_weighted_sum_neon_exact(void) {
+    const int64_t nq = 13, ns = 29, W = 576, C = 512; /* 6 + 6 + 1 query rows, a short tile */
+    const size_t rb = (size_t)kv_row_bytes(MLA4J_TYPE_Q8_0, W);
+    uint8_t *rows = malloc(rb * (size_t)ns);
+    float *x = malloc(sizeof(float) * (size_t)W), *tile = malloc(sizeof(float) * (size_t)(ns * W));
+    float *p = malloc(sizeof(float) * (size_t)(nq * 32));
+    float *a1 = malloc(sizeof(float) * (size_t)(nq * C)), *a2 = malloc(sizeof(float) * (size_t)(nq * C));
+    for (int64_t s = 0; s < ns; s++) {
+        for (int64_t i = 0; i < W; i++) x[i] = rnd() * (float)(1 + (i / 32 + s) % 7);
+        mla_store_row(MLA4J_TYPE_Q8_0, x, W, rows + (size_t)s * rb);
+    }
+    for (int64_t i = 0; i < nq * 32; i++) p[i] = (rnd() + 1.0f) * 0.5f;
+    for (int64_t i = 0; i < nq * C; i++) a1[i] = a2[i] = 0.25f;
+    mla_dequant_rows_neon(MLA4J_TYPE_Q8_0, rows, rb, ns, W, tile);
+    mla_weighted_sum_neon(tile, ns, W, p, 32, nq, a1, C);
+    mla_weighted_sum_q8_neon(rows, rb, ns, p, 32, nq, a2, C);
+    CHECK_MSG(memcmp(a1, a2, sizeof(float) * (size_t)(nq * C)) == 0, "NEON Q8_0 weighted sum differs from decode + sum");
+    free(rows);
+    free(x);
+    free(tile);
+    free(p);
+    free(a1);
+    free(a2);
+}
+#endif
+
 static void test_softmax_pieces(const mla_kernels *k) {
     float row[37], ref[37];
     for (int i = 0; i < 37; i++) row[i] = ref[i] = rnd() * 30.0f;
@@ -279,6 +308,10 @@ int main(void) {
 #endif
     test_q8_int_weighted_sum(8);
     test_q8_int_weighted_sum(7);
+#if MLA4J_ARM64
+    test_q8_weighted_sum(mla_weighted_sum_q8_neon);
+    test_q8_weighted_sum_neon_exact();
+#endif
 #if MLA4J_X86
     if (!kern_cpu_has_avx512bf16()) {
         printf("SKIPPED: bf16 kernels (no AVX512-BF16)\n");

@@ -3,6 +3,7 @@
  * called when the context's kernel level is AVX2 or higher. They follow the AVX-512 ones with 8 lanes; CPUs
  * without AVX-512 (Zen 3, most desktop parts) run the whole decode through them. */
 #include "context.h"
+#include "attention_mla_quads_x86.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -154,19 +155,7 @@ static inline void pack_quads8(const uint8_t *blk, size_t row_bytes, int64_t n_s
             for (int v = 0; v < 4; v++) quads[k][v] = _mm256_setzero_si256();
             continue;
         }
-        __m256i r[4];
-        for (int e = 0; e < 4; e++) {
-            const int64_t s = 4 * k + e;
-            r[e] = s < n_s ? _mm256_loadu_si256((const __m256i *)(blk + (size_t)s * row_bytes + 2)) : _mm256_setzero_si256();
-        }
-        const __m256i t0 = _mm256_unpacklo_epi8(r[0], r[1]), t1 = _mm256_unpackhi_epi8(r[0], r[1]);
-        const __m256i t2 = _mm256_unpacklo_epi8(r[2], r[3]), t3 = _mm256_unpackhi_epi8(r[2], r[3]);
-        const __m256i u0 = _mm256_unpacklo_epi16(t0, t2), u1 = _mm256_unpackhi_epi16(t0, t2); /* columns 0-3|16-19, 4-7|20-23 */
-        const __m256i u2 = _mm256_unpacklo_epi16(t1, t3), u3 = _mm256_unpackhi_epi16(t1, t3); /* 8-11|24-27, 12-15|28-31 */
-        quads[k][0] = _mm256_permute2x128_si256(u0, u1, 0x20);
-        quads[k][1] = _mm256_permute2x128_si256(u2, u3, 0x20);
-        quads[k][2] = _mm256_permute2x128_si256(u0, u1, 0x31);
-        quads[k][3] = _mm256_permute2x128_si256(u2, u3, 0x31);
+        mla_q8_quad_rows(blk, row_bytes, 4 * k, n_s, quads[k]);
     }
 }
 

@@ -2,6 +2,7 @@
  * Compiled with -mavx512f (CMake: *_avx512.c) and only called when the context's kernel level is AVX512. */
 #include "context.h"
 #include "kernels_impl.h"
+#include "attention_mla_quads_x86.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -112,19 +113,10 @@ void mla_weighted_sum_q8_avx512(const uint8_t *rows, size_t row_bytes, int64_t n
  * back into the float accumulators. About a third of the instructions of the float sum. */
 static inline void pack_quads(const uint8_t *blk, size_t row_bytes, int64_t n_s, __m512i *out) {
     for (int k = 0; k < MLA_ROW_TILE / 4; k++) {
-        __m256i r[4];
-        for (int e = 0; e < 4; e++) {
-            const int64_t s = 4 * k + e;
-            r[e] = s < n_s ? _mm256_loadu_si256((const __m256i *)(blk + (size_t)s * row_bytes + 2)) : _mm256_setzero_si256();
-        }
-        const __m256i t0 = _mm256_unpacklo_epi8(r[0], r[1]), t1 = _mm256_unpackhi_epi8(r[0], r[1]);
-        const __m256i t2 = _mm256_unpacklo_epi8(r[2], r[3]), t3 = _mm256_unpackhi_epi8(r[2], r[3]);
-        const __m256i u0 = _mm256_unpacklo_epi16(t0, t2), u1 = _mm256_unpackhi_epi16(t0, t2); /* columns 0-3|16-19, 4-7|20-23 */
-        const __m256i u2 = _mm256_unpacklo_epi16(t1, t3), u3 = _mm256_unpackhi_epi16(t1, t3); /* 8-11|24-27, 12-15|28-31 */
-        out[2 * k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_permute2x128_si256(u0, u1, 0x20)),
-                                        _mm256_permute2x128_si256(u2, u3, 0x20), 1);
-        out[2 * k + 1] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_permute2x128_si256(u0, u1, 0x31)),
-                                            _mm256_permute2x128_si256(u2, u3, 0x31), 1);
+        __m256i v[4];
+        mla_q8_quad_rows(blk, row_bytes, 4 * k, n_s, v);
+        out[2 * k] = _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1);
+        out[2 * k + 1] = _mm512_inserti64x4(_mm512_castsi256_si512(v[2]), v[3], 1);
         if (4 * k + 4 >= n_s) { /* the rest of the tile is absent: zero quads */
             for (int k2 = k + 1; k2 < MLA_ROW_TILE / 4; k2++) out[2 * k2] = out[2 * k2 + 1] = _mm512_setzero_si512();
             return;
